@@ -1,0 +1,165 @@
+"""Command-line interface: ``python -m metarec COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .data import DATA_DIR_ENV, DataFormatError, load_movielens_100k
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+MODELS_DIR_ENV = "METAREC_MODELS_DIR"
+logger = logging.getLogger("metarec")
+
+
+def resolve_data_dir(value=None) -> Path:
+    """The ``--data`` flag, else ``METAREC_DATA_DIR``, else the bundled sample."""
+    if value:
+        return Path(value).expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    return SAMPLE_DIR
+
+
+def resolve_models_dir(value, dataset_name) -> Path:
+    """The ``--models``/``--out`` flag, else ``METAREC_MODELS_DIR``, else ``models/NAME``."""
+    if value:
+        return Path(value).expanduser()
+    if os.environ.get(MODELS_DIR_ENV):
+        return Path(os.environ[MODELS_DIR_ENV]).expanduser()
+    return Path("models") / dataset_name
+
+
+def _load(args):
+    directory = resolve_data_dir(args.data)
+    return load_movielens_100k(directory)
+
+
+def cmd_generate_sample(args):
+    from .data.sample import generate_sample
+
+    path = generate_sample(args.out, seed=args.seed, n_users=args.users, n_items=args.items)
+    print(f"wrote a synthetic catalogue to {path}")
+
+
+def cmd_train(args):
+    from .pipeline import train_models
+
+    dataset = _load(args)
+    out = resolve_models_dir(args.out, dataset.name)
+    print(dataset.summary())
+    manifest = train_models(dataset, out, seed=args.seed, epochs=args.epochs,
+                            show_progress=not args.quiet)
+    summary = json.loads(manifest.read_text())
+    print(f"trained in {summary['train_seconds']:.0f} s; models in {out}")
+    _print_table(summary["validation"], "validation users")
+
+
+def cmd_evaluate(args):
+    import torch
+
+    from .evaluation.evaluate import evaluate_users
+    from .serving.recommender import Recommender
+    from .tasks import parse_shots
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    dataset = _load(args)
+    models = resolve_models_dir(args.models, dataset.name)
+    recommender = Recommender.load(models, dataset=dataset)
+    split = recommender.manifest["split"]
+    users = split[args.users]
+    shots = [parse_shots(s) for s in args.shots]
+    user_features = recommender.encoder.encode_users(dataset.users)
+    table = evaluate_users(recommender, dataset.ratings, users, user_features, shots,
+                           variants=args.variants, seed=args.seed,
+                           min_ratings=args.min_ratings, max_ratings=args.max_ratings)
+    print(f"{dataset.name}, {args.users} users of split seed {split['seed']}, "
+          f"query 10 ratings, query seed {args.seed}")
+    _print_table(table.to_dict(orient="records"), f"{args.users} users")
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out.with_suffix(".csv"), index=False)
+        out.with_suffix(".json").write_text(json.dumps(
+            {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
+             "models": str(models), "users": args.users, "split": split,
+             "results": table.to_dict(orient="records")}, indent=1))
+        print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _print_table(records, title):
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        print(f"no {title} had enough ratings to score")
+        return
+    wide = frame.pivot(index="variant", columns="shots", values="mae")
+    wide.columns = [f"MAE K={c}" for c in wide.columns]
+    print(f"\n{title}: query MAE by support size K ({int(frame['users'].max())} users)")
+    print(wide.round(4).to_string())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m metarec",
+        description="Meta-learned recommenders for new users with few ratings.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log per-epoch progress and timings")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data_help = (f"folder in the MovieLens-100K layout (default: ${DATA_DIR_ENV}, else "
+                 f"the bundled sample_data)")
+
+    sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue")
+    sample.add_argument("--out", default=str(SAMPLE_DIR), help="output folder")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--users", type=int, default=500, help="number of users (default 500)")
+    sample.add_argument("--items", type=int, default=400, help="number of items (default 400)")
+    sample.set_defaults(func=cmd_generate_sample)
+
+    train = commands.add_parser("train", help="meta-train every variant and save them")
+    train.add_argument("--data", help=data_help)
+    train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
+                                     f"models/DATASET_NAME)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
+    train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
+                                                  "variant's own, 60)")
+    train.add_argument("--quiet", action="store_true", help="hide progress bars")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
+    evaluate.add_argument("--data", help=data_help)
+    evaluate.add_argument("--models", help="models folder written by train")
+    evaluate.add_argument("--shots", nargs="+", default=["1", "5", "all"],
+                          help="support sizes K, integers or 'all' (default: 1 5 all)")
+    evaluate.add_argument("--users", choices=("test", "validation", "train"), default="test",
+                          help="which users of the saved split to score (default: test)")
+    evaluate.add_argument("--variants", nargs="+", help="variants to score (default: all)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the query draw")
+    evaluate.add_argument("--min-ratings", type=int, default=13,
+                          help="leave out users with fewer ratings (default 13)")
+    evaluate.add_argument("--max-ratings", type=int, default=None,
+                          help="leave out users with more ratings (default: no limit)")
+    evaluate.add_argument("--threads", type=int, help="torch threads")
+    evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
+    evaluate.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .serving.store import ModelsDirectoryError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    try:
+        args.func(args)
+    except (FileNotFoundError, DataFormatError, ModelsDirectoryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

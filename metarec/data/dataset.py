@@ -1,0 +1,71 @@
+"""The in-memory form of a ratings dataset, independent of its file layout."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Ratings plus side information, keyed by the dataset's own ids.
+
+    Attributes
+    ----------
+    name : str
+        Short label shown in logs and the dashboard, e.g. ``"ml-100k"``.
+    ratings : pandas.DataFrame
+        Columns ``user_id``, ``item_id``, ``rating`` (float) and ``timestamp`` (int,
+        seconds since the epoch).
+    items : pandas.DataFrame
+        One row per item: ``item_id``, ``title``, ``year`` (float, NaN when unknown) and
+        ``genres`` (a tuple of genre names).
+    users : pandas.DataFrame
+        One row per user: ``user_id``, ``age`` (int), ``gender``, ``occupation`` and
+        ``zip_code`` (str).
+    genres : tuple of str
+        Every genre name in the catalogue, in the dataset's order.
+    occupations : tuple of str
+        Every occupation a user may have, in the dataset's order.
+    rating_scale : tuple of float
+        Lowest and highest possible rating.
+    """
+
+    name: str
+    ratings: pd.DataFrame
+    items: pd.DataFrame
+    users: pd.DataFrame
+    genres: tuple[str, ...]
+    occupations: tuple[str, ...]
+    rating_scale: tuple[float, float] = (1.0, 5.0)
+    source: str = field(default="", compare=False)
+
+    @property
+    def n_ratings(self) -> int:
+        return len(self.ratings)
+
+    def fingerprint(self) -> str:
+        """Return a SHA-256 digest of the ratings and catalogue.
+
+        A saved model records it, so that loading the model against other data can be
+        detected instead of silently mispredicting.
+        """
+        digest = hashlib.sha256()
+        ratings = self.ratings.sort_values(["user_id", "item_id"])
+        for column in ("user_id", "item_id", "rating"):
+            digest.update(np.ascontiguousarray(ratings[column].to_numpy()).tobytes())
+        digest.update("\n".join(map(str, self.items["item_id"])).encode())
+        digest.update("\n".join(self.items["title"]).encode("utf-8"))
+        return digest.hexdigest()
+
+    def item_titles(self) -> dict[int, str]:
+        return dict(zip(self.items["item_id"], self.items["title"]))
+
+    def summary(self) -> str:
+        return (
+            f"{self.name}: {self.n_ratings:,} ratings from {len(self.users):,} users "
+            f"on {len(self.items):,} items"
+        )

@@ -1,0 +1,208 @@
+"""Meta-training: the outer loop around the inner loop, with optional distillation."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..tasks import ALL, group_ratings, make_tasks
+from .batching import EpisodeSampler, collate
+from .inner_loop import TASK_LOSSES, masked_mse
+
+logger = logging.getLogger("metarec")
+
+
+class TrainingError(RuntimeError):
+    """Meta-training cannot go on: the loss became NaN or stopped changing."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the outer loop.
+
+    ``distill_weight`` pulls the adapted student's query predictions toward the adapted
+    teacher's; ``distill_catalogue_weight`` does the same on ``distill_items`` random
+    catalogue items per task that the user has not rated, which gives the student dense
+    targets that the real ratings lack.
+    """
+
+    epochs: int = 30
+    meta_batch: int = 32
+    meta_lr: float = 3e-3
+    weight_decay: float = 0.0
+    clip_norm: float = 5.0
+    max_support: int = 64
+    query_size: int = 10
+    train_query_size: int = 40
+    patience: int = 6
+    validation_shots: tuple = (1, 5, ALL)
+    distill_weight: float = 0.0
+    distill_catalogue_weight: float = 0.0
+    distill_items: int = 32
+    stall_epochs: int = 3
+    seed: int = 0
+
+
+@dataclass
+class History:
+    train_loss: list
+    validation_mae: list
+    best_epoch: int
+    seconds: float
+
+
+def _query_loss(learner, scores, batch):
+    return TASK_LOSSES[learner.task](scores, batch["query_targets"], batch["query_mask"])
+
+
+def validation_error(learner, batches) -> float:
+    """Mean query error over validation batches: MAE for ratings, log loss for likes."""
+    errors = []
+    for batch in batches:
+        with torch.no_grad():
+            scores, _, _ = learner.adapt_and_predict(batch, first_order=True)
+        if learner.task == "rating":
+            error = ((scores - batch["query_targets"]).abs() * batch["query_mask"]).sum()
+            errors.append((error / batch["query_mask"].sum()).item())
+        else:
+            errors.append(_query_loss(learner, scores, batch).item())
+    return float(np.mean(errors))
+
+
+def meta_train(learner, train_ratings, validation_ratings, encoder, user_features, prior,
+               config: TrainConfig, teacher=None, name="model", show_progress=False,
+               callback=None) -> History:
+    """Meta-train ``learner`` in place and keep the weights with the best validation error.
+
+    Parameters
+    ----------
+    learner : MetaLearner
+        Trained in place.
+    train_ratings : pandas.DataFrame
+        Ratings of the meta-train users only.
+    validation_ratings : pandas.DataFrame
+        Ratings of the validation users, used for early stopping only.
+    encoder : FeatureEncoder
+    user_features : dict
+        ``{user_id: feature vector}``.
+    prior : ItemPrior
+        Item means and user-bias shrinkage, fitted on ``train_ratings``.
+    teacher : MetaLearner, optional
+        A trained teacher to distil from; required when a distillation weight is set.
+    callback : callable, optional
+        Called after each epoch with ``(epoch, epochs, train_loss, validation_error)``.
+
+    Raises
+    ------
+    TrainingError
+        If the meta-loss becomes NaN or infinite, or stays exactly the same for
+        ``config.stall_epochs`` epochs.
+    """
+    distilling = config.distill_weight > 0 or config.distill_catalogue_weight > 0
+    if distilling and teacher is None:
+        raise ValueError("distillation weights are set but no teacher was given")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    # Fixed validation tasks, so that epochs are compared on the same episodes.
+    validation_batches = []
+    for shots in config.validation_shots:
+        tasks = make_tasks(validation_ratings, validation_ratings["user_id"].unique(), shots,
+                           query_size=config.query_size, seed=config.seed)
+        for start in range(0, len(tasks), 256):
+            validation_batches.append(
+                collate(tasks[start:start + 256], encoder, user_features, prior,
+                        target=learner.task))
+    if not validation_batches:
+        raise ValueError("no validation user has enough ratings for a validation task")
+
+    sampler = EpisodeSampler(group_ratings(train_ratings), config.train_query_size,
+                             config.max_support, seed=config.seed)
+    trainable = [p for p in learner.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.meta_lr,
+                                 weight_decay=config.weight_decay)
+
+    best_error, best_state, best_epoch = math.inf, None, -1
+    history = History([], [], -1, 0.0)
+    started = time.perf_counter()
+    epochs = range(config.epochs)
+    bar = tqdm(epochs, desc=f"train {name}", disable=not show_progress, leave=False)
+    for epoch in bar:
+        learner.train()
+        losses = []
+        for tasks in sampler.epoch(config.meta_batch):
+            batch = collate(tasks, encoder, user_features, prior, target=learner.task)
+            extra_rows = None
+            if config.distill_catalogue_weight > 0:
+                extra_rows = torch.as_tensor(
+                    rng.integers(1, encoder.n_items + 1, size=(len(tasks), config.distill_items)))
+            if learner.inner_steps == 0:
+                # Plain supervised training (the pretrain baseline): with no inner loop,
+                # the support ratings are training targets as well as the query.
+                scores, _, support_scores = learner.adapt_and_predict(
+                    batch, extra_rows=batch["support_rows"])
+                loss = _query_loss(learner, scores, batch) + TASK_LOSSES[learner.task](
+                    support_scores, batch["support_targets"], batch["support_mask"])
+            else:
+                scores, _, extra = learner.adapt_and_predict(batch, extra_rows=extra_rows)
+                loss = _query_loss(learner, scores, batch)
+
+            if distilling:
+                with torch.no_grad():
+                    teacher_scores, _, teacher_extra = teacher.adapt_and_predict(
+                        batch, extra_rows=extra_rows, first_order=True)
+                if config.distill_weight > 0:
+                    loss = loss + config.distill_weight * masked_mse(
+                        scores, teacher_scores, batch["query_mask"])
+                if config.distill_catalogue_weight > 0:
+                    loss = loss + config.distill_catalogue_weight * masked_mse(
+                        extra, teacher_extra, torch.ones_like(extra))
+
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"{name}: meta-loss became {loss.item()} in epoch {epoch + 1}; lower "
+                    f"meta_lr (now {config.meta_lr}) or the inner step size"
+                )
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, config.clip_norm)
+            optimizer.step()
+            losses.append(loss.item())
+
+        learner.eval()
+        train_loss = float(np.mean(losses))
+        error = validation_error(learner, validation_batches)
+        history.train_loss.append(train_loss)
+        history.validation_mae.append(error)
+        improved = error < best_error - 1e-5
+        if improved:
+            best_error, best_epoch = error, epoch
+            best_state = copy.deepcopy(learner.state_dict())
+        logger.info("%s epoch %d/%d: train loss %.4f, validation error %.4f%s", name,
+                    epoch + 1, config.epochs, train_loss, error, " (best)" if improved else "")
+        bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{error:.4f}")
+        if callback is not None:
+            callback(epoch + 1, config.epochs, train_loss, error)
+
+        recent = history.train_loss[-config.stall_epochs:]
+        if len(recent) == config.stall_epochs and max(recent) - min(recent) == 0.0:
+            raise TrainingError(
+                f"{name}: meta-loss stayed at {train_loss:.6f} for {config.stall_epochs} "
+                f"epochs, so the parameters are not moving; check meta_lr "
+                f"(now {config.meta_lr}) and that some parameters require grad"
+            )
+        if epoch - best_epoch >= config.patience:
+            logger.info("%s: no validation gain for %d epochs, stopping", name, config.patience)
+            break
+
+    learner.load_state_dict(best_state)
+    history.best_epoch = best_epoch
+    history.seconds = time.perf_counter() - started
+    return history

@@ -1,0 +1,77 @@
+"""Named model variants: network sizes, how each adapts and how each is trained."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+from ..meta.learner import MetaLearner
+from ..meta.training import TrainConfig
+from .networks import RatingNet
+from .prior import N_CONTEXT
+
+
+@dataclass
+class VariantSpec:
+    """Everything needed to build and meta-train one neural variant.
+
+    ``network`` holds :class:`RatingNet` arguments (``dim``, ``hidden``), ``learner``
+    holds :class:`MetaLearner` arguments and ``train`` the outer-loop settings.
+    ``distill_from`` names the variant whose adapted predictions this one imitates.
+    """
+
+    network: dict
+    learner: dict
+    train: TrainConfig = field(default_factory=TrainConfig)
+    distill_from: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"network": {**self.network, "hidden": list(self.network["hidden"])},
+                "learner": dict(self.learner), "train": asdict(self.train),
+                "distill_from": self.distill_from}
+
+    @classmethod
+    def from_dict(cls, state) -> "VariantSpec":
+        train = dict(state["train"])
+        train["validation_shots"] = tuple(train["validation_shots"])
+        return cls(network={**state["network"], "hidden": tuple(state["network"]["hidden"])},
+                   learner=dict(state["learner"]), train=TrainConfig(**train),
+                   distill_from=state.get("distill_from"))
+
+
+def default_variants(epochs=None) -> dict[str, VariantSpec]:
+    """The teacher and the distilled student, in training order.
+
+    ``epochs`` overrides every variant's epoch budget (the dashboard trains the sample
+    with fewer).
+    """
+    variants = {
+        "teacher": VariantSpec(
+            network={"dim": 64, "hidden": (256, 128, 64)},
+            learner={"adapt": "personal+decision", "algorithm": "metasgd",
+                     "inner_steps": 3, "inner_lr": 0.1},
+            train=TrainConfig(epochs=60, patience=12),
+        ),
+        "student": VariantSpec(
+            network={"dim": 6, "hidden": (24,)},
+            learner={"adapt": "personal+decision", "algorithm": "metasgd",
+                     "inner_steps": 3, "inner_lr": 0.1},
+            train=TrainConfig(epochs=60, patience=12, distill_weight=0.5,
+                              distill_catalogue_weight=0.5),
+            distill_from="teacher",
+        ),
+    }
+    if epochs is not None:
+        for spec in variants.values():
+            spec.train = replace(spec.train, epochs=epochs)
+    return variants
+
+
+def build_learner(spec: VariantSpec, encoder, item_features, prior) -> MetaLearner:
+    """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on."""
+    net = RatingNet(encoder.n_items, torch.as_tensor(item_features),
+                    torch.as_tensor(prior.row_means),
+                    encoder.n_user_features + N_CONTEXT,
+                    dim=spec.network["dim"], hidden=tuple(spec.network["hidden"]))
+    return MetaLearner(net, **spec.learner)

@@ -1,0 +1,144 @@
+"""Train every variant on a dataset and write a models directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from .data.features import FeatureEncoder
+from .evaluation.evaluate import evaluate_users, predict_tasks
+from .meta.ensemble import SupportSizeEnsemble
+from .meta.training import meta_train
+from .models.baselines import UserBiasBaseline
+from .models.prior import ItemPrior
+from .models.variants import build_learner, default_variants
+from .serving.recommender import BASELINE, Recommender
+from .serving.store import save_models
+from .tasks import ALL, make_tasks, split_users
+
+logger = logging.getLogger("metarec")
+
+# Support sizes of the validation tasks the ensemble weights are fitted on.
+ENSEMBLE_SHOTS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, ALL)
+VALIDATION_SHOTS = (1, 5, ALL)
+
+
+def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_progress=False,
+                 callback=None) -> Path:
+    """Meta-train the teacher and student, fit the baseline and ensemble, and save them.
+
+    Users are split at random with ``seed`` into meta-train (70%), validation (10%) and
+    test (20%). Only meta-train users' ratings train the networks and the baseline;
+    validation users pick the best epoch and fit the ensemble weights; test users are
+    left for :func:`metarec.evaluation.evaluate_users`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    out_dir : str or path-like
+        Models directory to write; created if missing, files in it are replaced.
+    seed : int
+        Seed of the user split and of training.
+    variants : dict of str to VariantSpec, optional
+        Neural variants in training order; defaults to :func:`default_variants`.
+    epochs : int, optional
+        Overrides every variant's epoch budget.
+    callback : callable, optional
+        Called as ``callback(message, fraction_done)`` as training goes on.
+
+    Returns
+    -------
+    pathlib.Path
+        The written manifest.
+    """
+    started = time.perf_counter()
+    specs = variants or default_variants(epochs)
+    if epochs is not None and variants is not None:
+        for spec in specs.values():
+            spec.train.epochs = epochs
+    report = callback or (lambda message, fraction: None)
+    torch.manual_seed(seed)
+
+    # Split users; everything learned below sees meta-train ratings only.
+    split = split_users(dataset.ratings["user_id"].unique(), seed=seed)
+    train_ratings = split.ratings_of(dataset.ratings, "train")
+    validation_ratings = split.ratings_of(dataset.ratings, "validation")
+    logger.info("%s; split seed %d: %d meta-train, %d validation, %d test users",
+                dataset.summary(), seed, len(split.train), len(split.validation),
+                len(split.test))
+
+    encoder = FeatureEncoder.from_dataset(dataset)
+    user_features = encoder.encode_users(dataset.users)
+    item_features = encoder.item_feature_table(dataset.items)
+    baseline = UserBiasBaseline().fit(train_ratings)
+    prior = ItemPrior.from_baseline(baseline, encoder)
+
+    # Meta-train the networks in order, so a student can distil from a trained teacher.
+    learners, histories = {}, {}
+    total_epochs = sum(spec.train.epochs for spec in specs.values())
+    done_epochs = 0
+    for name, spec in specs.items():
+        teacher = learners.get(spec.distill_from) if spec.distill_from else None
+        if spec.distill_from and teacher is None:
+            raise ValueError(
+                f"variant {name!r} distils from {spec.distill_from!r}, which must be "
+                f"trained before it; list it earlier"
+            )
+        learner = build_learner(spec, encoder, item_features, prior)
+        offset = done_epochs
+
+        def on_epoch(epoch, epochs, loss, error, name=name, offset=offset):
+            report(f"{name}: epoch {epoch}/{epochs}, validation MAE {error:.3f}",
+                   min(0.95, (offset + epoch) / total_epochs * 0.95))
+
+        histories[name] = meta_train(
+            learner, train_ratings, validation_ratings, encoder, user_features, prior,
+            spec.train, teacher=teacher, name=name, show_progress=show_progress,
+            callback=on_epoch)
+        learner.requires_grad_(False)
+        learners[name] = learner
+        done_epochs += spec.train.epochs
+
+    # Fit the ensemble weights on validation users, by support size.
+    report("fitting the ensemble on validation users", 0.96)
+    manifest = {"dataset": {"rating_scale": list(dataset.rating_scale)}}
+    recommender = Recommender(manifest, encoder, prior, learners, baseline, None,
+                              dataset.item_titles())
+    members = [*learners, BASELINE]
+    tasks = [task for shots in ENSEMBLE_SHOTS
+             for task in make_tasks(validation_ratings, split.validation, shots, seed=seed,
+                                    max_ratings=None)]
+    predictions = {m: predict_tasks(recommender, m, tasks, user_features) for m in members}
+    shots = [task.shots for task in tasks for _ in task.query_items]
+    targets = [r for task in tasks for r in task.query_ratings]
+    recommender.ensemble = SupportSizeEnsemble(members).fit(
+        {m: _flatten(p) for m, p in predictions.items()}, _array(shots), _array(targets))
+
+    # Validation metrics go into the manifest; test users stay untouched.
+    report("scoring validation users", 0.98)
+    validation = evaluate_users(recommender, validation_ratings, split.validation,
+                                user_features, VALIDATION_SHOTS, seed=seed)
+    logger.info("validation metrics:\n%s", validation.to_string(index=False))
+
+    path = save_models(
+        out_dir, dataset=dataset, split=split, encoder=encoder, prior=prior,
+        item_features=item_features, learners=learners, specs=specs, histories=histories,
+        baseline=baseline, ensemble=recommender.ensemble,
+        validation=validation.to_dict(orient="records"),
+        extra={"train_seconds": round(time.perf_counter() - started, 1)})
+    report("done", 1.0)
+    logger.info("wrote %s in %.0f s", path, time.perf_counter() - started)
+    return path
+
+
+def _array(values):
+    import numpy as np
+    return np.asarray(values, dtype=float)
+
+
+def _flatten(arrays):
+    import numpy as np
+    return np.concatenate(arrays) if arrays else np.zeros(0)

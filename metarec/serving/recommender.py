@@ -1,0 +1,227 @@
+"""Adapt trained variants to one new user and recommend: the API people call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..meta.inner_loop import TASK_LOSSES, adapt, predict
+from .store import load_models
+
+ENSEMBLE, BASELINE = "ensemble", "baseline"
+USER_FIELDS = ("age", "gender", "occupation", "zip_code")
+
+
+@dataclass
+class Adaptation:
+    """One variant adapted to one user.
+
+    Attributes
+    ----------
+    variant : str
+    support_losses : list of float
+        Support loss (mean squared error) before each inner step and after the last;
+        a single value for the baseline, the ensemble's own blend for the ensemble.
+    seconds : float
+        Wall time of the adaptation, scoring excluded.
+    weights : dict
+        For the ensemble, the member weights used for this support size.
+    """
+
+    variant: str
+    support_losses: list
+    seconds: float
+    _scorer: object = field(repr=False)
+    _recommender: "Recommender" = field(repr=False)
+    rated: dict = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+
+    def predict(self, item_ids) -> np.ndarray:
+        """Return predicted ratings for ``item_ids`` (dataset ids), clipped to the scale."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        low, high = self._recommender.rating_scale
+        return np.clip(self._scorer(item_ids), low, high)
+
+    def top_k(self, k=10, exclude_rated=True) -> pd.DataFrame:
+        """Return the ``k`` best-scored catalogue items as ``item_id, title, score``."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        catalogue = self._recommender.item_ids
+        scores = self.predict(catalogue)
+        if exclude_rated and self.rated:
+            scores = np.where(np.isin(catalogue, list(self.rated)), -np.inf, scores)
+        order = np.argsort(-scores, kind="stable")[:k]
+        order = order[np.isfinite(scores[order])]
+        titles = self._recommender.titles
+        return pd.DataFrame({
+            "item_id": catalogue[order],
+            "title": [titles.get(int(i), str(i)) for i in catalogue[order]],
+            "score": scores[order],
+        })
+
+
+class Recommender:
+    """Trained variants loaded read-only from a models directory.
+
+    Use :meth:`load`, then :meth:`adapt` once per new user. Adaptation works on copies:
+    the loaded weights never change, so one instance can serve many people at once.
+    """
+
+    def __init__(self, manifest, encoder, prior, learners, baseline, ensemble, titles=None):
+        self.manifest = manifest
+        self.encoder = encoder
+        self.prior = prior
+        self.learners = learners
+        self.baseline = baseline
+        self.ensemble = ensemble
+        self.item_ids = np.asarray(encoder.item_ids, dtype=np.int64)
+        self.titles = titles or {}
+        self.rating_scale = tuple(manifest["dataset"]["rating_scale"])
+        self._all_rows = torch.as_tensor(encoder.item_rows(self.item_ids))
+
+    @classmethod
+    def load(cls, directory, dataset=None) -> "Recommender":
+        """Load ``directory``; with ``dataset``, check it is the data the models saw.
+
+        Raises
+        ------
+        ModelsDirectoryError
+            If the directory is incomplete, or ``dataset`` differs from the training data.
+        """
+        from .store import ModelsDirectoryError
+
+        manifest, encoder, prior, learners, baseline, ensemble = load_models(directory)
+        titles = None
+        if dataset is not None:
+            trained_on = manifest["dataset"]
+            if dataset.fingerprint() != trained_on["fingerprint"]:
+                raise ModelsDirectoryError(
+                    f"The models in {str(Path(directory))!r} were trained on "
+                    f"{trained_on['name']!r} ({trained_on['ratings']:,} ratings), not on "
+                    f"{dataset.name!r} ({dataset.n_ratings:,} ratings). Train models for "
+                    f"this dataset or pick its models directory."
+                )
+            titles = dataset.item_titles()
+        return cls(manifest, encoder, prior, learners, baseline, ensemble, titles)
+
+    @property
+    def variants(self) -> list[str]:
+        return [*self.learners, BASELINE, ENSEMBLE]
+
+    # Input checks ----------------------------------------------------------------------
+
+    def _check_ratings(self, ratings) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(ratings, dict):
+            raise TypeError(
+                f"ratings must be a dict of item id to rating, got {type(ratings).__name__}"
+            )
+        items = np.array([int(i) for i in ratings], dtype=np.int64)
+        values = np.array([float(r) for r in ratings.values()], dtype=np.float32)
+        unknown = items[~self.encoder.known_items(items)]
+        if unknown.size:
+            raise ValueError(
+                f"item ids {unknown.tolist()} are not in the catalogue these models were "
+                f"trained on ({len(self.item_ids):,} items); rate items of that catalogue"
+            )
+        low, high = self.rating_scale
+        outside = [(int(i), float(r)) for i, r in zip(items, values)
+                   if not low <= r <= high]
+        if outside:
+            raise ValueError(
+                f"ratings must be between {low:g} and {high:g}; got "
+                + ", ".join(f"{r:g} for item {i}" for i, r in outside)
+            )
+        return items, values
+
+    def _user_features(self, user, items, values, task="rating"):
+        """Demographic features followed by the support context the networks expect."""
+        user = user or {}
+        unexpected = set(user) - set(USER_FIELDS)
+        if unexpected:
+            raise ValueError(
+                f"unknown user fields {sorted(unexpected)}; allowed: {list(USER_FIELDS)}"
+            )
+        context = self.prior.context(self.encoder.item_rows(items), values, task)
+        return torch.as_tensor(np.concatenate([self.encoder.encode_user(**user), context]))
+
+    # Adaptation ------------------------------------------------------------------------
+
+    def adapt(self, ratings, variant="student", user=None, steps=None) -> Adaptation:
+        """Adapt ``variant`` to a new user.
+
+        Parameters
+        ----------
+        ratings : dict of int to float
+            The user's ratings, ``{item_id: rating}`` in dataset ids; may be empty, and
+            then predictions come from the meta-learned starting point and ``user``.
+        variant : str
+            One of :attr:`variants`.
+        user : dict, optional
+            Demographics: ``age``, ``gender`` ("M"/"F"), ``occupation``, ``zip_code``.
+        steps : int, optional
+            Inner steps; defaults to the variant's training setting.
+        """
+        if variant not in self.variants:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
+        items, values = self._check_ratings(ratings)
+        features = self._user_features(user, items, values)
+        rated = dict(zip(items.tolist(), values.tolist()))
+
+        if variant == BASELINE:
+            return self._adapt_baseline(items, values, rated)
+        if variant == ENSEMBLE:
+            return self._adapt_ensemble(items, values, features, rated, steps)
+        return self._adapt_network(variant, items, values, features, rated, steps)
+
+    def _adapt_network(self, variant, items, values, features, rated, steps):
+        learner = self.learners[variant]
+        steps = learner.inner_steps if steps is None else int(steps)
+        started = time.perf_counter()
+        rows = torch.as_tensor(self.encoder.item_rows(items))
+        targets = torch.as_tensor(values)
+        if learner.task == "like":
+            targets = (targets >= 4).float()
+        params, losses = adapt(
+            learner.net, learner.initial_params(), learner.adapted_names,
+            learner.inner_lrs(), features, rows, targets, torch.ones_like(targets),
+            steps, first_order=True, loss=TASK_LOSSES[learner.task])
+        params = {name: value.detach() for name, value in params.items()}
+        seconds = time.perf_counter() - started
+
+        def score(item_ids):
+            with torch.no_grad():
+                return predict(learner.net, params, features,
+                               torch.as_tensor(self.encoder.item_rows(item_ids))).numpy()
+
+        return Adaptation(variant, losses.detach().tolist(), seconds, score, self, rated)
+
+    def _adapt_baseline(self, items, values, rated):
+        started = time.perf_counter()
+        support_prediction = self.baseline.predict(items, values, items)
+        loss = float(np.mean((support_prediction - values) ** 2)) if len(items) else 0.0
+        seconds = time.perf_counter() - started
+        return Adaptation(BASELINE, [loss], seconds,
+                          lambda ids: self.baseline.predict(items, values, ids), self, rated)
+
+    def _adapt_ensemble(self, items, values, features, rated, steps):
+        members = {}
+        for name in self.ensemble.members:
+            if name == BASELINE:
+                members[name] = self._adapt_baseline(items, values, rated)
+            else:
+                members[name] = self._adapt_network(name, items, values, features, rated, steps)
+        shots = len(items)
+
+        def score(item_ids):
+            predictions = {name: m._scorer(item_ids) for name, m in members.items()}
+            return self.ensemble.predict(predictions, shots)
+
+        loss = float(np.mean((score(items) - values) ** 2)) if len(items) else 0.0
+        seconds = sum(m.seconds for m in members.values())
+        return Adaptation(ENSEMBLE, [loss], seconds, score, self, rated,
+                          weights=self.ensemble.weights_for(shots))

@@ -1,0 +1,145 @@
+"""Save and load a models directory: a JSON manifest plus tensor and array files.
+
+Nothing in a models directory is unpickled on load: network weights are read with
+``torch.load(weights_only=True)``, baseline state with ``numpy.load(allow_pickle=False)``
+and everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..data.features import FeatureEncoder
+from ..meta.ensemble import SupportSizeEnsemble
+from ..models import baselines
+from ..models.prior import ItemPrior
+from ..models.variants import VariantSpec, build_learner
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class ModelsDirectoryError(ValueError):
+    """A models directory is missing, incomplete or was written by an incompatible version."""
+
+
+def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,
+                histories, baseline, ensemble, validation, extra=None) -> Path:
+    """Write every trained part of a run into ``directory`` and return its manifest path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+
+    variants = {}
+    for name, learner in learners.items():
+        torch.save(learner.state_dict(), directory / f"{name}.pt")
+        history = histories[name]
+        variants[name] = {
+            "kind": "meta",
+            "file": f"{name}.pt",
+            "spec": specs[name].to_dict(),
+            "parameters": sum(p.numel() for p in learner.net.parameters()),
+            "train_seconds": round(history.seconds, 2),
+            "best_epoch": history.best_epoch + 1,
+            "train_loss": history.train_loss,
+            "validation_error": history.validation_mae,
+        }
+    np.savez(directory / "baseline.npz", **baseline.get_state())
+    variants["baseline"] = {"kind": "baseline", "file": "baseline.npz",
+                            "class": type(baseline).__name__}
+    variants["ensemble"] = {"kind": "ensemble", **ensemble.to_dict()}
+    np.save(directory / "item_features.npy", item_features)
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": {"metarec": __version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "python": platform.python_version()},
+        "dataset": {"name": dataset.name, "source": dataset.source,
+                    "fingerprint": dataset.fingerprint(), "ratings": dataset.n_ratings,
+                    "users": len(dataset.users), "items": len(dataset.items),
+                    "rating_scale": list(dataset.rating_scale)},
+        "split": split.to_dict(),
+        "encoder": encoder.to_dict(),
+        "prior": prior.to_dict(),
+        "variants": variants,
+        "validation": validation,
+        **(extra or {}),
+    }
+    path = directory / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1))
+    return path
+
+
+def read_manifest(directory) -> dict:
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ModelsDirectoryError(
+            f"No trained models in {str(directory)!r}: {MANIFEST} is missing. Train with "
+            f"'python -m metarec train --data DATA_DIR --out {directory}'."
+        )
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ModelsDirectoryError(f"{path} is not valid JSON ({error}); retrain the models.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelsDirectoryError(
+            f"{path} has format version {manifest.get('format_version')!r}, this metarec "
+            f"({__version__}) reads version {FORMAT_VERSION}; retrain the models."
+        )
+    return manifest
+
+
+def load_models(directory):
+    """Load a models directory written by :func:`save_models`.
+
+    Returns
+    -------
+    manifest : dict
+    encoder : FeatureEncoder
+    prior : ItemPrior
+    learners : dict of str to MetaLearner
+        Neural variants in evaluation mode, with gradients switched off.
+    baseline : UserBiasBaseline
+    ensemble : SupportSizeEnsemble
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    encoder = FeatureEncoder.from_dict(manifest["encoder"])
+    prior = ItemPrior.from_dict(manifest["prior"])
+    try:
+        item_features = np.load(directory / "item_features.npy", allow_pickle=False)
+    except FileNotFoundError as error:
+        raise ModelsDirectoryError(f"{error.filename} is missing; retrain the models.") from None
+
+    learners, baseline, ensemble = {}, None, None
+    for name, entry in manifest["variants"].items():
+        if entry["kind"] == "meta":
+            learner = build_learner(VariantSpec.from_dict(entry["spec"]), encoder,
+                                    item_features, prior)
+            path = directory / entry["file"]
+            if not path.is_file():
+                raise ModelsDirectoryError(f"{path} is missing; retrain the models.")
+            state = torch.load(path, weights_only=True)
+            learner.load_state_dict(state)
+            learner.eval()
+            learner.requires_grad_(False)
+            learners[name] = learner
+        elif entry["kind"] == "baseline":
+            cls = getattr(baselines, entry["class"])
+            with np.load(directory / entry["file"], allow_pickle=False) as arrays:
+                baseline = cls.from_state(dict(arrays))
+        elif entry["kind"] == "ensemble":
+            ensemble = SupportSizeEnsemble.from_dict(entry)
+    if baseline is None or ensemble is None or not learners:
+        raise ModelsDirectoryError(
+            f"{directory / MANIFEST} lists no complete set of variants; retrain the models."
+        )
+    return manifest, encoder, prior, learners, baseline, ensemble

@@ -1,0 +1,91 @@
+"""Cold-start tasks: a support set a model adapts on and a query set it is scored on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One user's episode, in dataset ids."""
+
+    user_id: int
+    support_items: np.ndarray
+    support_ratings: np.ndarray
+    query_items: np.ndarray
+    query_ratings: np.ndarray
+
+    @property
+    def shots(self) -> int:
+        return len(self.support_items)
+
+
+def parse_shots(value) -> int | str:
+    """Turn ``"5"`` or ``"all"`` into ``5`` or ``"all"``; reject anything else."""
+    if isinstance(value, str) and value.strip().lower() == ALL:
+        return ALL
+    try:
+        shots = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"shots must be a positive integer or 'all', got {value!r}") from None
+    if shots < 1:
+        raise ValueError(f"shots must be a positive integer or 'all', got {shots}")
+    return shots
+
+
+def group_ratings(ratings: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Return ``{user_id: (item_ids, ratings)}`` in the frame's row order."""
+    grouped = {}
+    ordered = ratings.sort_values("user_id", kind="stable")
+    users = ordered["user_id"].to_numpy()
+    items = ordered["item_id"].to_numpy()
+    values = ordered["rating"].to_numpy(dtype=np.float32)
+    bounds = np.flatnonzero(np.diff(users)) + 1
+    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(users)]):
+        grouped[int(users[start])] = (items[start:stop], values[start:stop])
+    return grouped
+
+
+def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
+               max_ratings=100) -> list[Task]:
+    """Build one evaluation task per eligible user.
+
+    Each user's ratings are shuffled with a generator seeded by ``seed`` and the user id,
+    so a user's query set is the same for every ``shots`` value and the support sets are
+    nested (the 5-shot support holds the 3-shot one). Users with fewer than
+    ``min_ratings`` or more than ``max_ratings`` ratings are left out (``None`` turns
+    either limit off), and so are users who cannot fill the query and ``shots`` support
+    ratings.
+    """
+    shots = parse_shots(shots)
+    if query_size < 1:
+        raise ValueError(f"query_size must be at least 1, got {query_size}")
+    if min_ratings is not None and max_ratings is not None and min_ratings > max_ratings:
+        raise ValueError(
+            f"min_ratings ({min_ratings}) must not exceed max_ratings ({max_ratings})"
+        )
+
+    wanted = set(int(u) for u in user_ids)
+    grouped = group_ratings(ratings[ratings["user_id"].isin(wanted)])
+    tasks = []
+    for user in sorted(grouped):
+        items, values = grouped[user]
+        count = len(items)
+        if (min_ratings is not None and count < min_ratings) or (
+                max_ratings is not None and count > max_ratings):
+            continue
+        order = np.random.default_rng([seed, user]).permutation(count)
+        query, pool = order[:query_size], order[query_size:]
+        if shots != ALL:
+            if len(pool) < shots:
+                continue
+            pool = pool[:shots]
+        if len(pool) == 0:
+            continue
+        tasks.append(Task(user, items[pool], values[pool], items[query], values[query]))
+    return tasks
