@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      f"models/DATASET_NAME)")
     train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
     train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
-                                                  "variant's own, 60)")
+                                                  "variant's own)")
     train.add_argument("--quiet", action="store_true", help="hide progress bars")
     train.set_defaults(func=cmd_train)
 

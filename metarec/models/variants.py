@@ -48,16 +48,16 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     """
     variants = {
         "teacher": VariantSpec(
-            network={"dim": 64, "hidden": (256, 128, 64)},
+            network={"dim": 48, "hidden": (128, 64)},
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
                      "inner_steps": 3, "inner_lr": 0.1},
-            train=TrainConfig(epochs=60, patience=12),
+            train=TrainConfig(epochs=30, patience=8, max_support=48),
         ),
         "student": VariantSpec(
-            network={"dim": 6, "hidden": (24,)},
+            network={"dim": 4, "hidden": (16,)},
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
                      "inner_steps": 3, "inner_lr": 0.1},
-            train=TrainConfig(epochs=60, patience=12, distill_weight=0.5,
+            train=TrainConfig(epochs=40, patience=8, max_support=48, distill_weight=0.5,
                               distill_catalogue_weight=0.5),
             distill_from="teacher",
         ),

@@ -1,0 +1,78 @@
+"""metarec dashboard, home page: the chosen data, its trained models and how to train them.
+
+Run with ``streamlit run app.py``; the other pages live in ``pages/``.
+"""
+
+import streamlit as st
+
+from metarec.serving.store import ModelsDirectoryError, read_manifest
+from metarec.ui.manifest import validation_table, variant_table
+from metarec.ui.state import (
+    models_dir_for,
+    recommender_or_message,
+    selected_dataset,
+    train_with_progress,
+)
+
+st.set_page_config(page_title="metarec", layout="wide")
+st.title("metarec")
+st.markdown(
+    "metarec recommends movies to people who have rated only a handful. It meta-learns "
+    "a starting point and a few gradient steps (MAML with per-parameter learning rates), "
+    "so that a network adapts to a new user's first ratings in milliseconds. A large "
+    "teacher, a small distilled student, a bias baseline and an ensemble of the three "
+    "are trained side by side so you can compare them."
+)
+
+dataset = selected_dataset()
+if dataset is None:
+    st.stop()
+
+st.header("Data")
+st.write(dataset.summary())
+st.caption(f"Read from '{dataset.source}'.")
+
+st.header("Models")
+models_dir = models_dir_for(dataset)
+try:
+    manifest = read_manifest(models_dir)
+except ModelsDirectoryError:
+    st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet.")
+    epochs = st.number_input(
+        "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
+        placeholder="each variant's own budget (60, with early stopping)",
+        help="Leave empty for the full training. Fewer epochs train faster but worse.")
+    st.caption("Training runs here on the CPU and may take several minutes; stay on this "
+               "page until it finishes, because leaving it stops the training.")
+    if st.button("Train models", type="primary"):
+        try:
+            train_with_progress(dataset, epochs=epochs)
+        except (ValueError, RuntimeError, OSError) as error:
+            st.error(f"Training failed: {error}")
+        else:
+            st.rerun()
+    st.stop()
+
+if recommender_or_message(dataset) is None:
+    st.stop()
+
+st.write(f"Models in '{models_dir}', trained on {manifest['created']} in "
+         f"{manifest.get('train_seconds', float('nan')):,.0f} s.")
+st.dataframe(variant_table(manifest), hide_index=True, column_config={
+    "parameters": st.column_config.NumberColumn(format="localized"),
+    "train seconds": st.column_config.NumberColumn(format="%.1f"),
+})
+
+st.subheader("Validation error")
+table = validation_table(manifest)
+if table.empty:
+    st.info("No validation user had enough ratings to score.")
+else:
+    users = max(record["users"] for record in manifest["validation"])
+    st.caption(f"Mean absolute error on the held-out ratings of {users} validation "
+               "users, given K of their ratings to adapt on (lower is better).")
+    st.dataframe(table, column_config={
+        column: st.column_config.NumberColumn(format="%.3f") for column in table.columns
+    })
+
+st.page_link("pages/1_New_user.py", label="Try the models as a new user", icon="➡️")

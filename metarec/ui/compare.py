@@ -1,0 +1,116 @@
+"""Adapt several variants to one new user and gather what the dashboard shows.
+
+The result holds only plain data (lists, dicts, DataFrames), so the dashboard can cache
+it and draw it without touching the models again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..serving.recommender import Recommender
+
+
+@dataclass
+class VariantResult:
+    """What one adapted variant recommends, and how its adaptation went.
+
+    Attributes
+    ----------
+    variant : str
+    top : pandas.DataFrame
+        ``rank`` (from 1), ``item_id``, ``title`` and ``score`` (predicted rating) of
+        the best-scored items the user has not rated.
+    support_losses : list of float
+        Support loss before each inner step and after the last, as
+        :attr:`metarec.serving.recommender.Adaptation.support_losses`.
+    seconds : float
+        Wall time of the adaptation, scoring excluded.
+    weights : dict
+        Ensemble member weights; empty for the other variants.
+    """
+
+    variant: str
+    top: pd.DataFrame
+    support_losses: list
+    seconds: float
+    weights: dict
+
+
+@dataclass
+class Comparison:
+    """Every chosen variant adapted to the same ratings.
+
+    Attributes
+    ----------
+    results : dict of str to VariantResult
+        In the order the variants were requested.
+    scores : pandas.DataFrame
+        ``variant``, ``item_id``, ``title``, ``score`` and ``in_top`` (whether the item
+        is in that variant's own top list): each variant's predicted rating for every
+        item that some variant puts in its top list.
+    """
+
+    results: dict
+    scores: pd.DataFrame
+
+    def curves(self) -> pd.DataFrame:
+        """Return the support losses as rows of ``variant``, ``step`` and ``loss``."""
+        rows = [
+            {"variant": name, "step": step, "loss": loss}
+            for name, result in self.results.items()
+            for step, loss in enumerate(result.support_losses)
+        ]
+        return pd.DataFrame(rows, columns=["variant", "step", "loss"])
+
+    def timings(self) -> pd.DataFrame:
+        """Return ``variant`` and ``milliseconds``, the wall time of each adaptation."""
+        return pd.DataFrame({
+            "variant": list(self.results),
+            "milliseconds": [r.seconds * 1000.0 for r in self.results.values()],
+        })
+
+
+def compare_variants(recommender: Recommender, ratings, variants, user=None,
+                     k=10) -> Comparison:
+    """Adapt each of ``variants`` to ``ratings`` and ``user``, and score their top items.
+
+    Raises
+    ------
+    ValueError
+        If ``variants`` is empty or names an unknown variant, if ``k`` is below 1, or if
+        :meth:`Recommender.adapt` rejects the ratings or the user fields.
+    """
+    variants = list(variants)
+    if not variants:
+        raise ValueError(f"choose at least one variant of {recommender.variants}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+    adaptations = {name: recommender.adapt(ratings, name, user=user) for name in variants}
+
+    results = {}
+    for name, adaptation in adaptations.items():
+        top = adaptation.top_k(k)
+        top.insert(0, "rank", np.arange(1, len(top) + 1))
+        results[name] = VariantResult(name, top, list(adaptation.support_losses),
+                                      adaptation.seconds, dict(adaptation.weights))
+
+    # Score the union of the top lists with every variant, so that the chart can show
+    # how far each variant ranks the others' picks below its own.
+    union = pd.unique(np.concatenate([r.top["item_id"].to_numpy() for r in results.values()]))
+    titles = {int(i): t for r in results.values() for i, t in zip(r.top["item_id"], r.top["title"])}
+    frames = []
+    for name, adaptation in adaptations.items():
+        own = set(results[name].top["item_id"].tolist())
+        frames.append(pd.DataFrame({
+            "variant": name,
+            "item_id": union,
+            "title": [titles[int(i)] for i in union],
+            "score": adaptation.predict(union),
+            "in_top": [int(i) in own for i in union],
+        }))
+    return Comparison(results, pd.concat(frames, ignore_index=True))

@@ -1,0 +1,222 @@
+"""Cached loaders and the data choice shared by every dashboard page."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from ..cli import SAMPLE_DIR, resolve_models_dir
+from ..data import DATA_DIR_ENV, Dataset, load_movielens_100k
+from ..data.movielens import REQUIRED_FILES
+from ..pipeline import train_models
+from ..serving.recommender import Recommender
+from ..serving.store import MANIFEST, ModelsDirectoryError
+from .compare import Comparison, compare_variants
+
+logger = logging.getLogger("metarec")
+
+SAMPLE, FOLDER = "Bundled sample", "MovieLens-100K folder"
+DATA_SOURCE_KEY = "data.source"
+DATA_FOLDER_KEY = "data.folder"
+
+
+# Remembered widgets ----------------------------------------------------------------------
+
+def remembered(key: str, default):
+    """Keep a widget's value in ``st.session_state[key]`` across pages.
+
+    Streamlit drops a widget's state on a page switch, and a widget with the same key on
+    two pages does not reliably share its value. So the value lives under ``key``, and
+    the widget uses its own key, seeded from ``key`` before every run. Call this just
+    before drawing the widget and pass the returned key and ``on_change`` callback.
+
+    Returns
+    -------
+    widget_key : str
+    save : callable
+        Copies the widget's new value to ``key``.
+    """
+    widget_key = f"_widget.{key}"
+    if key not in st.session_state:
+        st.session_state[key] = default
+    st.session_state[widget_key] = st.session_state[key]
+
+    def save():
+        st.session_state[key] = st.session_state[widget_key]
+
+    return widget_key, save
+
+
+# Data ------------------------------------------------------------------------------------
+
+def dataset_controls() -> Path | None:
+    """Draw the data choice in the sidebar and return the chosen folder.
+
+    The choice starts at ``METAREC_DATA_DIR`` when that is set, else at the bundled
+    sample, and is kept in ``st.session_state`` for every page. Returns None while the
+    folder path is empty.
+    """
+    from_env = os.environ.get(DATA_DIR_ENV, "")
+    sidebar = st.sidebar
+    sidebar.header("Data")
+
+    source_key, save_source = remembered(DATA_SOURCE_KEY, FOLDER if from_env else SAMPLE)
+    source = sidebar.radio("Ratings data", [SAMPLE, FOLDER], key=source_key,
+                           on_change=save_source,
+                           help="The bundled sample is a small synthetic catalogue; a "
+                                "MovieLens-100K folder holds u.data, u.item and u.user.")
+    if source == SAMPLE:
+        return SAMPLE_DIR
+
+    folder_key, save_folder = remembered(DATA_FOLDER_KEY, from_env)
+    folder = sidebar.text_input("Folder path", key=folder_key, on_change=save_folder,
+                                placeholder="/path/to/ml-100k")
+    if not folder.strip():
+        sidebar.info("Type the path of a folder in the MovieLens-100K layout.")
+        return None
+    return Path(folder.strip()).expanduser()
+
+
+def _files_stamp(directory) -> tuple:
+    """Modification times and sizes of the data files, so edited files are read again."""
+    stamp = []
+    for name in REQUIRED_FILES:
+        path = Path(directory) / name
+        try:
+            status = path.stat()
+        except OSError:
+            stamp.append((name, None))
+            continue
+        stamp.append((name, status.st_mtime_ns, status.st_size))
+    return tuple(stamp)
+
+
+@st.cache_data(show_spinner="Reading the ratings…", max_entries=4)
+def _read_dataset(directory: str, stamp: tuple) -> Dataset:
+    return load_movielens_100k(directory)
+
+
+def load_dataset(directory) -> Dataset:
+    """Load a MovieLens-100K folder once per version of its files.
+
+    Raises the errors of :func:`metarec.data.load_movielens_100k`.
+    """
+    return _read_dataset(str(directory), _files_stamp(directory))
+
+
+def selected_dataset() -> Dataset | None:
+    """Draw :func:`dataset_controls` and load the chosen data.
+
+    Shows the reason and returns None when the folder is empty, missing or malformed.
+    """
+    directory = dataset_controls()
+    if directory is None:
+        st.info("Choose the ratings data in the sidebar.")
+        return None
+    try:
+        dataset = load_dataset(directory)
+    except (OSError, ValueError) as error:
+        logger.warning("could not load data from %s: %s", directory, error)
+        st.error(f"Could not load the ratings data. {error}")
+        return None
+    st.sidebar.caption(dataset.summary())
+    return dataset
+
+
+# Models ----------------------------------------------------------------------------------
+
+def models_dir_for(dataset: Dataset) -> Path:
+    """Return ``METAREC_MODELS_DIR`` if set, else ``models/<dataset name>``."""
+    return resolve_models_dir(None, dataset.name)
+
+
+def _manifest_stamp(models_dir: Path):
+    try:
+        return (models_dir / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@st.cache_resource(show_spinner="Loading the models…", max_entries=4)
+def _load_recommender(models_dir: str, manifest_stamp, data_source: str, data_stamp: tuple,
+                      _dataset: Dataset) -> Recommender:
+    return Recommender.load(models_dir, dataset=_dataset)
+
+
+def load_recommender(dataset: Dataset) -> Recommender:
+    """Load the models of ``dataset``, shared read-only by every session.
+
+    The cache entry is keyed by the models directory, the manifest's modification time
+    and the data files, so retraining or editing the data loads again.
+
+    Raises
+    ------
+    ModelsDirectoryError
+        If there are no complete models for ``dataset`` in :func:`models_dir_for`.
+    """
+    models_dir = models_dir_for(dataset).resolve()
+    return _load_recommender(str(models_dir), _manifest_stamp(models_dir), dataset.source,
+                             _files_stamp(dataset.source), dataset)
+
+
+def recommender_or_message(dataset: Dataset) -> Recommender | None:
+    """Return :func:`load_recommender`, or show why it failed and return None."""
+    models_dir = models_dir_for(dataset)
+    try:
+        return load_recommender(dataset)
+    except ModelsDirectoryError as error:
+        logger.warning("no usable models in %s: %s", models_dir, error)
+        if not (models_dir / MANIFEST).is_file():
+            st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet. "
+                    "Train them on the home page.")
+        else:
+            st.error(str(error))
+        return None
+    except (OSError, RuntimeError, KeyError) as error:
+        # A damaged file: torch raises RuntimeError, a manifest missing fields KeyError.
+        logger.warning("could not load models from %s: %r", models_dir, error)
+        st.error(f"Could not load the models in '{models_dir}' "
+                 f"({type(error).__name__}: {error}). Retrain them on the home page.")
+        return None
+
+
+def train_with_progress(dataset: Dataset, epochs=None) -> Path:
+    """Train every variant on ``dataset`` into :func:`models_dir_for`, with a progress bar.
+
+    ``epochs`` caps every variant's epoch budget; None keeps each variant's own.
+    Returns the written manifest.
+    """
+    bar = st.progress(0.0, text="Starting…")
+
+    def report(message, fraction):
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    path = train_models(dataset, models_dir_for(dataset), epochs=epochs, callback=report)
+    logger.info("dashboard trained models for %s into %s", dataset.name, path.parent)
+    return path
+
+
+# Adaptation ------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner="Adapting…", max_entries=64)
+def _compare(models_key: tuple, ratings: tuple, variants: tuple, user: tuple, k: int,
+             _recommender: Recommender) -> Comparison:
+    return compare_variants(_recommender, dict(ratings), variants, dict(user), k)
+
+
+def compare_cached(dataset: Dataset, recommender: Recommender, ratings: dict, variants,
+                   user: dict, k=10) -> Comparison:
+    """Return :func:`metarec.ui.compare.compare_variants`, cached per input.
+
+    A rerun that changes nothing the models see (typing in the search box, say) reuses
+    the adaptations, and with them their measured times.
+
+    Raises the errors of :func:`metarec.ui.compare.compare_variants`.
+    """
+    models_dir = models_dir_for(dataset).resolve()
+    models_key = (str(models_dir), _manifest_stamp(models_dir), dataset.source)
+    return _compare(models_key, tuple(sorted(ratings.items())), tuple(variants),
+                    tuple(sorted(user.items())), k, recommender)

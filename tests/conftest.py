@@ -1,0 +1,36 @@
+"""Shared fixtures: the bundled sample, a tiny trained models directory, MovieLens paths."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO / "sample_data"
+ML100K_DIR = Path(os.environ.get("METAREC_ML100K_DIR", REPO.parent / "shared/data/ml-100k"))
+
+
+@pytest.fixture(scope="session")
+def sample_dataset():
+    from metarec.data import load_movielens_100k
+
+    return load_movielens_100k(SAMPLE_DIR)
+
+
+@pytest.fixture(scope="session")
+def ml100k_dataset():
+    from metarec.data import load_movielens_100k
+
+    if not (ML100K_DIR / "u.data").is_file():
+        pytest.skip(f"MovieLens-100K not found at {ML100K_DIR}; set METAREC_ML100K_DIR")
+    return load_movielens_100k(ML100K_DIR)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(sample_dataset, tmp_path_factory):
+    """Teacher, student, baseline and ensemble trained for 2 epochs on the sample."""
+    from metarec.pipeline import train_models
+
+    out = tmp_path_factory.mktemp("models")
+    train_models(sample_dataset, out, seed=0, epochs=2)
+    return out

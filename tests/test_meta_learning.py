@@ -1,0 +1,251 @@
+"""Properties of the inner loop, the meta-gradient, distillation and serving."""
+
+import numpy as np
+import pytest
+import torch
+
+from metarec.data.features import FeatureEncoder
+from metarec.meta.batching import collate
+from metarec.meta.inner_loop import adapt, masked_mse
+from metarec.meta.training import TrainConfig, TrainingError, meta_train
+from metarec.models.baselines import UserBiasBaseline
+from metarec.models.prior import ItemPrior
+from metarec.models.variants import VariantSpec, build_learner
+from metarec.serving.recommender import Recommender
+from metarec.serving.store import ModelsDirectoryError
+from metarec.tasks import make_tasks, split_users
+
+# Relative tolerance for "the same prediction" after a save and reload.
+SAME = 1e-6
+
+
+@pytest.fixture(scope="module")
+def parts(sample_dataset):
+    split = split_users(sample_dataset.users["user_id"], seed=0)
+    train = split.ratings_of(sample_dataset.ratings, "train")
+    encoder = FeatureEncoder.from_dataset(sample_dataset)
+    baseline = UserBiasBaseline().fit(train)
+    return {
+        "split": split,
+        "train": train,
+        "validation": split.ratings_of(sample_dataset.ratings, "validation"),
+        "encoder": encoder,
+        "users": encoder.encode_users(sample_dataset.users),
+        "items": encoder.item_feature_table(sample_dataset.items),
+        "prior": ItemPrior.from_baseline(baseline, encoder),
+    }
+
+
+def make_learner(parts, algorithm="maml", dim=8, hidden=(16,), adapt_group="personal+decision",
+                 seed=0):
+    torch.manual_seed(seed)
+    spec = VariantSpec(network={"dim": dim, "hidden": hidden},
+                       learner={"adapt": adapt_group, "algorithm": algorithm,
+                                "inner_steps": 3, "inner_lr": 0.1})
+    return build_learner(spec, parts["encoder"], parts["items"], parts["prior"])
+
+
+def batch_of(parts, shots=5, n=16):
+    tasks = make_tasks(parts["train"], parts["split"].train, shots)[:n]
+    return collate(tasks, parts["encoder"], parts["users"], parts["prior"])
+
+
+def randomise_residual(learner, seed=1):
+    # A fresh network predicts exactly the bias model; give the residual some weight so
+    # that gradients reach every layer.
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in learner.net.decision.parameters():
+            parameter.copy_(0.3 * torch.randn(parameter.shape, generator=generator))
+
+
+def test_one_inner_step_lowers_support_loss(parts):
+    learner = make_learner(parts)
+    randomise_residual(learner)
+    batch = batch_of(parts, shots=10, n=1)
+    params = learner.initial_params()
+    _, losses = adapt(learner.net, params, learner.adapted_names, learner.inner_lrs(),
+                      batch["user_features"][0], batch["support_rows"][0],
+                      batch["support_targets"][0], batch["support_mask"][0], steps=1)
+    assert losses[1] < losses[0]
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "metasgd"])
+def test_meta_gradient_reaches_initial_parameters(parts, algorithm):
+    learner = make_learner(parts, algorithm=algorithm)
+    randomise_residual(learner)
+    batch = batch_of(parts)
+    scores, _, _ = learner.adapt_and_predict(batch)
+    masked_mse(scores, batch["query_targets"], batch["query_mask"]).backward()
+    net = learner.net
+    for name in ("user_embedding", "user_bias", "decision.0.weight", "item_embedding.weight",
+                 "user_encoder.weight"):
+        grad = dict(net.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+    lr_grads = [p.grad for p in learner.log_inner_lrs.values()]
+    if algorithm == "metasgd":
+        assert all(g is not None and g.abs().sum() > 0 for g in lr_grads)
+    else:
+        assert all(g is None for g in lr_grads)
+
+
+def test_second_order_differs_from_first_order(parts):
+    learner = make_learner(parts)
+    randomise_residual(learner)
+    batch = batch_of(parts)
+    grads = {}
+    for first_order in (False, True):
+        learner.zero_grad()
+        scores, _, _ = learner.adapt_and_predict(batch, first_order=first_order)
+        masked_mse(scores, batch["query_targets"], batch["query_mask"]).backward()
+        grads[first_order] = learner.net.user_encoder.weight.grad.clone()
+    # The second-order term is what MAML adds over first-order MAML: it must not vanish.
+    assert not torch.allclose(grads[False], grads[True])
+
+
+def test_adaptation_leaves_weights_untouched(parts):
+    learner = make_learner(parts)
+    before = {k: v.clone() for k, v in learner.state_dict().items()}
+    with torch.no_grad():
+        learner.adapt_and_predict(batch_of(parts))
+    for name, value in learner.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_distillation_moves_student_toward_teacher(parts):
+    teacher = make_learner(parts, dim=16, hidden=(32,), seed=1)
+    randomise_residual(teacher, seed=7)
+    teacher.requires_grad_(False)
+    batch = batch_of(parts, n=64)
+
+    def gap(student):
+        with torch.no_grad():
+            s, _, _ = student.adapt_and_predict(batch)
+            t, _, _ = teacher.adapt_and_predict(batch)
+        return masked_mse(s, t, batch["query_mask"]).item()
+
+    gaps = {}
+    for weight in (0.0, 5.0):
+        student = make_learner(parts, seed=2)
+        config = TrainConfig(epochs=3, patience=10, distill_weight=weight,
+                             distill_catalogue_weight=weight)
+        meta_train(student, parts["train"], parts["validation"], parts["encoder"],
+                   parts["users"], parts["prior"], config,
+                   teacher=teacher if weight else None)
+        gaps[weight] = gap(student)
+    assert gaps[5.0] < 0.8 * gaps[0.0]
+
+
+def test_nan_loss_stops_training(parts):
+    learner = make_learner(parts)
+    with torch.no_grad():
+        learner.net.offset.fill_(float("nan"))
+    with pytest.raises(TrainingError, match="meta-loss became nan"):
+        meta_train(learner, parts["train"], parts["validation"], parts["encoder"],
+                   parts["users"], parts["prior"], TrainConfig(epochs=1))
+
+
+def test_frozen_loss_stops_training(parts):
+    # With a zero meta learning rate nothing moves, and with one user who rated two items
+    # 4 stars against a flat prior, every epoch draws an equivalent task: the meta-loss
+    # repeats exactly, which is what a dead network looks like.
+    flat = {**parts, "prior": ItemPrior(np.full(parts["encoder"].n_items + 1, 3.0), 5.0)}
+    learner = make_learner(flat)
+    user = parts["split"].train[0]
+    two = parts["train"][parts["train"]["user_id"] == user].head(2).assign(rating=4.0)
+    config = TrainConfig(epochs=5, meta_lr=0.0, stall_epochs=2, patience=10)
+    with pytest.raises(TrainingError, match="stayed at"):
+        meta_train(learner, two, parts["validation"], parts["encoder"], parts["users"],
+                   flat["prior"], config)
+
+
+def test_training_never_reads_held_out_users(sample_dataset, tmp_path):
+    """Changing every test user's ratings leaves the trained weights unchanged."""
+    from metarec.pipeline import train_models
+
+    spec = {"small": VariantSpec(network={"dim": 4, "hidden": (8,)},
+                                 learner={"adapt": "personal", "algorithm": "maml",
+                                          "inner_steps": 1, "inner_lr": 0.1},
+                                 train=TrainConfig(epochs=1))}
+    split = split_users(sample_dataset.ratings["user_id"].unique(), seed=0)
+    changed = sample_dataset.ratings.copy()
+    held_out = changed["user_id"].isin(split.test)
+    changed.loc[held_out, "rating"] = 6.0 - changed.loc[held_out, "rating"]
+    from dataclasses import replace
+    other = replace(sample_dataset, ratings=changed)
+
+    weights = []
+    for dataset, out in ((sample_dataset, tmp_path / "a"), (other, tmp_path / "b")):
+        train_models(dataset, out, seed=0, variants=spec)
+        weights.append(torch.load(out / "small.pt", weights_only=True))
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+
+def test_recommender_adapts_every_variant(tiny_models, sample_dataset):
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    ratings = {1: 5, 2: 4, 3: 1}
+    for variant in recommender.variants:
+        result = recommender.adapt(ratings, variant, user={"age": 30, "gender": "F"})
+        top = result.top_k(10)
+        assert len(top) == 10, variant
+        assert not set(top["item_id"]) & set(ratings), variant
+        assert top["score"].is_monotonic_decreasing, variant
+        assert len(result.support_losses) >= 1, variant
+
+
+def test_same_input_twice_gives_same_output(tiny_models, sample_dataset):
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    weights = {k: v.clone() for k, v in recommender.learners["student"].state_dict().items()}
+    items = recommender.item_ids[:50]
+    first = recommender.adapt({5: 5, 6: 2}, "student").predict(items)
+    recommender.adapt({7: 1, 8: 1, 9: 1}, "student")
+    second = recommender.adapt({5: 5, 6: 2}, "student").predict(items)
+    np.testing.assert_array_equal(first, second)
+    for name, value in recommender.learners["student"].state_dict().items():
+        assert torch.equal(value, weights[name]), name
+
+
+def test_save_and_reload_give_identical_predictions(tiny_models, sample_dataset):
+    a = Recommender.load(tiny_models, sample_dataset)
+    b = Recommender.load(tiny_models, sample_dataset)
+    for variant in a.variants:
+        pa = a.adapt({1: 4, 2: 2}, variant).predict(a.item_ids)
+        pb = b.adapt({1: 4, 2: 2}, variant).predict(b.item_ids)
+        np.testing.assert_allclose(pa, pb, rtol=SAME)
+
+
+def test_adaptation_changes_predictions(tiny_models, sample_dataset):
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    items = recommender.item_ids
+    lover = recommender.adapt({1: 5, 2: 5, 3: 5}, "student").predict(items)
+    hater = recommender.adapt({1: 1, 2: 1, 3: 1}, "student").predict(items)
+    assert lover.mean() > hater.mean() + 0.2
+
+
+@pytest.mark.parametrize("ratings, message", [
+    ({1: 6}, "between 1 and 5; got 6 for item 1"),
+    ({99999: 4}, r"item ids \[99999\] are not in the catalogue"),
+])
+def test_bad_ratings_are_rejected(tiny_models, ratings, message):
+    recommender = Recommender.load(tiny_models)
+    with pytest.raises(ValueError, match=message):
+        recommender.adapt(ratings, "student")
+
+
+def test_unknown_variant_is_rejected(tiny_models):
+    with pytest.raises(ValueError, match="unknown variant 'giant'"):
+        Recommender.load(tiny_models).adapt({1: 4}, "giant")
+
+
+def test_models_for_other_data_are_rejected(tiny_models, sample_dataset):
+    from dataclasses import replace
+
+    other = replace(sample_dataset, name="other", ratings=sample_dataset.ratings.iloc[:-1])
+    with pytest.raises(ModelsDirectoryError, match="were trained on 'sample_data'"):
+        Recommender.load(tiny_models, other)
+
+
+def test_missing_models_directory_names_the_fix(tmp_path):
+    with pytest.raises(ModelsDirectoryError, match="python -m metarec train"):
+        Recommender.load(tmp_path)
