@@ -41,7 +41,8 @@ except ModelsDirectoryError:
     epochs = st.number_input(
         "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
         placeholder="each variant's own budget (60, with early stopping)",
-        help="Leave empty for the full training. Fewer epochs train faster but worse.")
+        help="Leave empty for the full training. Fewer epochs finish sooner but give "
+             "less accurate models.")
     st.caption("Training runs here on the CPU and may take several minutes; stay on this "
                "page until it finishes, because leaving it stops the training.")
     if st.button("Train models", type="primary"):

@@ -76,7 +76,7 @@ def cmd_evaluate(args):
     user_features = recommender.encoder.encode_users(dataset.users)
     table = evaluate_users(recommender, dataset.ratings, users, user_features, shots,
                            variants=args.variants, seed=args.seed,
-                           min_ratings=args.min_ratings, max_ratings=args.max_ratings)
+                           min_ratings=args.min_ratings, max_ratings=args.max_ratings or None)
     print(f"{dataset.name}, {args.users} users of split seed {split['seed']}, "
           f"query 10 ratings, query seed {args.seed}")
     _print_table(table.to_dict(orient="records"), f"{args.users} users")
@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the query draw")
     evaluate.add_argument("--min-ratings", type=int, default=13,
                           help="leave out users with fewer ratings (default 13)")
-    evaluate.add_argument("--max-ratings", type=int, default=None,
-                          help="leave out users with more ratings (default: no limit)")
+    evaluate.add_argument("--max-ratings", type=int, default=100,
+                          help="leave out users with more ratings (default 100; 0 for no "
+                               "limit)")
     evaluate.add_argument("--threads", type=int, help="torch threads")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -9,13 +9,14 @@ from pathlib import Path
 import torch
 
 from .data.features import FeatureEncoder
-from .evaluation.evaluate import evaluate_users, predict_tasks
+from .evaluation.evaluate import evaluate_users, score_tasks
 from .meta.ensemble import SupportSizeEnsemble
 from .meta.training import meta_train
-from .models.baselines import UserBiasBaseline
+from .models.baselines import (ALSMatrixFactorization, GlobalMean, ItemMean, PopularityRanker,
+                               RandomRanker, UserBiasBaseline)
 from .models.prior import ItemPrior
 from .models.variants import build_learner, default_variants
-from .serving.recommender import BASELINE, Recommender
+from .serving.recommender import Recommender
 from .serving.store import save_models
 from .tasks import ALL, make_tasks, split_users
 
@@ -24,14 +25,27 @@ logger = logging.getLogger("metarec")
 # Support sizes of the validation tasks the ensemble weights are fitted on.
 ENSEMBLE_SHOTS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, ALL)
 VALIDATION_SHOTS = (1, 5, ALL)
+ENSEMBLE_MEMBERS = ("teacher", "student", "user-bias", "mf-als")
+
+
+def fit_classical(train_ratings, seed=0) -> dict:
+    """Fit the classical baselines on the meta-train users' ratings."""
+    return {
+        "user-bias": UserBiasBaseline().fit(train_ratings),
+        "mf-als": ALSMatrixFactorization(random_state=seed).fit(train_ratings),
+        "item-mean": ItemMean().fit(train_ratings),
+        "global-mean": GlobalMean().fit(train_ratings),
+        "popularity": PopularityRanker().fit(train_ratings),
+        "random": RandomRanker(random_state=seed).fit(train_ratings),
+    }
 
 
 def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_progress=False,
                  callback=None) -> Path:
-    """Meta-train the teacher and student, fit the baseline and ensemble, and save them.
+    """Meta-train the networks, fit the classical baselines and the ensemble, save them.
 
     Users are split at random with ``seed`` into meta-train (70%), validation (10%) and
-    test (20%). Only meta-train users' ratings train the networks and the baseline;
+    test (20%). Only meta-train users' ratings train the networks and the baselines;
     validation users pick the best epoch and fit the ensemble weights; test users are
     left for :func:`metarec.evaluation.evaluate_users`.
 
@@ -73,8 +87,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     encoder = FeatureEncoder.from_dataset(dataset)
     user_features = encoder.encode_users(dataset.users)
     item_features = encoder.item_feature_table(dataset.items)
-    baseline = UserBiasBaseline().fit(train_ratings)
-    prior = ItemPrior.from_baseline(baseline, encoder)
+    classical = fit_classical(train_ratings, seed)
+    prior = ItemPrior.from_baseline(classical["user-bias"], encoder)
 
     # Meta-train the networks in order, so a student can distil from a trained teacher.
     learners, histories = {}, {}
@@ -105,13 +119,13 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     # Fit the ensemble weights on validation users, by support size.
     report("fitting the ensemble on validation users", 0.96)
     manifest = {"dataset": {"rating_scale": list(dataset.rating_scale)}}
-    recommender = Recommender(manifest, encoder, prior, learners, baseline, None,
+    recommender = Recommender(manifest, encoder, prior, learners, classical, None,
                               dataset.item_titles())
-    members = [*learners, BASELINE]
+    members = [m for m in ENSEMBLE_MEMBERS if m in recommender.variants]
     tasks = [task for shots in ENSEMBLE_SHOTS
              for task in make_tasks(validation_ratings, split.validation, shots, seed=seed,
                                     max_ratings=None)]
-    predictions = {m: predict_tasks(recommender, m, tasks, user_features) for m in members}
+    predictions = {m: score_tasks(recommender, m, tasks, user_features) for m in members}
     shots = [task.shots for task in tasks for _ in task.query_items]
     targets = [r for task in tasks for r in task.query_ratings]
     recommender.ensemble = SupportSizeEnsemble(members).fit(
@@ -126,12 +140,17 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     path = save_models(
         out_dir, dataset=dataset, split=split, encoder=encoder, prior=prior,
         item_features=item_features, learners=learners, specs=specs, histories=histories,
-        baseline=baseline, ensemble=recommender.ensemble,
-        validation=validation.to_dict(orient="records"),
+        classical=classical, ensemble=recommender.ensemble,
+        validation=_records(validation),
         extra={"train_seconds": round(time.perf_counter() - started, 1)})
     report("done", 1.0)
     logger.info("wrote %s in %.0f s", path, time.perf_counter() - started)
     return path
+
+
+def _records(frame):
+    """Rows of ``frame`` as dicts, NaN written as None so the manifest stays strict JSON."""
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
 def _array(values):

@@ -8,6 +8,7 @@ from metarec.ui.state import compare_cached, recommender_or_message, selected_da
 
 RATINGS_KEY = "new_user.ratings"
 TOP_K = 10
+COLUMNS_PER_ROW = 4
 
 st.set_page_config(page_title="New user · metarec", layout="wide")
 st.title("New user")
@@ -112,8 +113,14 @@ st.header("Recommendations")
 recommender = recommender_or_message(dataset)
 if recommender is None:
     st.stop()
-chosen = st.multiselect("Variants", recommender.variants, default=recommender.variants,
-                        key="new_user.variants", persist_state="session")
+variants = recommender.variants
+if "new_user.variants" in st.session_state:
+    # A remembered choice may name variants that newly loaded models lack.
+    kept = [v for v in st.session_state["new_user.variants"] if v in variants]
+    st.session_state["new_user.variants"] = kept
+chosen = st.multiselect("Variants", variants, default=recommender.featured_variants,
+                        key="new_user.variants", persist_state="session",
+                        help="Starts with " + ", ".join(recommender.featured_variants) + ".")
 if not chosen:
     st.info("Choose at least one variant.")
     st.stop()
@@ -125,18 +132,24 @@ except ValueError as error:
     st.error(f"Could not adapt to these ratings: {error}")
     st.stop()
 
-colours = charts.variant_colours(recommender.variants)
-for column, (variant, result) in zip(st.columns(len(chosen)), comparison.results.items()):
-    with column:
-        st.subheader(variant)
-        st.dataframe(result.top[["rank", "title", "score"]], hide_index=True, column_config={
-            "rank": st.column_config.NumberColumn("#", width="small"),
-            "score": st.column_config.ProgressColumn(
-                "predicted", min_value=low, max_value=high, format="%.2f"),
-        })
-        st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+results = list(comparison.results.values())
+for start in range(0, len(results), COLUMNS_PER_ROW):
+    row = results[start:start + COLUMNS_PER_ROW]
+    for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
+        with column:
+            st.subheader(result.variant)
+            top = result.top.set_index("rank")[["title", "score"]].rename_axis("#")
+            if result.is_ranker:
+                top = top.rename(columns={"score": "ranking score"})
+            st.table(top.style.format(precision=2), border="horizontal")
+            st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
 
-st.plotly_chart(charts.scores_figure(comparison.scores, colours))
+colours = charts.variant_colours(variants)
+if not comparison.scores.empty:
+    st.plotly_chart(charts.scores_figure(comparison.scores, colours))
+    if any(result.is_ranker for result in results):
+        st.caption("Ranking baselines are left out of this chart: their scores are not "
+                   "ratings.")
 curves_column, timing_column = st.columns(2)
 curves_column.plotly_chart(charts.curves_figure(comparison.curves(), colours))
 timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))

@@ -1,4 +1,14 @@
-"""Score variants on held-out users' query ratings."""
+"""Score variants on held-out users: rating error, query re-ranking, catalogue ranking.
+
+For each task, a variant adapts to the support set, then
+
+* predicts the query ratings (MAE, RMSE, and nDCG@1 and @3 re-ranking the query items;
+  AUC of the like/dislike split, a like being a rating of 4 or more), and
+* ranks every catalogue item outside the support; a query item rated 4 or more is
+  relevant (nDCG@10, precision@10, recall@10).
+
+Metrics are computed per task, then averaged over tasks.
+"""
 
 from __future__ import annotations
 
@@ -8,35 +18,31 @@ import torch
 
 from ..meta.batching import collate
 from ..tasks import make_tasks
-from .metrics import mae, ndcg_at_k, rmse
+from .metrics import auc, catalogue_ndcg_at_k, mae, ndcg_at_k, precision_at_k, recall_at_k, rmse
 
-BATCH = 256
+QUERY_BATCH, CATALOGUE_BATCH = 256, 32
+LIKE_THRESHOLD = 4.0
+TOP_K = 10
+METRICS = ("mae", "rmse", "ndcg@1", "ndcg@3", "auc", "catalogue_ndcg@10", "precision@10",
+           "recall@10")
 
 
-def predict_tasks(recommender, variant, tasks, user_features) -> list[np.ndarray]:
-    """Adapt ``variant`` to every task's support set and predict its query ratings.
+def score_tasks(recommender, variant, tasks, user_features, items=None) -> list[np.ndarray]:
+    """Adapt ``variant`` to every task's support set and score items.
 
-    Neural variants adapt many tasks at once with ``vmap``; predictions are clipped to
-    the rating scale. Returns one array of query predictions per task.
+    With ``items=None`` each task's query items are scored; otherwise every task scores
+    the same ``items`` (dataset ids), and the result is one ``(n_items,)`` array per task.
+    Rating predictions are clipped to the scale; ranking baselines keep their scores.
     """
     low, high = recommender.rating_scale
     if variant in recommender.learners:
-        learner = recommender.learners[variant]
-        out = []
-        for start in range(0, len(tasks), BATCH):
-            chunk = tasks[start:start + BATCH]
-            batch = collate(chunk, recommender.encoder, user_features, recommender.prior,
-                            target=learner.task)
-            with torch.no_grad():
-                scores, _, _ = learner.adapt_and_predict(batch, first_order=True)
-            scores = scores.clamp(low, high).numpy()
-            out += [scores[i, :len(t.query_items)] for i, t in enumerate(chunk)]
-        return out
-    if variant == "baseline":
-        return [recommender.baseline.predict(t.support_items, t.support_ratings, t.query_items)
-                for t in tasks]
-    if variant == "ensemble":
-        members = {m: predict_tasks(recommender, m, tasks, user_features)
+        return _score_network(recommender, variant, tasks, user_features, items, low, high)
+    if variant in recommender.classical:
+        model = recommender.classical[variant]
+        return [model.predict(t.support_items, t.support_ratings,
+                              t.query_items if items is None else items) for t in tasks]
+    if variant == "ensemble" and recommender.ensemble is not None:
+        members = {m: score_tasks(recommender, m, tasks, user_features, items)
                    for m in recommender.ensemble.members}
         return [np.clip(recommender.ensemble.predict({m: p[i] for m, p in members.items()},
                                                      t.shots), low, high)
@@ -44,28 +50,91 @@ def predict_tasks(recommender, variant, tasks, user_features) -> list[np.ndarray
     raise ValueError(f"unknown variant {variant!r}; choose one of {recommender.variants}")
 
 
-def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, variants=None,
-                   seed=0, min_ratings=13, max_ratings=None) -> pd.DataFrame:
-    """Return one row per variant and support size: users, MAE, RMSE and nDCG@3.
+def _score_network(recommender, variant, tasks, user_features, items, low, high):
+    learner = recommender.learners[variant]
+    size = QUERY_BATCH if items is None else CATALOGUE_BATCH
+    rows = None if items is None else torch.as_tensor(recommender.encoder.item_rows(items))
+    out = []
+    for start in range(0, len(tasks), size):
+        chunk = tasks[start:start + size]
+        batch = collate(chunk, recommender.encoder, user_features, recommender.prior,
+                        target=learner.task)
+        extra = None if rows is None else rows.expand(len(chunk), -1)
+        with torch.no_grad():
+            query, _, scored = learner.adapt_and_predict(
+                batch, steps=learner.serve_steps, extra_rows=extra, first_order=True)
+        scores = (query if rows is None else scored).clamp(low, high).numpy()
+        if rows is None:
+            out += [scores[i, :len(t.query_items)] for i, t in enumerate(chunk)]
+        else:
+            out += list(scores)
+    return out
 
-    Metrics are computed per user on that user's query, then averaged over users.
+
+def task_metrics(task, query_scores, catalogue_ids=None, catalogue_scores=None,
+                 is_ranker=False) -> dict:
+    """Return every metric of one task; rating errors are NaN for a ranking baseline."""
+    truth = task.query_ratings
+    liked = (truth >= LIKE_THRESHOLD).astype(int)
+    row = {
+        "mae": np.nan if is_ranker else mae(truth, query_scores),
+        "rmse": np.nan if is_ranker else rmse(truth, query_scores),
+        "ndcg@1": ndcg_at_k(truth, query_scores, 1),
+        "ndcg@3": ndcg_at_k(truth, query_scores, 3),
+        "auc": auc(liked, query_scores),
+    }
+    if catalogue_scores is not None:
+        candidates = ~np.isin(catalogue_ids, task.support_items)
+        ids, scores = catalogue_ids[candidates], catalogue_scores[candidates]
+        ranked = ids[np.argsort(-scores, kind="stable")[:TOP_K]]
+        relevant = {int(i): float(r) for i, r in zip(task.query_items, truth)
+                    if r >= LIKE_THRESHOLD}
+        row["catalogue_ndcg@10"] = catalogue_ndcg_at_k(ranked, relevant, TOP_K)
+        row["precision@10"] = precision_at_k(ranked, set(relevant), TOP_K)
+        row["recall@10"] = recall_at_k(ranked, set(relevant), TOP_K)
+    return row
+
+
+def evaluate_tasks(recommender, tasks, user_features, variants=None, catalogue=True,
+                   shuffle_query_seed=None) -> pd.DataFrame:
+    """Return one row per variant with every metric averaged over ``tasks``.
+
+    ``shuffle_query_seed`` replaces each variant's query scores by a random permutation
+    of them, a control whose ranking metrics must fall to chance level.
     """
     variants = variants or recommender.variants
+    catalogue_ids = recommender.item_ids if catalogue else None
     rows = []
+    for variant in variants:
+        query = score_tasks(recommender, variant, tasks, user_features)
+        if shuffle_query_seed is not None:
+            rng = np.random.default_rng(shuffle_query_seed)
+            query = [rng.permutation(scores) for scores in query]
+        full = (score_tasks(recommender, variant, tasks, user_features, catalogue_ids)
+                if catalogue else [None] * len(tasks))
+        is_ranker = bool(getattr(recommender.classical.get(variant), "is_ranker", False))
+        per_task = pd.DataFrame([
+            task_metrics(t, q, catalogue_ids, c, is_ranker)
+            for t, q, c in zip(tasks, query, full)])
+        rows.append({"variant": variant, "users": len(tasks),
+                     **per_task.mean(skipna=True).to_dict()})
+    return pd.DataFrame(rows)
+
+
+def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, variants=None,
+                   seed=0, min_ratings=13, max_ratings=100, catalogue=False) -> pd.DataFrame:
+    """Return one row per variant and support size, metrics averaged over users.
+
+    Users with fewer than ``min_ratings`` or more than ``max_ratings`` ratings are left
+    out (``None`` turns a limit off); each user's query is 10 ratings drawn with ``seed``.
+    """
+    frames = []
     for shots in shots_list:
         tasks = make_tasks(ratings, user_ids, shots, seed=seed, min_ratings=min_ratings,
                            max_ratings=max_ratings)
         if not tasks:
             continue
-        for variant in variants:
-            predictions = predict_tasks(recommender, variant, tasks, user_features)
-            rows.append({
-                "variant": variant,
-                "shots": str(shots),
-                "users": len(tasks),
-                "mae": np.mean([mae(t.query_ratings, p) for t, p in zip(tasks, predictions)]),
-                "rmse": np.mean([rmse(t.query_ratings, p) for t, p in zip(tasks, predictions)]),
-                "ndcg@3": np.mean([ndcg_at_k(t.query_ratings, p, 3)
-                                   for t, p in zip(tasks, predictions)]),
-            })
-    return pd.DataFrame(rows)
+        frame = evaluate_tasks(recommender, tasks, user_features, variants, catalogue)
+        frame.insert(1, "shots", str(shots))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -28,7 +28,7 @@ TASK_LOSSES = {"rating": masked_mse, "like": masked_bce}
 
 
 def adapt(net, params, adapted_names, inner_lrs, user_features, rows, targets, mask,
-          steps, first_order=False, loss=masked_mse):
+          steps, first_order=False, loss=masked_mse, shrinkage=0.0):
     """Take ``steps`` gradient steps on one task's support set.
 
     Parameters
@@ -46,29 +46,39 @@ def adapt(net, params, adapted_names, inner_lrs, user_features, rows, targets, m
         The support set, padded to a common length; ``mask`` is 0 on padding.
     steps : int
         Number of inner gradient steps.
+    shrinkage : float
+        Pseudo-count added to the support size when averaging the loss that the inner
+        steps descend: ``sum / (n + shrinkage)`` instead of ``sum / n``. A step taken on
+        one rating then moves the parameters less than a step taken on fifty, as a
+        prior would, so one step size suits every support size.
 
     Returns
     -------
     adapted : dict of str to torch.Tensor
         Every parameter after adaptation.
     losses : torch.Tensor
-        Support loss before each step and after the last one, ``(steps + 1,)``.
+        Support loss (the plain mean, without ``shrinkage``) before each step and after
+        the last one, ``(steps + 1,)``.
     """
     fast = {name: params[name] for name in adapted_names}
     fixed = {name: value for name, value in params.items() if name not in fast}
 
+    count = mask.sum()
+    scale = count.clamp_min(1.0) / (count + shrinkage).clamp_min(1.0)
+
     def support_loss(fast_params):
         prediction = functional_call(net, {**fixed, **fast_params}, (user_features, rows))
-        return loss(prediction, targets, mask)
+        plain = loss(prediction, targets, mask)
+        return plain * scale, plain.detach()
 
     losses = []
     for _ in range(steps):
-        grads, value = grad_and_value(support_loss)(fast)
-        losses.append(value)
+        grads, (_, plain) = grad_and_value(support_loss, has_aux=True)(fast)
+        losses.append(plain)
         if first_order:
             grads = {name: g.detach() for name, g in grads.items()}
         fast = {name: fast[name] - inner_lrs[name] * grads[name] for name in fast}
-    losses.append(support_loss(fast))
+    losses.append(support_loss(fast)[1])
     return {**fixed, **fast}, torch.stack(losses)
 
 
@@ -77,7 +87,8 @@ def predict(net, params, user_features, rows):
 
 
 def batched_adapt_and_predict(net, params, adapted_names, inner_lrs, batch, steps,
-                              first_order=False, loss=masked_mse, extra_rows=None):
+                              first_order=False, loss=masked_mse, extra_rows=None,
+                              shrinkage=0.0):
     """Adapt to every task of a padded batch at once and score its query items.
 
     ``batch`` holds ``user_features (B, F)``, ``support_rows``, ``support_targets``,
@@ -88,7 +99,8 @@ def batched_adapt_and_predict(net, params, adapted_names, inner_lrs, batch, step
 
     def one_task(user_features, s_rows, s_targets, s_mask, q_rows, x_rows):
         adapted, losses = adapt(net, params, adapted_names, inner_lrs, user_features,
-                                s_rows, s_targets, s_mask, steps, first_order, loss)
+                                s_rows, s_targets, s_mask, steps, first_order, loss,
+                                shrinkage)
         query = predict(net, adapted, user_features, q_rows)
         extra = predict(net, adapted, user_features, x_rows) if x_rows is not None else query
         return query, losses, extra

@@ -37,10 +37,18 @@ class MetaLearner(nn.Module):
         Inner step size (the starting value for Meta-SGD).
     task : {"rating", "like"}
         Rating regression (squared error) or like/dislike classification (logistic).
+    support_shrinkage : float
+        Pseudo-count that damps inner steps on small support sets, see
+        :func:`metarec.meta.inner_loop.adapt`.
+    serve_steps : int, optional
+        Inner steps when adapting to a new user after training; defaults to
+        ``inner_steps``. With ``inner_steps=0`` the network is trained without an inner
+        loop and fine-tuned with ``serve_steps`` plain gradient steps ("pretrain +
+        fine-tune").
     """
 
     def __init__(self, net, adapt="personal+decision", algorithm="maml", inner_steps=3,
-                 inner_lr=0.1, task="rating"):
+                 inner_lr=0.1, task="rating", support_shrinkage=0.0, serve_steps=None):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -54,7 +62,13 @@ class MetaLearner(nn.Module):
         self.adapt_group = adapt
         self.algorithm = algorithm
         self.inner_steps = inner_steps
+        self.serve_steps = inner_steps if serve_steps is None else int(serve_steps)
+        if self.serve_steps < 0:
+            raise ValueError(f"serve_steps must be 0 or more, got {serve_steps}")
         self.task = task
+        if support_shrinkage < 0:
+            raise ValueError(f"support_shrinkage must be 0 or more, got {support_shrinkage}")
+        self.support_shrinkage = float(support_shrinkage)
         self.adapted_names = adapted_parameter_names(net, adapt)
 
         # Meta-SGD learns log step sizes, which keeps every step size positive.
@@ -78,6 +92,9 @@ class MetaLearner(nn.Module):
     def adapt_and_predict(self, batch, steps=None, extra_rows=None, first_order=None):
         """Adapt to each task of a collated batch and score its query (and extra) items.
 
+        ``steps`` defaults to the training setting ``inner_steps``; pass
+        ``self.serve_steps`` to adapt as a deployed model does.
+
         Returns ``(query_scores, support_losses, extra_scores)``; scores are ratings, or
         logits for the ``like`` task.
         """
@@ -86,4 +103,4 @@ class MetaLearner(nn.Module):
         return batched_adapt_and_predict(
             self.net, self.initial_params(), self.adapted_names, self.inner_lrs(), batch,
             steps, first_order=first_order, loss=TASK_LOSSES[self.task],
-            extra_rows=extra_rows)
+            extra_rows=extra_rows, shrinkage=self.support_shrinkage)

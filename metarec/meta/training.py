@@ -67,7 +67,8 @@ def validation_error(learner, batches) -> float:
     errors = []
     for batch in batches:
         with torch.no_grad():
-            scores, _, _ = learner.adapt_and_predict(batch, first_order=True)
+            scores, _, _ = learner.adapt_and_predict(batch, steps=learner.serve_steps,
+                                                     first_order=True)
         if learner.task == "rating":
             error = ((scores - batch["query_targets"]).abs() * batch["query_mask"]).sum()
             errors.append((error / batch["query_mask"].sum()).item())

@@ -155,6 +155,8 @@ class _Baseline:
 
     _params: tuple[str, ...] = ()
     _fitted: tuple[str, ...] = ()
+    # True for models whose scores rank items but are not ratings.
+    is_ranker = False
 
     def __repr__(self):
         arguments = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._params)
@@ -540,7 +542,16 @@ class ALSMatrixFactorization(_Baseline):
         """Fold in the new user and return the predicted rating of each of ``item_ids``."""
         self._check_is_fitted()
         _, _, item_ids = _check_user_input(support_items, support_ratings, item_ids)
-        user_bias, user_factors = self.fold_in(support_items, support_ratings)
+        return self.predict_folded(self.fold_in(support_items, support_ratings), item_ids)
+
+    def predict_folded(self, user, item_ids) -> np.ndarray:
+        """Score ``item_ids`` for a user already folded in: ``user`` is ``fold_in``'s result.
+
+        Scoring a catalogue many times for one person then solves the ridge system once.
+        """
+        self._check_is_fitted()
+        user_bias, user_factors = user
+        item_ids = _as_item_ids("item_ids", item_ids)
         biases, factors = self._item_parameters(item_ids)
         predictions = self.global_mean_ + user_bias + biases + factors @ user_factors
         return np.clip(predictions, self.rating_min_, self.rating_max_)
@@ -560,6 +571,8 @@ class PopularityRanker(_Baseline):
     item_counts_ : ndarray of int64
         Number of training ratings of each of ``item_ids_``.
     """
+
+    is_ranker = True
 
     _fitted = ("item_ids_", "item_counts_")
 
@@ -601,6 +614,8 @@ class RandomRanker(_Baseline):
     rng_ : numpy.random.Generator
         PCG64 generator that draws the scores.
     """
+
+    is_ranker = True
 
     _params = ("random_state",)
     _fitted = ("rng_",)

@@ -41,10 +41,13 @@ class VariantSpec:
 
 
 def default_variants(epochs=None) -> dict[str, VariantSpec]:
-    """The teacher and the distilled student, in training order.
+    """The neural variants ``train`` builds, in training order.
 
-    ``epochs`` overrides every variant's epoch budget (the dashboard trains the sample
-    with fewer).
+    ``teacher`` and the distilled ``student`` are the meta-learned models.
+    ``finetune`` is the student's network trained without meta-learning and fine-tuned
+    on the support at serving time. ``melu-1`` and ``melu-5`` follow MeLU (Lee et al.,
+    KDD 2019): MAML that adapts only the decision layers, with 1 and 5 local steps.
+    ``epochs`` overrides every variant's epoch budget.
     """
     variants = {
         "teacher": VariantSpec(
@@ -60,6 +63,24 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
             train=TrainConfig(epochs=40, patience=8, max_support=48, distill_weight=0.5,
                               distill_catalogue_weight=0.5),
             distill_from="teacher",
+        ),
+        "finetune": VariantSpec(
+            network={"dim": 4, "hidden": (16,)},
+            learner={"adapt": "personal+decision", "algorithm": "maml",
+                     "inner_steps": 0, "serve_steps": 5, "inner_lr": 0.1},
+            train=TrainConfig(epochs=40, patience=8, max_support=48),
+        ),
+        "melu-1": VariantSpec(
+            network={"dim": 16, "hidden": (64, 32)},
+            learner={"adapt": "decision", "algorithm": "maml", "inner_steps": 1,
+                     "inner_lr": 0.1},
+            train=TrainConfig(epochs=30, patience=8, max_support=48),
+        ),
+        "melu-5": VariantSpec(
+            network={"dim": 16, "hidden": (64, 32)},
+            learner={"adapt": "decision", "algorithm": "maml", "inner_steps": 5,
+                     "inner_lr": 0.1},
+            train=TrainConfig(epochs=30, patience=8, max_support=48),
         ),
     }
     if epochs is not None:

@@ -13,7 +13,9 @@ import torch
 from ..meta.inner_loop import TASK_LOSSES, adapt, predict
 from .store import load_models
 
-ENSEMBLE, BASELINE = "ensemble", "baseline"
+ENSEMBLE = "ensemble"
+# The variants a person sees first: the meta-learned ones and the baseline they must beat.
+FEATURED = ("teacher", "student", "user-bias", ENSEMBLE)
 USER_FIELDS = ("age", "gender", "occupation", "zip_code")
 
 
@@ -26,7 +28,7 @@ class Adaptation:
     variant : str
     support_losses : list of float
         Support loss (mean squared error) before each inner step and after the last;
-        a single value for the baseline, the ensemble's own blend for the ensemble.
+        a single value for a classical baseline and for the ensemble's blend.
     seconds : float
         Wall time of the adaptation, scoring excluded.
     weights : dict
@@ -42,10 +44,21 @@ class Adaptation:
     weights: dict = field(default_factory=dict)
 
     def predict(self, item_ids) -> np.ndarray:
-        """Return predicted ratings for ``item_ids`` (dataset ids), clipped to the scale."""
+        """Return predicted ratings for ``item_ids`` (dataset ids), clipped to the scale.
+
+        For a ranking baseline (popularity, random) these are ranking scores, unclipped.
+        """
         item_ids = np.asarray(item_ids, dtype=np.int64)
+        scores = np.asarray(self._scorer(item_ids), dtype=float)
+        if self.is_ranker:
+            return scores
         low, high = self._recommender.rating_scale
-        return np.clip(self._scorer(item_ids), low, high)
+        return np.clip(scores, low, high)
+
+    @property
+    def is_ranker(self) -> bool:
+        model = self._recommender.classical.get(self.variant)
+        return bool(getattr(model, "is_ranker", False))
 
     def top_k(self, k=10, exclude_rated=True) -> pd.DataFrame:
         """Return the ``k`` best-scored catalogue items as ``item_id, title, score``."""
@@ -72,12 +85,12 @@ class Recommender:
     the loaded weights never change, so one instance can serve many people at once.
     """
 
-    def __init__(self, manifest, encoder, prior, learners, baseline, ensemble, titles=None):
+    def __init__(self, manifest, encoder, prior, learners, classical, ensemble, titles=None):
         self.manifest = manifest
         self.encoder = encoder
         self.prior = prior
         self.learners = learners
-        self.baseline = baseline
+        self.classical = classical
         self.ensemble = ensemble
         self.item_ids = np.asarray(encoder.item_ids, dtype=np.int64)
         self.titles = titles or {}
@@ -95,7 +108,7 @@ class Recommender:
         """
         from .store import ModelsDirectoryError
 
-        manifest, encoder, prior, learners, baseline, ensemble = load_models(directory)
+        manifest, encoder, prior, learners, classical, ensemble = load_models(directory)
         titles = None
         if dataset is not None:
             trained_on = manifest["dataset"]
@@ -107,11 +120,16 @@ class Recommender:
                     f"this dataset or pick its models directory."
                 )
             titles = dataset.item_titles()
-        return cls(manifest, encoder, prior, learners, baseline, ensemble, titles)
+        return cls(manifest, encoder, prior, learners, classical, ensemble, titles)
 
     @property
     def variants(self) -> list[str]:
-        return [*self.learners, BASELINE, ENSEMBLE]
+        """Every variant: networks, classical baselines and, once fitted, the ensemble."""
+        return [*self.learners, *self.classical] + ([ENSEMBLE] if self.ensemble else [])
+
+    @property
+    def featured_variants(self) -> list[str]:
+        return [v for v in FEATURED if v in self.variants] or self.variants
 
     # Input checks ----------------------------------------------------------------------
 
@@ -164,7 +182,7 @@ class Recommender:
         user : dict, optional
             Demographics: ``age``, ``gender`` ("M"/"F"), ``occupation``, ``zip_code``.
         steps : int, optional
-            Inner steps; defaults to the variant's training setting.
+            Inner steps; defaults to the variant's ``serve_steps``.
         """
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
@@ -172,15 +190,17 @@ class Recommender:
         features = self._user_features(user, items, values)
         rated = dict(zip(items.tolist(), values.tolist()))
 
-        if variant == BASELINE:
-            return self._adapt_baseline(items, values, rated)
+        if variant in self.classical:
+            return self._adapt_classical(variant, items, values, rated)
         if variant == ENSEMBLE:
             return self._adapt_ensemble(items, values, features, rated, steps)
         return self._adapt_network(variant, items, values, features, rated, steps)
 
     def _adapt_network(self, variant, items, values, features, rated, steps):
         learner = self.learners[variant]
-        steps = learner.inner_steps if steps is None else int(steps)
+        steps = learner.serve_steps if steps is None else int(steps)
+        if steps < 0:
+            raise ValueError(f"steps must be 0 or more, got {steps}")
         started = time.perf_counter()
         rows = torch.as_tensor(self.encoder.item_rows(items))
         targets = torch.as_tensor(values)
@@ -189,7 +209,8 @@ class Recommender:
         params, losses = adapt(
             learner.net, learner.initial_params(), learner.adapted_names,
             learner.inner_lrs(), features, rows, targets, torch.ones_like(targets),
-            steps, first_order=True, loss=TASK_LOSSES[learner.task])
+            steps, first_order=True, loss=TASK_LOSSES[learner.task],
+            shrinkage=learner.support_shrinkage)
         params = {name: value.detach() for name, value in params.items()}
         seconds = time.perf_counter() - started
 
@@ -200,19 +221,25 @@ class Recommender:
 
         return Adaptation(variant, losses.detach().tolist(), seconds, score, self, rated)
 
-    def _adapt_baseline(self, items, values, rated):
+    def _adapt_classical(self, name, items, values, rated):
+        model = self.classical[name]
         started = time.perf_counter()
-        support_prediction = self.baseline.predict(items, values, items)
-        loss = float(np.mean((support_prediction - values) ** 2)) if len(items) else 0.0
+        if hasattr(model, "fold_in"):
+            # Solve the user's factors once, not at every scoring call.
+            user = model.fold_in(items, values)
+            scorer = lambda ids: model.predict_folded(user, ids)  # noqa: E731
+        else:
+            scorer = lambda ids: model.predict(items, values, ids)  # noqa: E731
         seconds = time.perf_counter() - started
-        return Adaptation(BASELINE, [loss], seconds,
-                          lambda ids: self.baseline.predict(items, values, ids), self, rated)
+        support_prediction = scorer(items)
+        loss = float(np.mean((support_prediction - values) ** 2)) if len(items) else 0.0
+        return Adaptation(name, [loss], seconds, scorer, self, rated)
 
     def _adapt_ensemble(self, items, values, features, rated, steps):
         members = {}
         for name in self.ensemble.members:
-            if name == BASELINE:
-                members[name] = self._adapt_baseline(items, values, rated)
+            if name in self.classical:
+                members[name] = self._adapt_classical(name, items, values, rated)
             else:
                 members[name] = self._adapt_network(name, items, values, features, rated, steps)
         shots = len(items)

@@ -31,7 +31,7 @@ class ModelsDirectoryError(ValueError):
 
 
 def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,
-                histories, baseline, ensemble, validation, extra=None) -> Path:
+                histories, classical, ensemble, validation, extra=None) -> Path:
     """Write every trained part of a run into ``directory`` and return its manifest path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -50,9 +50,10 @@ def save_models(directory, *, dataset, split, encoder, prior, item_features, lea
             "train_loss": history.train_loss,
             "validation_error": history.validation_mae,
         }
-    np.savez(directory / "baseline.npz", **baseline.get_state())
-    variants["baseline"] = {"kind": "baseline", "file": "baseline.npz",
-                            "class": type(baseline).__name__}
+    for name, model in classical.items():
+        np.savez(directory / f"{name}.npz", **model.get_state())
+        variants[name] = {"kind": "classical", "file": f"{name}.npz",
+                          "class": type(model).__name__}
     variants["ensemble"] = {"kind": "ensemble", **ensemble.to_dict()}
     np.save(directory / "item_features.npy", item_features)
 
@@ -107,7 +108,8 @@ def load_models(directory):
     prior : ItemPrior
     learners : dict of str to MetaLearner
         Neural variants in evaluation mode, with gradients switched off.
-    baseline : UserBiasBaseline
+    classical : dict of str to baseline
+        Classical baselines by variant name, as in :mod:`metarec.models.baselines`.
     ensemble : SupportSizeEnsemble
     """
     directory = Path(directory)
@@ -119,7 +121,7 @@ def load_models(directory):
     except FileNotFoundError as error:
         raise ModelsDirectoryError(f"{error.filename} is missing; retrain the models.") from None
 
-    learners, baseline, ensemble = {}, None, None
+    learners, classical, ensemble = {}, {}, None
     for name, entry in manifest["variants"].items():
         if entry["kind"] == "meta":
             learner = build_learner(VariantSpec.from_dict(entry["spec"]), encoder,
@@ -132,14 +134,21 @@ def load_models(directory):
             learner.eval()
             learner.requires_grad_(False)
             learners[name] = learner
-        elif entry["kind"] == "baseline":
-            cls = getattr(baselines, entry["class"])
-            with np.load(directory / entry["file"], allow_pickle=False) as arrays:
-                baseline = cls.from_state(dict(arrays))
+        elif entry["kind"] == "classical":
+            cls = getattr(baselines, entry["class"], None)
+            if cls is None or not isinstance(cls, type):
+                raise ModelsDirectoryError(
+                    f"{directory / MANIFEST} names an unknown baseline class "
+                    f"{entry['class']!r}; retrain the models.")
+            path = directory / entry["file"]
+            if not path.is_file():
+                raise ModelsDirectoryError(f"{path} is missing; retrain the models.")
+            with np.load(path, allow_pickle=False) as arrays:
+                classical[name] = cls.from_state(dict(arrays))
         elif entry["kind"] == "ensemble":
             ensemble = SupportSizeEnsemble.from_dict(entry)
-    if baseline is None or ensemble is None or not learners:
+    if not classical or ensemble is None or not learners:
         raise ModelsDirectoryError(
             f"{directory / MANIFEST} lists no complete set of variants; retrain the models."
         )
-    return manifest, encoder, prior, learners, baseline, ensemble
+    return manifest, encoder, prior, learners, classical, ensemble

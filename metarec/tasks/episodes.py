@@ -12,13 +12,19 @@ ALL = "all"
 
 @dataclass(frozen=True)
 class Task:
-    """One user's episode, in dataset ids."""
+    """One entity's episode, in dataset ids.
+
+    For a user task (the default) ``user_id`` is the user and ``*_items`` the items
+    rated. For an item task (``entity == "item"``) the roles swap: ``user_id`` holds the
+    item and ``*_items`` the users who rated it.
+    """
 
     user_id: int
     support_items: np.ndarray
     support_ratings: np.ndarray
     query_items: np.ndarray
     query_ratings: np.ndarray
+    entity: str = "user"
 
     @property
     def shots(self) -> int:
@@ -38,12 +44,16 @@ def parse_shots(value) -> int | str:
     return shots
 
 
-def group_ratings(ratings: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Return ``{user_id: (item_ids, ratings)}`` in the frame's row order."""
+def group_ratings(ratings: pd.DataFrame, by="user_id") -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Return ``{user_id: (item_ids, ratings)}`` in the frame's row order.
+
+    With ``by="item_id"`` it returns ``{item_id: (user_ids, ratings)}``.
+    """
+    other = "item_id" if by == "user_id" else "user_id"
     grouped = {}
-    ordered = ratings.sort_values("user_id", kind="stable")
-    users = ordered["user_id"].to_numpy()
-    items = ordered["item_id"].to_numpy()
+    ordered = ratings.sort_values(by, kind="stable")
+    users = ordered[by].to_numpy()
+    items = ordered[other].to_numpy()
     values = ordered["rating"].to_numpy(dtype=np.float32)
     bounds = np.flatnonzero(np.diff(users)) + 1
     for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(users)]):
@@ -52,8 +62,8 @@ def group_ratings(ratings: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarr
 
 
 def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
-               max_ratings=100) -> list[Task]:
-    """Build one evaluation task per eligible user.
+               max_ratings=100, entity="user") -> list[Task]:
+    """Build one evaluation task per eligible user (or item, with ``entity="item"``).
 
     Each user's ratings are shuffled with a generator seeded by ``seed`` and the user id,
     so a user's query set is the same for every ``shots`` value and the support sets are
@@ -70,8 +80,11 @@ def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
             f"min_ratings ({min_ratings}) must not exceed max_ratings ({max_ratings})"
         )
 
+    if entity not in ("user", "item"):
+        raise ValueError(f"entity must be 'user' or 'item', got {entity!r}")
+    by = "user_id" if entity == "user" else "item_id"
     wanted = set(int(u) for u in user_ids)
-    grouped = group_ratings(ratings[ratings["user_id"].isin(wanted)])
+    grouped = group_ratings(ratings[ratings[by].isin(wanted)], by=by)
     tasks = []
     for user in sorted(grouped):
         items, values = grouped[user]
@@ -87,5 +100,6 @@ def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
             pool = pool[:shots]
         if len(pool) == 0:
             continue
-        tasks.append(Task(user, items[pool], values[pool], items[query], values[query]))
+        tasks.append(Task(user, items[pool], values[pool], items[query], values[query],
+                          entity))
     return tasks

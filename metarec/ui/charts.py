@@ -11,7 +11,7 @@ MARGIN_HEIGHT_PX = 140
 
 def variant_colours(variants) -> dict[str, str]:
     """Map each variant to a fixed colour, so one variant looks the same in every chart."""
-    palette = px.colors.qualitative.Plotly
+    palette = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
     return {name: palette[i % len(palette)] for i, name in enumerate(variants)}
 
 
@@ -36,8 +36,8 @@ def scores_figure(scores, colours=None) -> go.Figure:
     figure.update_layout(
         title="Predicted rating of every title in some top list (filled: in this "
               "variant's own top list)",
-        xaxis_title="predicted rating", yaxis={"categoryorder": "array",
-                                               "categoryarray": list(order), "title": None},
+        xaxis_title="predicted rating",
+        yaxis={"categoryorder": "array", "categoryarray": list(order), "title": None},
         height=MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(order),
         legend={"orientation": "h", "y": -0.12 if len(order) > 15 else -0.25},
         margin={"l": 10, "r": 10, "t": 60},

@@ -13,10 +13,12 @@ import pandas as pd
 
 from ..serving.recommender import Recommender
 
+SCORE_COLUMNS = ["variant", "item_id", "title", "score", "in_top"]
+
 
 @dataclass
 class VariantResult:
-    """What one adapted variant recommends, and how its adaptation went.
+    """The top list of one adapted variant and the record of its adaptation.
 
     Attributes
     ----------
@@ -31,6 +33,9 @@ class VariantResult:
         Wall time of the adaptation, scoring excluded.
     weights : dict
         Ensemble member weights; empty for the other variants.
+    is_ranker : bool
+        Whether ``score`` is a ranking score (popularity, random) instead of a
+        predicted rating.
     """
 
     variant: str
@@ -38,6 +43,7 @@ class VariantResult:
     support_losses: list
     seconds: float
     weights: dict
+    is_ranker: bool = False
 
 
 @dataclass
@@ -50,8 +56,9 @@ class Comparison:
         In the order the variants were requested.
     scores : pandas.DataFrame
         ``variant``, ``item_id``, ``title``, ``score`` and ``in_top`` (whether the item
-        is in that variant's own top list): each variant's predicted rating for every
-        item that some variant puts in its top list.
+        is in that variant's own top list): each rating variant's predicted rating for
+        every item that some rating variant puts in its top list. Ranking baselines are
+        left out, because their scores are on another scale.
     """
 
     results: dict
@@ -97,20 +104,28 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
         top = adaptation.top_k(k)
         top.insert(0, "rank", np.arange(1, len(top) + 1))
         results[name] = VariantResult(name, top, list(adaptation.support_losses),
-                                      adaptation.seconds, dict(adaptation.weights))
+                                      adaptation.seconds, dict(adaptation.weights),
+                                      adaptation.is_ranker)
+    rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show
     # how far each variant ranks the others' picks below its own.
-    union = pd.unique(np.concatenate([r.top["item_id"].to_numpy() for r in results.values()]))
-    titles = {int(i): t for r in results.values() for i, t in zip(r.top["item_id"], r.top["title"])}
+    titles = {}
+    for name in rating_variants:
+        top = results[name].top
+        titles.update(zip(top["item_id"].tolist(), top["title"]))
+    union = np.array(list(titles), dtype=np.int64)
     frames = []
-    for name, adaptation in adaptations.items():
+    for name in rating_variants:
+        adaptation = adaptations[name]
         own = set(results[name].top["item_id"].tolist())
         frames.append(pd.DataFrame({
             "variant": name,
             "item_id": union,
-            "title": [titles[int(i)] for i in union],
+            "title": [titles[i] for i in union.tolist()],
             "score": adaptation.predict(union),
             "in_top": [int(i) in own for i in union],
         }))
+    if not frames:
+        return Comparison(results, pd.DataFrame(columns=SCORE_COLUMNS))
     return Comparison(results, pd.concat(frames, ignore_index=True))

@@ -9,17 +9,17 @@ def variant_table(manifest) -> pd.DataFrame:
     """Return one row per variant: kind, parameters, training seconds and best epoch.
 
     Only the neural variants have parameters, a training time and a best epoch; the
-    baseline and the ensemble get missing values there.
+    classical baselines and the ensemble get missing values there.
     """
     rows = []
     for name, entry in manifest["variants"].items():
         if entry["kind"] == "ensemble":
             detail = "blend of " + ", ".join(entry.get("members", []))
-        elif entry["kind"] == "baseline":
-            detail = entry.get("class", "")
-        else:
-            learner = entry.get("spec", {}).get("learner", {})
+        elif "spec" in entry:
+            learner = entry["spec"].get("learner", {})
             detail = ", ".join(f"{key} {value}" for key, value in learner.items())
+        else:
+            detail = entry.get("class", "")
         rows.append({
             "variant": name,
             "kind": entry["kind"],

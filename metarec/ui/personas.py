@@ -51,15 +51,14 @@ def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
 
     Raises
     ------
-    KeyError
-        If ``persona`` is a name that is not in :data:`PERSONAS`.
     ValueError
-        If ``n_loved`` is below 1 or ``n_disliked`` below 0, if the dataset lacks one of
-        the persona's genres, or if no movie has a loved genre.
+        If ``persona`` is a name that is not in :data:`PERSONAS`, if ``n_loved`` is
+        below 1 or ``n_disliked`` below 0, if the dataset lacks one of the persona's
+        genres, or if no movie has a loved genre without a disliked one.
     """
     if isinstance(persona, str):
         if persona not in PERSONAS:
-            raise KeyError(f"unknown persona {persona!r}; choose one of {list(PERSONAS)}")
+            raise ValueError(f"unknown persona {persona!r}; choose one of {list(PERSONAS)}")
         persona = PERSONAS[persona]
     if n_loved < 1:
         raise ValueError(f"n_loved must be at least 1, got {n_loved}")

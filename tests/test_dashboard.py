@@ -1,0 +1,246 @@
+"""Tests of the Streamlit pages through streamlit.testing.v1.AppTest.
+
+One tiny models directory (one epoch per variant on the bundled sample) is trained per
+module and shared by every test through ``METAREC_MODELS_DIR``.
+"""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
+from metarec.data import DATA_DIR_ENV
+from metarec.ui.personas import PERSONAS
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+NEW_USER = "pages/1_New_user.py"
+RATINGS_KEY = "new_user.ratings"
+VARIANTS = ["teacher", "student", "baseline", "ensemble"]
+TOP_K = 10
+# Seconds one script run may take; the first run of a module loads and warms the models.
+RUN_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def models_dir(sample_dataset, tmp_path_factory):
+    from metarec.pipeline import train_models
+
+    out = tmp_path_factory.mktemp("dashboard_models")
+    train_models(sample_dataset, out, seed=0, epochs=1)
+    return out
+
+
+@pytest.fixture
+def app_env(models_dir, monkeypatch):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models_dir))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    return models_dir
+
+
+def new_user_page(ratings=None) -> AppTest:
+    """Open the New user page, with ``ratings`` of the sample already entered."""
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(NEW_USER)
+    if ratings is not None:
+        app.session_state[RATINGS_KEY] = {str(SAMPLE_DIR): dict(ratings)}
+    return app.run()
+
+
+def click(app, label):
+    matches = [button for button in app.button if button.label == label]
+    assert matches, f"no button {label!r} among {[b.label for b in app.button]}"
+    return matches[0].click().run()
+
+
+def entered_ratings(app) -> dict:
+    return app.session_state[RATINGS_KEY][str(SAMPLE_DIR)]
+
+
+def assert_top_lists(app):
+    """Check that the page shows a top-10 table under a heading for every variant."""
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    headings = [heading.value for heading in app.subheader]
+    for variant in VARIANTS:
+        assert variant in headings
+    tables = [table.value for table in app.table]
+    assert len(tables) == len(VARIANTS)
+    for table in tables:
+        assert len(table) == TOP_K
+        assert table["score"].between(1.0, 5.0).all()
+
+
+def test_home_lists_variants(app_env):
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert any("sample_data: 33,785 ratings" in m.value for m in app.markdown)
+    variant_table, validation_table = app.dataframe
+    assert variant_table.value["variant"].tolist() == VARIANTS
+    assert validation_table.value.index.tolist() == VARIANTS
+
+
+def test_persona_gives_every_top_list(app_env):
+    app = new_user_page()
+    app = click(app, "Add this persona's ratings")
+
+    assert len(entered_ratings(app)) == 8
+    assert_top_lists(app)
+    assert any("Its weights for 8 ratings" in c.value for c in app.caption)
+
+
+@pytest.mark.parametrize("name", list(PERSONAS)[1:])
+def test_other_personas_fill_ratings(app_env, name):
+    app = new_user_page()
+    app.selectbox(key="new_user.persona").set_value(name).run()
+    app = click(app, "Add this persona's ratings")
+
+    assert len(entered_ratings(app)) == 8
+    assert_top_lists(app)
+
+
+def test_rating_added_through_widgets(app_env):
+    app = new_user_page()
+    app.text_input(key="new_user.search").input("tokyo").run()
+    movie = app.selectbox(key="new_user.movie")
+    assert movie.options
+    assert all("tokyo" in option.lower() for option in movie.options)
+    movie.select_index(len(movie.options) - 1).run()
+    chosen = app.selectbox(key="new_user.movie").value
+    app.segmented_control(key="new_user.stars").set_value(5).run()
+    app = click(app, "Add rating")
+
+    assert entered_ratings(app) == {chosen: 5.0}
+    assert any(h.value == "Your ratings (1)" for h in app.subheader)
+    assert_top_lists(app)
+    chosen_title = app.selectbox(key="new_user.movie").options[-1].split(" · ")[0]
+    for table in app.table:
+        assert chosen_title not in table.value["title"].tolist()
+
+
+def test_search_without_match_shows_info(app_env):
+    app = new_user_page()
+    app.text_input(key="new_user.search").input("no such title xyz").run()
+
+    assert not app.exception
+    assert any("No title contains 'no such title xyz'" in i.value for i in app.info)
+
+
+def test_empty_profile_shows_info(app_env):
+    app = new_user_page()
+
+    assert not app.exception
+    assert not app.table
+    assert any("No ratings yet" in i.value for i in app.info)
+
+
+def test_out_of_range_rating_shows_error(app_env):
+    app = new_user_page({1: 7.0, 2: 4.0})
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("ratings must be between 1 and 5; got 7 for item 1" in e.value
+               for e in app.error)
+    assert any("7 is not one of the stars" in w.value for w in app.warning)
+    assert entered_ratings(app) == {1: 7.0, 2: 4.0}
+
+
+def test_unknown_item_shows_error(app_env):
+    app = new_user_page({99999: 4.0})
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("item ids [99999] are not in the catalogue" in e.value for e in app.error)
+
+
+def test_ratings_survive_rerun_and_page_switch(app_env):
+    app = new_user_page()
+    app = click(app, "Add this persona's ratings")
+    before = dict(entered_ratings(app))
+
+    app.run()
+    assert entered_ratings(app) == before
+    app.switch_page("app.py").run()
+    app.switch_page(NEW_USER).run()
+
+    assert entered_ratings(app) == before
+    assert any(h.value == f"Your ratings ({len(before)})" for h in app.subheader)
+    assert_top_lists(app)
+
+
+def test_demographics_survive_page_switch(app_env):
+    app = new_user_page({1: 5.0, 2: 4.0})
+    app.number_input(key="new_user.age").set_value(30).run()
+    app.selectbox(key="new_user.gender").set_value("F").run()
+    app.selectbox(key="new_user.occupation").set_value("student").run()
+    app.switch_page("app.py").run()
+    app.switch_page(NEW_USER).run()
+
+    assert app.number_input(key="new_user.age").value == 30
+    assert app.selectbox(key="new_user.gender").value == "F"
+    assert app.selectbox(key="new_user.occupation").value == "student"
+    assert_top_lists(app)
+
+
+def test_change_remove_and_clear(app_env):
+    app = new_user_page({1: 5.0, 2: 4.0, 3: 1.0})
+    app.segmented_control(key="new_user.rating.2").set_value(2).run()
+    assert entered_ratings(app) == {1: 5.0, 2: 2.0, 3: 1.0}
+
+    app.button(key="new_user.remove.1").click().run()
+    assert entered_ratings(app) == {2: 2.0, 3: 1.0}
+    assert_top_lists(app)
+
+    app = click(app, "Clear all")
+    assert entered_ratings(app) == {}
+    assert not app.table
+    assert any("No ratings yet" in i.value for i in app.info)
+
+
+def test_no_variant_chosen_shows_info(app_env):
+    app = new_user_page({1: 5.0})
+    app.multiselect(key="new_user.variants").set_value([]).run()
+
+    assert not app.exception
+    assert not app.table
+    assert any("Choose at least one variant" in i.value for i in app.info)
+
+
+def test_invalid_data_folder_keeps_ratings(app_env, tmp_path):
+    app = new_user_page({1: 5.0})
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path / "missing")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("does not exist" in e.value for e in app.error)
+
+    app.sidebar.radio(key="_widget.data.source").set_value("Bundled sample").run()
+    assert entered_ratings(app) == {1: 5.0}
+    assert_top_lists(app)
+
+
+def test_malformed_data_folder_shows_error(app_env, tmp_path):
+    for name in ("u.data", "u.item", "u.user"):
+        (tmp_path / name).write_text("not|a|valid\tline\n")
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path)).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("line 1: expected 4 tab-separated fields" in e.value for e in app.error)
+
+
+def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no_models"))
+    home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not home.exception, [e.value for e in home.exception]
+    assert any("No trained models" in i.value for i in home.info)
+    assert [b.label for b in home.button] == ["Train models"]
+
+    app = new_user_page()
+    app = click(app, "Add this persona's ratings")
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(entered_ratings(app)) == 8
+    assert any("Train them on the home page" in i.value for i in app.info)

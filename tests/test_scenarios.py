@@ -1,0 +1,64 @@
+"""Cold-start scenarios: held-out users and items never reach training."""
+
+import numpy as np
+import pytest
+
+from metarec.tasks import ALL
+from metarec.tasks.scenarios import SCENARIOS, ScenarioSplit, default_cut_year, make_scenario
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_training_ratings_exclude_held_out_entities(sample_dataset, scenario):
+    split = make_scenario(sample_dataset, scenario, seed=1)
+    training = split.training_ratings(sample_dataset.ratings)
+    held_out_users = set(split.users.validation) | set(split.users.test)
+    assert not set(training["user_id"]) & held_out_users
+    assert not set(training["item_id"]) & set(split.new_items)
+    for part in ("validation", "test"):
+        for task in split.tasks(sample_dataset.ratings, part, 5):
+            if task.entity == "item":
+                assert task.user_id in set(split.new_items)
+            else:
+                assert task.user_id in held_out_users
+            # No rating of a task is a training rating.
+            pairs = set(zip(training["user_id"], training["item_id"]))
+            for other in np.concatenate([task.support_items, task.query_items]):
+                pair = (other, task.user_id) if task.entity == "item" else (task.user_id, other)
+                assert pair not in pairs
+
+
+def test_new_items_are_the_recent_ones(sample_dataset):
+    split = make_scenario(sample_dataset, "new-item", seed=0)
+    years = sample_dataset.items.set_index("item_id")["year"]
+    assert split.cut_year == default_cut_year(sample_dataset.items)
+    assert (years.loc[split.new_items] >= split.cut_year).all()
+    old = years.drop(split.new_items)
+    assert (old < split.cut_year).all()
+    # About a fifth of the catalogue is new by default.
+    assert 0.15 <= len(split.new_items) / len(years) <= 0.4
+
+
+def test_item_tasks_swap_roles(sample_dataset):
+    split = make_scenario(sample_dataset, "new-item", seed=0)
+    tasks = split.tasks(sample_dataset.ratings, "test", 3)
+    assert tasks
+    ratings = sample_dataset.ratings.set_index(["user_id", "item_id"])["rating"]
+    task = tasks[0]
+    assert task.entity == "item"
+    for user, rating in zip(task.support_items, task.support_ratings):
+        assert ratings.loc[(user, task.user_id)] == rating
+
+
+def test_scenario_split_round_trips(sample_dataset):
+    split = make_scenario(sample_dataset, "new-user-new-item", seed=4)
+    again = ScenarioSplit.from_dict(split.to_dict())
+    for shots in (1, ALL):
+        first = split.tasks(sample_dataset.ratings, "test", shots)
+        second = again.tasks(sample_dataset.ratings, "test", shots)
+        assert [t.user_id for t in first] == [t.user_id for t in second]
+        assert all(np.array_equal(a.query_items, b.query_items) for a, b in zip(first, second))
+
+
+def test_unknown_scenario_is_rejected(sample_dataset):
+    with pytest.raises(ValueError, match="scenario must be one of new-user"):
+        make_scenario(sample_dataset, "new-shop")
