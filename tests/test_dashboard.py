@@ -11,13 +11,13 @@ from streamlit.testing.v1 import AppTest
 
 from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
+from metarec.serving.store import read_manifest
 from metarec.ui.personas import PERSONAS
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
 NEW_USER = "pages/1_New_user.py"
 RATINGS_KEY = "new_user.ratings"
-VARIANTS = ["teacher", "student", "baseline", "ensemble"]
 TOP_K = 10
 # Seconds one script run may take; the first run of a module loads and warms the models.
 RUN_TIMEOUT = 60
@@ -30,6 +30,20 @@ def models_dir(sample_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("dashboard_models")
     train_models(sample_dataset, out, seed=0, epochs=1)
     return out
+
+
+@pytest.fixture(scope="module")
+def variants(models_dir):
+    """Every variant in the models directory, in the manifest's order."""
+    return list(read_manifest(models_dir)["variants"])
+
+
+@pytest.fixture(scope="module")
+def featured(models_dir, sample_dataset):
+    """The variants the New user page starts with."""
+    from metarec.serving.recommender import Recommender
+
+    return Recommender.load(models_dir, sample_dataset).featured_variants
 
 
 @pytest.fixture
@@ -58,51 +72,59 @@ def entered_ratings(app) -> dict:
     return app.session_state[RATINGS_KEY][str(SAMPLE_DIR)]
 
 
-def assert_top_lists(app):
-    """Check that the page shows a top-10 table under a heading for every variant."""
+def choose_all_variants(app, variants):
+    return app.multiselect(key="new_user.variants").set_value(variants).run()
+
+
+def assert_top_lists(app, variants):
+    """Check that the page shows a top-10 table under a heading for each of ``variants``."""
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     headings = [heading.value for heading in app.subheader]
-    for variant in VARIANTS:
+    for variant in variants:
         assert variant in headings
     tables = [table.value for table in app.table]
-    assert len(tables) == len(VARIANTS)
+    assert len(tables) == len(variants)
     for table in tables:
         assert len(table) == TOP_K
-        assert table["score"].between(1.0, 5.0).all()
+        # Ranking baselines show a "ranking score" column, which is not a rating.
+        if "score" in table:
+            assert table["score"].between(1.0, 5.0).all()
 
 
-def test_home_lists_variants(app_env):
+def test_home_lists_variants(app_env, variants):
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
 
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     assert any("sample_data: 33,785 ratings" in m.value for m in app.markdown)
     variant_table, validation_table = app.dataframe
-    assert variant_table.value["variant"].tolist() == VARIANTS
-    assert validation_table.value.index.tolist() == VARIANTS
+    assert variant_table.value["variant"].tolist() == variants
+    assert set(validation_table.value.index) == set(variants)
 
 
-def test_persona_gives_every_top_list(app_env):
+def test_persona_gives_every_top_list(app_env, variants):
     app = new_user_page()
     app = click(app, "Add this persona's ratings")
+    app = choose_all_variants(app, variants)
 
     assert len(entered_ratings(app)) == 8
-    assert_top_lists(app)
+    assert_top_lists(app, variants)
     assert any("Its weights for 8 ratings" in c.value for c in app.caption)
+    assert len(app.get("plotly_chart")) == 3
 
 
 @pytest.mark.parametrize("name", list(PERSONAS)[1:])
-def test_other_personas_fill_ratings(app_env, name):
+def test_other_personas_fill_ratings(app_env, featured, name):
     app = new_user_page()
     app.selectbox(key="new_user.persona").set_value(name).run()
     app = click(app, "Add this persona's ratings")
 
     assert len(entered_ratings(app)) == 8
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
 
 
-def test_rating_added_through_widgets(app_env):
+def test_rating_added_through_widgets(app_env, featured):
     app = new_user_page()
     app.text_input(key="new_user.search").input("tokyo").run()
     movie = app.selectbox(key="new_user.movie")
@@ -115,7 +137,7 @@ def test_rating_added_through_widgets(app_env):
 
     assert entered_ratings(app) == {chosen: 5.0}
     assert any(h.value == "Your ratings (1)" for h in app.subheader)
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
     chosen_title = app.selectbox(key="new_user.movie").options[-1].split(" · ")[0]
     for table in app.table:
         assert chosen_title not in table.value["title"].tolist()
@@ -154,7 +176,7 @@ def test_unknown_item_shows_error(app_env):
     assert any("item ids [99999] are not in the catalogue" in e.value for e in app.error)
 
 
-def test_ratings_survive_rerun_and_page_switch(app_env):
+def test_ratings_survive_rerun_and_page_switch(app_env, featured):
     app = new_user_page()
     app = click(app, "Add this persona's ratings")
     before = dict(entered_ratings(app))
@@ -166,10 +188,10 @@ def test_ratings_survive_rerun_and_page_switch(app_env):
 
     assert entered_ratings(app) == before
     assert any(h.value == f"Your ratings ({len(before)})" for h in app.subheader)
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
 
 
-def test_demographics_survive_page_switch(app_env):
+def test_demographics_survive_page_switch(app_env, featured):
     app = new_user_page({1: 5.0, 2: 4.0})
     app.number_input(key="new_user.age").set_value(30).run()
     app.selectbox(key="new_user.gender").set_value("F").run()
@@ -180,17 +202,17 @@ def test_demographics_survive_page_switch(app_env):
     assert app.number_input(key="new_user.age").value == 30
     assert app.selectbox(key="new_user.gender").value == "F"
     assert app.selectbox(key="new_user.occupation").value == "student"
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
 
 
-def test_change_remove_and_clear(app_env):
+def test_change_remove_and_clear(app_env, featured):
     app = new_user_page({1: 5.0, 2: 4.0, 3: 1.0})
     app.segmented_control(key="new_user.rating.2").set_value(2).run()
     assert entered_ratings(app) == {1: 5.0, 2: 2.0, 3: 1.0}
 
     app.button(key="new_user.remove.1").click().run()
     assert entered_ratings(app) == {2: 2.0, 3: 1.0}
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
 
     app = click(app, "Clear all")
     assert entered_ratings(app) == {}
@@ -207,7 +229,7 @@ def test_no_variant_chosen_shows_info(app_env):
     assert any("Choose at least one variant" in i.value for i in app.info)
 
 
-def test_invalid_data_folder_keeps_ratings(app_env, tmp_path):
+def test_invalid_data_folder_keeps_ratings(app_env, featured, tmp_path):
     app = new_user_page({1: 5.0})
     app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
     app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path / "missing")).run()
@@ -217,7 +239,7 @@ def test_invalid_data_folder_keeps_ratings(app_env, tmp_path):
 
     app.sidebar.radio(key="_widget.data.source").set_value("Bundled sample").run()
     assert entered_ratings(app) == {1: 5.0}
-    assert_top_lists(app)
+    assert_top_lists(app, featured)
 
 
 def test_malformed_data_folder_shows_error(app_env, tmp_path):

@@ -1,0 +1,294 @@
+"""Regenerate benchmarks/RESULTS.md: the new-user protocol on MovieLens-100K.
+
+For every seed, users are split at random (70/10/20), every variant is trained on the
+meta-train users, and test users with 13-100 ratings are scored with 10 query ratings and
+K support ratings for each K. Metrics are averaged per user, then their mean and 95%
+confidence interval (Student's t) are taken over seeds. The run also measures
+efficiency, generalization (meta-train users against test users) and sanity controls.
+
+    python benchmarks/run_benchmark.py --data path/to/ml-100k
+
+Trained models go to ``--models`` (default ``runs/benchmark``) and are reused when
+``--reuse`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from metarec.data import load_movielens_100k  # noqa: E402
+from metarec.evaluation.evaluate import METRICS, evaluate_tasks  # noqa: E402
+from metarec.evaluation.metrics import mean_confidence_interval  # noqa: E402
+from metarec.pipeline import train_models  # noqa: E402
+from metarec.serving.recommender import Recommender  # noqa: E402
+from metarec.tasks import make_tasks, parse_shots  # noqa: E402
+
+SHOTS = ("1", "3", "5", "10", "20", "all")
+NEURAL = ("teacher", "student", "finetune", "melu-1", "melu-5")
+LATENCY_USERS = 50
+
+
+def train_seed(dataset, out, seed, reuse):
+    if reuse and (out / "manifest.json").is_file():
+        return
+    train_models(dataset, out, seed=seed, show_progress=True)
+
+
+def latency(recommender, tasks, variant):
+    """p50/p95 adaptation and catalogue-scoring milliseconds on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        adapt_ms, score_ms = [], []
+        for task in tasks[:LATENCY_USERS]:
+            ratings = dict(zip(task.support_items.tolist(), task.support_ratings.tolist()))
+            started = time.perf_counter()
+            result = recommender.adapt(ratings, variant)
+            adapted = time.perf_counter()
+            result.predict(recommender.item_ids)
+            done = time.perf_counter()
+            adapt_ms.append((adapted - started) * 1000)
+            score_ms.append((done - adapted) * 1000)
+    finally:
+        torch.set_num_threads(threads)
+    return {"adapt_p50_ms": np.percentile(adapt_ms, 50), "adapt_p95_ms": np.percentile(adapt_ms, 95),
+            "score_p50_ms": np.percentile(score_ms, 50), "score_p95_ms": np.percentile(score_ms, 95)}
+
+
+def evaluate_seed(dataset, models_dir, shots_list):
+    recommender = Recommender.load(models_dir, dataset)
+    split = recommender.manifest["split"]
+    features = recommender.encoder.encode_users(dataset.users)
+    seed = split["seed"]
+    rows, controls = [], {}
+
+    for shots in tqdm(shots_list, desc=f"seed {seed}: K", leave=False):
+        tasks = make_tasks(dataset.ratings, split["test"], parse_shots(shots), seed=seed)
+        frame = evaluate_tasks(recommender, tasks, features)
+        frame.insert(1, "shots", shots)
+        frame.insert(0, "seed", seed)
+        rows.append(frame)
+
+    # Generalization: the same protocol on meta-train users (whose ratings trained the
+    # models) and on test users, at K=5 and K=all.
+    general = []
+    for part in ("train", "test"):
+        for shots in ("5", "all"):
+            users = split[part][:200] if part == "train" else split[part]
+            tasks = make_tasks(dataset.ratings, users, parse_shots(shots), seed=seed)
+            frame = evaluate_tasks(recommender, tasks, features, catalogue=False)
+            frame.insert(1, "shots", shots)
+            frame.insert(1, "users_of", part)
+            frame.insert(0, "seed", seed)
+            general.append(frame)
+
+    # Control: a ranking made from randomly permuted query scores is chance level.
+    tasks = make_tasks(dataset.ratings, split["test"], 5, seed=seed)
+    shuffled = evaluate_tasks(recommender, tasks, features, ["student", "teacher"],
+                              catalogue=False, shuffle_query_seed=seed)
+    controls["shuffled_ndcg@3"] = shuffled["ndcg@3"].mean()
+
+    # Efficiency: latency at K=10, parameters and training time from the manifest.
+    tasks = make_tasks(dataset.ratings, split["test"], 10, seed=seed)
+    efficiency = []
+    for variant in recommender.variants:
+        entry = recommender.manifest["variants"][variant] if variant in recommender.manifest[
+            "variants"] else {}
+        efficiency.append({"seed": seed, "variant": variant,
+                           "parameters": entry.get("parameters", np.nan),
+                           "train_seconds": entry.get("train_seconds", np.nan),
+                           **latency(recommender, tasks, variant)})
+        if variant in recommender.learners:
+            losses = entry["train_loss"]
+            controls[f"{variant}_train_loss_first_last"] = (losses[0], losses[-1])
+    controls["total_train_seconds"] = recommender.manifest["train_seconds"]
+    return (pd.concat(rows, ignore_index=True), pd.concat(general, ignore_index=True),
+            pd.DataFrame(efficiency), controls)
+
+
+def with_ci(frame, keys, columns):
+    """Mean and 95% half-width over seeds for each group of ``keys``."""
+    out = []
+    for key, group in frame.groupby(keys, sort=False):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        for column in columns:
+            values = group[column].dropna().to_numpy()
+            if len(values) == 0:
+                row[column] = (np.nan, np.nan)
+            else:
+                row[column] = mean_confidence_interval(values) if len(values) > 1 else (
+                    values[0], np.nan)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def fmt(cell, digits=3):
+    mean, half = cell
+    if np.isnan(mean):
+        return "–"
+    if np.isnan(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def markdown(frame, index, columns, digits=3):
+    header = "| " + " | ".join([index, *columns]) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(row[index])] + [fmt(row[c], digits) for c in columns]) + " |")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {platform.system()} {platform.machine()}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("METAREC_DATA_DIR"),
+                        help="MovieLens-100K folder (default: $METAREC_DATA_DIR)")
+    parser.add_argument("--models", default=str(ROOT / "runs" / "benchmark"),
+                        help="folder for the trained models, one subfolder per seed")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--shots", nargs="+", default=list(SHOTS))
+    parser.add_argument("--reuse", action="store_true", help="reuse models already trained")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    args = parser.parse_args(argv)
+    if not args.data:
+        parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")
+    logging.basicConfig(level=logging.WARNING)
+    command = "python benchmarks/run_benchmark.py " + " ".join(
+        a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
+
+    dataset = load_movielens_100k(args.data)
+    results, general, efficiency, controls = [], [], [], {}
+    for seed in args.seeds:
+        out = Path(args.models) / f"seed-{seed}"
+        train_seed(dataset, out, seed, args.reuse)
+        r, g, e, c = evaluate_seed(dataset, out, args.shots)
+        results.append(r)
+        general.append(g)
+        efficiency.append(e)
+        controls[seed] = c
+    results = pd.concat(results, ignore_index=True)
+    general = pd.concat(general, ignore_index=True)
+    efficiency = pd.concat(efficiency, ignore_index=True)
+    Path(args.models).mkdir(parents=True, exist_ok=True)
+    results.to_csv(Path(args.models) / "results.csv", index=False)
+    general.to_csv(Path(args.models) / "generalization.csv", index=False)
+    efficiency.to_csv(Path(args.models) / "efficiency.csv", index=False)
+    write_report(args, command, dataset, results, general, efficiency, controls)
+
+
+def sanity_checks(results, general, controls):
+    """Return ``(name, passed, detail)`` for each control."""
+    checks = []
+    random_ndcg = results[(results.variant == "random") & (results.shots == "5")]["ndcg@3"].mean()
+    model_ndcg = results[(results.variant == "student") & (results.shots == "5")]["ndcg@3"].mean()
+    shuffled = np.mean([c["shuffled_ndcg@3"] for c in controls.values()])
+    checks.append(("shuffled query scores give chance-level nDCG@3",
+                   abs(shuffled - random_ndcg) < 0.02 and shuffled < model_ndcg,
+                   f"shuffled {shuffled:.3f}, random ranker {random_ndcg:.3f}, student {model_ndcg:.3f}"))
+    for variant in ("teacher", "student"):
+        rows = general[(general.variant == variant) & (general.shots == "all")]
+        train_mae = rows[rows.users_of == "train"]["mae"].mean()
+        test_mae = rows[rows.users_of == "test"]["mae"].mean()
+        checks.append((f"{variant} scores better on its own meta-train users than on test users",
+                       train_mae < test_mae, f"MAE K=all: train users {train_mae:.3f}, test users {test_mae:.3f}"))
+    k5 = results[results.shots == "5"].groupby("variant")["mae"].mean().dropna()
+    checks.append(("metrics differ across variants", k5.nunique() == len(k5),
+                   f"{len(k5)} variants, {k5.nunique()} distinct MAE values at K=5"))
+    moved = all(abs(first - last) > 1e-4 for c in controls.values()
+                for key, (first, last) in ((k, v) for k, v in c.items() if k.endswith("first_last")))
+    checks.append(("training loss changes during meta-training", moved,
+                   "first and last epoch train loss differ for every network and seed"))
+    return checks
+
+
+def write_report(args, command, dataset, results, general, efficiency, controls):
+    seeds = sorted(results.seed.unique())
+    metrics_ci = with_ci(results, ["variant", "shots"], list(METRICS))
+    order = list(dict.fromkeys(results.variant))
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `{command}` on {datetime.date.today().isoformat()}.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Data: {dataset.summary()}, scenario `new-user`. For each of "
+        f"the seeds {', '.join(map(str, seeds))}, users are split at random into meta-train "
+        "(70%), validation (10%) and test (20%); every model is trained on meta-train users "
+        "only. Test users with 13 to 100 ratings are scored: 10 random ratings form the "
+        "query and K others the support (`all`: every other rating). Metrics are averaged "
+        "per user; cells show the mean over seeds ± the 95% confidence half-width "
+        "(Student's t). Catalogue metrics rank every item outside the support; relevant "
+        "items are query items rated 4 or 5.",
+        "",
+    ]
+    for metric, title in (("mae", "MAE (lower is better)"), ("rmse", "RMSE"),
+                          ("ndcg@3", "nDCG@3 re-ranking the 10 query items"),
+                          ("ndcg@1", "nDCG@1 re-ranking the 10 query items"),
+                          ("catalogue_ndcg@10", "Catalogue nDCG@10"),
+                          ("precision@10", "Catalogue precision@10"),
+                          ("recall@10", "Catalogue recall@10"),
+                          ("auc", "AUC of like (rating ≥ 4) against dislike on the query")):
+        wide = metrics_ci.pivot(index="variant", columns="shots", values=metric)
+        wide = wide.reindex(order)[[s for s in args.shots if s in wide.columns]]
+        wide.columns = [f"K={c}" for c in wide.columns]
+        lines += [f"## {title}", "", markdown(wide.reset_index(), "variant", list(wide.columns)), ""]
+
+    eff = with_ci(efficiency, ["variant"], ["parameters", "train_seconds", "adapt_p50_ms",
+                                            "adapt_p95_ms", "score_p50_ms", "score_p95_ms"])
+    lines += ["## Efficiency", "",
+              "Trainable parameters; meta-training wall time per variant; adaptation latency "
+              f"per user at K=10 and scoring latency for the whole catalogue ({len(dataset.items):,} "
+              f"items), p50 and p95 over {LATENCY_USERS} test users on one thread.", "",
+              markdown(eff, "variant", ["parameters", "train_seconds", "adapt_p50_ms",
+                                        "adapt_p95_ms", "score_p50_ms", "score_p95_ms"], 2), "",
+              "Total training time of every variant per seed: "
+              + ", ".join(f"{c['total_train_seconds']:.0f} s" for c in controls.values()) + ".", ""]
+
+    gen = with_ci(general, ["variant", "users_of", "shots"], ["mae", "ndcg@3"])
+    gen = gen[gen.variant.isin(NEURAL + ("ensemble", "user-bias", "mf-als"))]
+    gen["row"] = gen.variant + " / " + gen.users_of + " users / K=" + gen.shots
+    lines += ["## Generalization", "",
+              "The same metrics on meta-train users (up to 200, ratings seen in training) "
+              "and on test users (never seen).", "",
+              markdown(gen, "row", ["mae", "ndcg@3"]), ""]
+
+    lines += ["## Sanity controls", ""]
+    for name, passed, detail in sanity_checks(results, general, controls):
+        lines.append(f"- {'PASS' if passed else 'FAIL'}: {name} ({detail})")
+    lines.append("")
+    Path(args.out).write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
