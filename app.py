@@ -20,8 +20,8 @@ st.markdown(
     "metarec recommends movies to people who have rated only a handful. It meta-learns "
     "a starting point and a few gradient steps (MAML with per-parameter learning rates), "
     "so that a network adapts to a new user's first ratings in milliseconds. A large "
-    "teacher, a small distilled student, a bias baseline and an ensemble of the three "
-    "are trained side by side so you can compare them."
+    "teacher and a small student distilled from it are trained next to other "
+    "meta-learners, classical baselines and an ensemble, so you can compare them all."
 )
 
 dataset = selected_dataset()
@@ -59,10 +59,12 @@ if recommender_or_message(dataset) is None:
 
 st.write(f"Models in '{models_dir}', trained on {manifest['created']} in "
          f"{manifest.get('train_seconds', float('nan')):,.0f} s.")
-st.dataframe(variant_table(manifest), hide_index=True, column_config={
+variant_columns = {
     "parameters": st.column_config.NumberColumn(format="localized"),
     "train seconds": st.column_config.NumberColumn(format="%.1f"),
-})
+}
+st.dataframe(variant_table(manifest), hide_index=True, height="content", placeholder="–",
+             column_config=variant_columns)
 
 st.subheader("Validation error")
 table = validation_table(manifest)
@@ -71,8 +73,9 @@ if table.empty:
 else:
     users = max(record["users"] for record in manifest["validation"])
     st.caption(f"Mean absolute error on the held-out ratings of {users} validation "
-               "users, given K of their ratings to adapt on (lower is better).")
-    st.dataframe(table, column_config={
+               "users, given K of their ratings to adapt on (lower is better). A dash "
+               "marks a ranking baseline, which predicts no ratings.")
+    st.dataframe(table, height="content", placeholder="–", column_config={
         column: st.column_config.NumberColumn(format="%.3f") for column in table.columns
     })
 

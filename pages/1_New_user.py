@@ -50,7 +50,8 @@ with find:
     if not matches:
         st.info(f"No title contains {query.strip()!r}.")
     else:
-        item = st.selectbox(f"Movie ({len(matches):,} matches)", matches, format_func=label,
+        count = f"{len(matches):,} match" + ("" if len(matches) == 1 else "es")
+        item = st.selectbox(f"Movie ({count})", matches, format_func=label,
                             key="new_user.movie")
         rating = st.segmented_control("Your rating", stars, default=stars[-2],
                                       format_func=lambda s: f"{s} ★", key="new_user.stars")
@@ -114,10 +115,10 @@ recommender = recommender_or_message(dataset)
 if recommender is None:
     st.stop()
 variants = recommender.variants
-if "new_user.variants" in st.session_state:
-    # A remembered choice may name variants that newly loaded models lack.
-    kept = [v for v in st.session_state["new_user.variants"] if v in variants]
-    st.session_state["new_user.variants"] = kept
+remembered_variants = st.session_state.get("new_user.variants")
+if remembered_variants and set(remembered_variants) - set(variants):
+    # The remembered choice names variants that the loaded models lack.
+    st.session_state["new_user.variants"] = [v for v in remembered_variants if v in variants]
 chosen = st.multiselect("Variants", variants, default=recommender.featured_variants,
                         key="new_user.variants", persist_state="session",
                         help="Starts with " + ", ".join(recommender.featured_variants) + ".")
@@ -151,10 +152,14 @@ if not comparison.scores.empty:
         st.caption("Ranking baselines are left out of this chart: their scores are not "
                    "ratings.")
 curves_column, timing_column = st.columns(2)
-curves_column.plotly_chart(charts.curves_figure(comparison.curves(), colours))
+curves = comparison.curves()
+if not curves.empty:
+    curves_column.plotly_chart(charts.curves_figure(curves, colours))
 timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
 if "ensemble" in comparison.results:
     weights = comparison.results["ensemble"].weights
     timing_column.caption(
         f"The ensemble's time is the sum of its members' adaptations. Its weights for "
         f"{len(ratings)} ratings: " + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
+timing_column.caption("Each time is a single measurement, so it varies with the load on "
+                      "the machine.")

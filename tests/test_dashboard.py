@@ -92,6 +92,37 @@ def assert_top_lists(app, variants):
             assert table["score"].between(1.0, 5.0).all()
 
 
+def test_compare_scores_rating_variants(models_dir, sample_dataset, variants):
+    from metarec.serving.recommender import Recommender
+    from metarec.ui.compare import compare_variants
+
+    recommender = Recommender.load(models_dir, sample_dataset)
+    ratings = {1: 5.0, 2: 4.0, 3: 1.0}
+    comparison = compare_variants(recommender, ratings, variants, user={"age": 30}, k=TOP_K)
+
+    assert list(comparison.results) == variants
+    rankers = {name for name, result in comparison.results.items() if result.is_ranker}
+    rating_variants = [name for name in variants if name not in rankers]
+    scores = comparison.scores
+    assert scores["variant"].unique().tolist() == rating_variants
+    items_per_variant = scores.groupby("variant")["item_id"].apply(frozenset)
+    assert items_per_variant.nunique() == 1
+    assert (scores.groupby("variant")["in_top"].sum() == TOP_K).all()
+    assert scores["score"].between(1.0, 5.0).all()
+    assert not set(scores["item_id"]) & set(ratings)
+    assert set(comparison.curves()["variant"]) == set(rating_variants)
+    assert comparison.timings()["variant"].tolist() == variants
+
+
+def test_compare_without_variants_raises(models_dir, sample_dataset):
+    from metarec.serving.recommender import Recommender
+    from metarec.ui.compare import compare_variants
+
+    recommender = Recommender.load(models_dir, sample_dataset)
+    with pytest.raises(ValueError, match="choose at least one variant"):
+        compare_variants(recommender, {1: 5.0}, [])
+
+
 def test_home_lists_variants(app_env, variants):
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
 
@@ -103,9 +134,12 @@ def test_home_lists_variants(app_env, variants):
     assert set(validation_table.value.index) == set(variants)
 
 
-def test_persona_gives_every_top_list(app_env, variants):
+def test_persona_gives_every_top_list(app_env, variants, featured):
     app = new_user_page()
     app = click(app, "Add this persona's ratings")
+    assert app.multiselect(key="new_user.variants").value == featured
+    assert_top_lists(app, featured)
+
     app = choose_all_variants(app, variants)
 
     assert len(entered_ratings(app)) == 8

@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LinearRegression
+from scipy.optimize import nnls
 
 # Lower edges of the support-size bins: 1-2, 3-5, 6-10, 11-20 and 21 or more ratings.
 DEFAULT_BIN_EDGES = (1, 3, 6, 11, 21)
 
 
+# Minimum validation ratings per member for a bin to get weights of its own.
+MIN_RATINGS_PER_MEMBER = 50
+
+
+def convex_weights(X, y) -> np.ndarray:
+    """Least-squares weights that are non-negative and sum to 1.
+
+    The sum constraint is imposed by a heavily weighted extra row of ones in a
+    non-negative least-squares problem. Weights on the simplex keep the blend inside the
+    range of its members, which makes it hard to do worse than the best member on new
+    users even when the validation set is small.
+    """
+    penalty = 1e3 * max(1.0, float(np.abs(X).max()))
+    A = np.vstack([X, np.full((1, X.shape[1]), penalty)])
+    b = np.concatenate([y, [penalty]])
+    weights, _ = nnls(A, b)
+    return weights / weights.sum()
+
+
 class SupportSizeEnsemble:
-    """Blend member predictions with non-negative weights fitted per support-size bin.
+    """Blend member predictions with convex weights fitted per support-size bin.
 
     A person with one rating is best served by a different mix than one with fifty (the
     baseline's item means matter more, the adapted networks less), so each bin gets its
-    own weights and intercept, fitted by non-negative least squares on validation users.
+    own weights, fitted on validation users (see :func:`convex_weights`). A bin with too
+    few validation ratings uses the weights fitted on all bins together.
 
     Parameters
     ----------
@@ -47,18 +67,17 @@ class SupportSizeEnsemble:
         if missing:
             raise ValueError(f"predictions lack members {missing}; expected {self.members}")
         X = np.column_stack([predictions[m] for m in self.members])
+        targets = np.asarray(targets, dtype=float)
+        if len(targets) == 0:
+            raise ValueError("cannot fit the ensemble on zero validation ratings")
         bins = self._bin(shots)
-        self.weights_ = np.zeros((len(self.bin_edges), len(self.members)))
+        pooled = convex_weights(X, targets)
+        self.weights_ = np.tile(pooled, (len(self.bin_edges), 1))
         self.intercepts_ = np.zeros(len(self.bin_edges))
         for b in range(len(self.bin_edges)):
             rows = bins == b
-            if rows.sum() < 2 * len(self.members):
-                # Too little validation data for this bin: an equal blend.
-                self.weights_[b] = 1.0 / len(self.members)
-                continue
-            fit = LinearRegression(positive=True).fit(X[rows], targets[rows])
-            self.weights_[b] = fit.coef_
-            self.intercepts_[b] = fit.intercept_
+            if rows.sum() >= MIN_RATINGS_PER_MEMBER * len(self.members):
+                self.weights_[b] = convex_weights(X[rows], targets[rows])
         return self
 
     def weights_for(self, shots) -> dict:

@@ -11,7 +11,8 @@ MARGIN_HEIGHT_PX = 140
 
 def variant_colours(variants) -> dict[str, str]:
     """Map each variant to a fixed colour, so one variant looks the same in every chart."""
-    palette = px.colors.qualitative.Plotly + px.colors.qualitative.Dark24
+    # Plotly's ten colours, then three of D3's that none of them resembles.
+    palette = px.colors.qualitative.Plotly + ["#8C564B", "#7F7F7F", "#BCBD22"]
     return {name: palette[i % len(palette)] for i, name in enumerate(variants)}
 
 

@@ -65,10 +65,14 @@ class Comparison:
     scores: pd.DataFrame
 
     def curves(self) -> pd.DataFrame:
-        """Return the support losses as rows of ``variant``, ``step`` and ``loss``."""
+        """Return the support losses as rows of ``variant``, ``step`` and ``loss``.
+
+        Ranking baselines are left out, because the squared error of a ranking score
+        against a rating means nothing.
+        """
         rows = [
             {"variant": name, "step": step, "loss": loss}
-            for name, result in self.results.items()
+            for name, result in self.results.items() if not result.is_ranker
             for step, loss in enumerate(result.support_losses)
         ]
         return pd.DataFrame(rows, columns=["variant", "step", "loss"])

@@ -1,0 +1,49 @@
+"""The command-line interface, run as a person would run it."""
+
+import subprocess
+import sys
+
+from metarec.cli import main
+
+REPO_ROOT_ARGS = {"capture_output": True, "text": True, "timeout": 600}
+
+
+def test_generate_sample_writes_loadable_data(tmp_path, capsys):
+    from metarec.data import load_movielens_100k
+
+    assert main(["generate-sample", "--out", str(tmp_path), "--users", "40",
+                 "--items", "60"]) == 0
+    assert "wrote a synthetic catalogue" in capsys.readouterr().out
+    dataset = load_movielens_100k(tmp_path)
+    assert len(dataset.users) == 40
+    assert len(dataset.items) == 60
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "does not exist" in error
+    assert "METAREC_DATA_DIR" in error
+
+
+def test_evaluate_without_models_names_the_fix(tmp_path, capsys):
+    assert main(["evaluate", "--models", str(tmp_path)]) == 2
+    assert "python -m metarec train" in capsys.readouterr().err
+
+
+def test_evaluate_prints_and_writes_a_table(tiny_models, tmp_path):
+    out = tmp_path / "results"
+    completed = subprocess.run(
+        [sys.executable, "-m", "metarec", "evaluate", "--models", str(tiny_models),
+         "--shots", "5", "all", "--out", str(out)], **REPO_ROOT_ARGS)
+    assert completed.returncode == 0, completed.stderr
+    for variant in ("teacher", "student", "ensemble", "user-bias"):
+        assert variant in completed.stdout
+    assert "MAE K=5" in completed.stdout
+    assert out.with_suffix(".csv").is_file()
+    assert out.with_suffix(".json").is_file()
+
+
+def test_bad_shots_value_is_rejected(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "zero"]) == 2
+    assert "shots must be a positive integer or 'all', got 'zero'" in capsys.readouterr().err

@@ -1,0 +1,67 @@
+"""The support-size-aware ensemble."""
+
+import numpy as np
+import pytest
+
+from metarec.meta.ensemble import SupportSizeEnsemble, convex_weights
+
+N = 2000
+
+
+@pytest.fixture
+def members():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(3.5, 1.0, N)
+    shots = np.where(np.arange(N) < N // 2, 1, 50)
+    # Member "prior" is good for one-rating users and poor for fifty-rating users;
+    # member "adapted" is the other way round.
+    small = shots == 1
+    prior = truth + rng.normal(0, np.where(small, 0.2, 1.0))
+    adapted = truth + rng.normal(0, np.where(small, 1.0, 0.2))
+    return {"prior": prior, "adapted": adapted}, shots, truth
+
+
+def test_convex_weights_sum_to_one_and_favour_the_better_member(members):
+    predictions, _, truth = members
+    weights = convex_weights(np.column_stack([predictions["prior"], truth]), truth)
+    assert weights.sum() == pytest.approx(1.0)
+    assert (weights >= 0).all()
+    assert weights[1] > 0.99
+
+
+def test_weights_depend_on_support_size(members):
+    predictions, shots, truth = members
+    ensemble = SupportSizeEnsemble(["prior", "adapted"]).fit(predictions, shots, truth)
+    one, fifty = ensemble.weights_for(1), ensemble.weights_for(50)
+    assert one["prior"] > 0.8
+    assert fifty["adapted"] > 0.8
+
+
+def test_blend_is_at_least_as_good_as_each_member(members):
+    predictions, shots, truth = members
+    ensemble = SupportSizeEnsemble(["prior", "adapted"]).fit(predictions, shots, truth)
+    for shot in (1, 50):
+        rows = shots == shot
+        blend = ensemble.predict({m: p[rows] for m, p in predictions.items()}, shot)
+        error = np.abs(blend - truth[rows]).mean()
+        for member in predictions.values():
+            assert error <= np.abs(member[rows] - truth[rows]).mean()
+
+
+def test_round_trip_keeps_predictions(members):
+    predictions, shots, truth = members
+    ensemble = SupportSizeEnsemble(["prior", "adapted"]).fit(predictions, shots, truth)
+    again = SupportSizeEnsemble.from_dict(ensemble.to_dict())
+    np.testing.assert_array_equal(ensemble.predict(predictions, 5),
+                                  again.predict(predictions, 5))
+
+
+def test_unfitted_ensemble_raises():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        SupportSizeEnsemble(["a"]).predict({"a": np.ones(3)}, 1)
+
+
+def test_missing_member_is_named(members):
+    predictions, shots, truth = members
+    with pytest.raises(ValueError, match=r"lack members \['other'\]"):
+        SupportSizeEnsemble(["prior", "other"]).fit(predictions, shots, truth)
