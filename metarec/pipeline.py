@@ -74,6 +74,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         for spec in specs.values():
             spec.train.epochs = epochs
     report = callback or (lambda message, fraction: None)
+    report("splitting users and fitting the classical baselines", 0.0)
     torch.manual_seed(seed)
 
     # Split users; everything learned below sees meta-train ratings only.

@@ -1,7 +1,7 @@
 """Tests of the Streamlit pages through streamlit.testing.v1.AppTest.
 
-One tiny models directory (one epoch per variant on the bundled sample) is trained per
-module and shared by every test through ``METAREC_MODELS_DIR``.
+One tiny models directory (one epoch on the bundled sample) is trained per module and
+shared by every test through ``METAREC_MODELS_DIR``.
 """
 
 from pathlib import Path
@@ -24,12 +24,8 @@ RUN_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def models_dir(sample_dataset, tmp_path_factory):
-    from metarec.pipeline import train_models
-
-    out = tmp_path_factory.mktemp("dashboard_models")
-    train_models(sample_dataset, out, seed=0, epochs=1)
-    return out
+def models_dir(tiny_models):
+    return tiny_models
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +125,7 @@ def test_home_lists_variants(app_env, variants):
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     assert any("sample_data: 33,785 ratings" in m.value for m in app.markdown)
-    variant_table, validation_table = app.dataframe
+    variant_table, validation_table = app.table
     assert variant_table.value["variant"].tolist() == variants
     assert set(validation_table.value.index) == set(variants)
 
@@ -158,23 +154,24 @@ def test_other_personas_fill_ratings(app_env, featured, name):
     assert_top_lists(app, featured)
 
 
-def test_rating_added_through_widgets(app_env, featured):
+def test_rating_added_through_widgets(app_env, featured, sample_dataset):
+    tokyo = {item: title for item, title in sample_dataset.item_titles().items()
+             if "tokyo" in title.lower()}
+    chosen = max(tokyo)
     app = new_user_page()
     app.text_input(key="new_user.search").input("tokyo").run()
     movie = app.selectbox(key="new_user.movie")
-    assert movie.options
+    assert len(movie.options) == len(tokyo)
     assert all("tokyo" in option.lower() for option in movie.options)
-    movie.select_index(len(movie.options) - 1).run()
-    chosen = app.selectbox(key="new_user.movie").value
+    movie.set_value(chosen).run()
     app.segmented_control(key="new_user.stars").set_value(5).run()
     app = click(app, "Add rating")
 
     assert entered_ratings(app) == {chosen: 5.0}
     assert any(h.value == "Your ratings (1)" for h in app.subheader)
     assert_top_lists(app, featured)
-    chosen_title = app.selectbox(key="new_user.movie").options[-1].split(" · ")[0]
     for table in app.table:
-        assert chosen_title not in table.value["title"].tolist()
+        assert tokyo[chosen] not in table.value["title"].tolist()
 
 
 def test_search_without_match_shows_info(app_env):

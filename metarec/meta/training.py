@@ -40,7 +40,7 @@ class TrainConfig:
     clip_norm: float = 5.0
     max_support: int = 64
     query_size: int = 10
-    train_query_size: int = 40
+    train_query_size: int = 80
     patience: int = 6
     validation_shots: tuple = (1, 5, ALL)
     distill_weight: float = 0.0

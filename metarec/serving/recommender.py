@@ -28,7 +28,8 @@ class Adaptation:
     variant : str
     support_losses : list of float
         Support loss (mean squared error) before each inner step and after the last;
-        a single value for a classical baseline and for the ensemble's blend.
+        a single value for a classical baseline and for the ensemble's blend; empty
+        with no ratings and for ranking baselines, whose scores are not ratings.
     seconds : float
         Wall time of the adaptation, scoring excluded.
     weights : dict
@@ -57,8 +58,7 @@ class Adaptation:
 
     @property
     def is_ranker(self) -> bool:
-        model = self._recommender.classical.get(self.variant)
-        return bool(getattr(model, "is_ranker", False))
+        return self._recommender.is_ranker(self.variant)
 
     def top_k(self, k=10, exclude_rated=True) -> pd.DataFrame:
         """Return the ``k`` best-scored catalogue items as ``item_id, title, score``."""
@@ -156,14 +156,38 @@ class Recommender:
             )
         return items, values
 
-    def _user_features(self, user, items, values, task="rating"):
-        """Demographic features followed by the support context the networks expect."""
-        user = user or {}
+    def is_ranker(self, variant) -> bool:
+        """True for a baseline whose scores rank items but are not ratings."""
+        return bool(getattr(self.classical.get(variant), "is_ranker", False))
+
+    def _check_user(self, user) -> dict:
+        user = dict(user or {})
         unexpected = set(user) - set(USER_FIELDS)
         if unexpected:
             raise ValueError(
                 f"unknown user fields {sorted(unexpected)}; allowed: {list(USER_FIELDS)}"
             )
+        age = user.get("age")
+        if age is not None:
+            if isinstance(age, bool) or not isinstance(age, (int, float, np.integer,
+                                                              np.floating)):
+                raise ValueError(f"age must be a number of years, got {age!r}")
+            if not 1 <= age <= 120:
+                raise ValueError(f"age must be between 1 and 120, got {age:g}")
+        gender = user.get("gender")
+        if gender not in (None, "") and str(gender).upper() not in ("M", "F"):
+            raise ValueError(f"gender must be 'M' or 'F' (or left out), got {gender!r}")
+        occupation = user.get("occupation")
+        if occupation not in (None, "") and occupation not in self.encoder.occupations:
+            raise ValueError(
+                f"occupation {occupation!r} is not one of the dataset's occupations: "
+                f"{', '.join(self.encoder.occupations)}"
+            )
+        return user
+
+    def _user_features(self, user, items, values, task="rating"):
+        """Demographic features followed by the support context the networks expect."""
+        user = self._check_user(user)
         context = self.prior.context(self.encoder.item_rows(items), values, task)
         return torch.as_tensor(np.concatenate([self.encoder.encode_user(**user), context]))
 
@@ -213,13 +237,15 @@ class Recommender:
             shrinkage=learner.support_shrinkage)
         params = {name: value.detach() for name, value in params.items()}
         seconds = time.perf_counter() - started
+        # With no ratings there is no support loss to report.
+        curve = losses.detach().tolist() if len(items) else []
 
         def score(item_ids):
             with torch.no_grad():
                 return predict(learner.net, params, features,
                                torch.as_tensor(self.encoder.item_rows(item_ids))).numpy()
 
-        return Adaptation(variant, losses.detach().tolist(), seconds, score, self, rated)
+        return Adaptation(variant, curve, seconds, score, self, rated)
 
     def _adapt_classical(self, name, items, values, rated):
         model = self.classical[name]
@@ -231,9 +257,10 @@ class Recommender:
         else:
             scorer = lambda ids: model.predict(items, values, ids)  # noqa: E731
         seconds = time.perf_counter() - started
-        support_prediction = scorer(items)
-        loss = float(np.mean((support_prediction - values) ** 2)) if len(items) else 0.0
-        return Adaptation(name, [loss], seconds, scorer, self, rated)
+        curve = []
+        if len(items) and not getattr(model, "is_ranker", False):
+            curve = [float(np.mean((scorer(items) - values) ** 2))]
+        return Adaptation(name, curve, seconds, scorer, self, rated)
 
     def _adapt_ensemble(self, items, values, features, rated, steps):
         members = {}
@@ -248,7 +275,7 @@ class Recommender:
             predictions = {name: m._scorer(item_ids) for name, m in members.items()}
             return self.ensemble.predict(predictions, shots)
 
-        loss = float(np.mean((score(items) - values) ** 2)) if len(items) else 0.0
+        curve = [float(np.mean((score(items) - values) ** 2))] if len(items) else []
         seconds = sum(m.seconds for m in members.values())
-        return Adaptation(ENSEMBLE, [loss], seconds, score, self, rated,
+        return Adaptation(ENSEMBLE, curve, seconds, score, self, rated,
                           weights=self.ensemble.weights_for(shots))

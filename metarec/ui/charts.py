@@ -1,4 +1,4 @@
-"""Plotly figures of the dashboard; each builder takes plain DataFrames."""
+"""Plotly figures of the dashboard. Each builder takes plain DataFrames."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def curves_figure(curves, colours=None) -> go.Figure:
     """Draw the support loss against the inner step, one line per variant.
 
     ``curves`` has ``variant``, ``step`` and ``loss``. A variant with a single loss (the
-    baseline and the ensemble take no inner steps) is drawn as a dashed horizontal line
+    classical baselines and the ensemble take no inner steps) is drawn as a dashed horizontal line
     across the steps of the others, for comparison with their final loss.
     """
     colours = colours or variant_colours(curves["variant"].unique())

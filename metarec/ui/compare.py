@@ -1,6 +1,6 @@
 """Adapt several variants to one new user and gather what the dashboard shows.
 
-The result holds only plain data (lists, dicts, DataFrames), so the dashboard can cache
+The result contains only plain data (lists, dicts, DataFrames), so the dashboard can cache
 it and draw it without touching the models again.
 """
 

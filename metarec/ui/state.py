@@ -151,7 +151,7 @@ def _adaptation_worker() -> ThreadPoolExecutor:
     Streamlit runs each rerun in a new thread, and torch pays a set-up cost the first
     time a thread computes, so the first variant adapted in a run would look slower than
     the rest. With the sample's teacher on a 2-core CPU, that first adaptation took 12 to
-    30 ms in a fresh script thread against 5 to 7 ms in a long-lived one.
+    31 ms in a fresh script thread against 5 to 16 ms in a long-lived one.
     """
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarec-adapt")
 
