@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from metarec.data import load_movielens_100k  # noqa: E402
 from metarec.evaluation.evaluate import METRICS, evaluate_tasks  # noqa: E402
-from metarec.evaluation.metrics import mean_confidence_interval  # noqa: E402
+from metarec.evaluation.metrics import mean_confidence_interval, ndcg_at_k  # noqa: E402
 from metarec.pipeline import train_models  # noqa: E402
 from metarec.serving.recommender import Recommender  # noqa: E402
 from metarec.tasks import make_tasks, parse_shots  # noqa: E402
@@ -42,6 +42,10 @@ from metarec.tasks import make_tasks, parse_shots  # noqa: E402
 SHOTS = ("1", "3", "5", "10", "20", "all")
 NEURAL = ("teacher", "student", "finetune", "melu-1", "melu-5")
 LATENCY_USERS = 50
+CHANCE_DRAWS = 200
+# Largest gap between the shuffled-score nDCG@3 and the chance level that still counts as
+# chance: about three standard errors of a mean over ~700 user rankings.
+CHANCE_TOLERANCE = 0.02
 
 
 def train_seed(dataset, out, seed, reuse):
@@ -98,11 +102,16 @@ def evaluate_seed(dataset, models_dir, shots_list):
             frame.insert(0, "seed", seed)
             general.append(frame)
 
-    # Control: a ranking made from randomly permuted query scores is chance level.
+    # Control: a ranking made from randomly permuted query scores is chance level. The
+    # chance level itself is the mean nDCG@3 over many random orders of each query.
     tasks = make_tasks(dataset.ratings, split["test"], 5, seed=seed)
     shuffled = evaluate_tasks(recommender, tasks, features, ["student", "teacher"],
                               catalogue=False, shuffle_query_seed=seed)
     controls["shuffled_ndcg@3"] = shuffled["ndcg@3"].mean()
+    rng = np.random.default_rng(seed)
+    controls["chance_ndcg@3"] = np.mean([
+        ndcg_at_k(t.query_ratings, rng.permutation(len(t.query_ratings)), 3)
+        for t in tasks for _ in range(CHANCE_DRAWS)])
 
     # Efficiency: latency at K=10, parameters and training time from the manifest.
     tasks = make_tasks(dataset.ratings, split["test"], 10, seed=seed)
@@ -142,6 +151,8 @@ def fmt(cell, digits=3):
     mean, half = cell
     if np.isnan(mean):
         return "–"
+    if digits == 0:
+        return f"{mean:,.0f}"
     if np.isnan(half):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
@@ -151,7 +162,8 @@ def markdown(frame, index, columns, digits=3):
     header = "| " + " | ".join([index, *columns]) + " |"
     lines = [header, "|" + "---|" * (len(columns) + 1)]
     for _, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(row[index])] + [fmt(row[c], digits) for c in columns]) + " |")
+        cells = [fmt(row[c], 0 if c == "parameters" else digits) for c in columns]
+        lines.append("| " + " | ".join([str(row[index]), *cells]) + " |")
     return "\n".join(lines)
 
 
@@ -211,9 +223,11 @@ def sanity_checks(results, general, controls):
     random_ndcg = results[(results.variant == "random") & (results.shots == "5")]["ndcg@3"].mean()
     model_ndcg = results[(results.variant == "student") & (results.shots == "5")]["ndcg@3"].mean()
     shuffled = np.mean([c["shuffled_ndcg@3"] for c in controls.values()])
+    chance = np.mean([c["chance_ndcg@3"] for c in controls.values()])
     checks.append(("shuffled query scores give chance-level nDCG@3",
-                   abs(shuffled - random_ndcg) < 0.02 and shuffled < model_ndcg,
-                   f"shuffled {shuffled:.3f}, random ranker {random_ndcg:.3f}, student {model_ndcg:.3f}"))
+                   abs(shuffled - chance) < CHANCE_TOLERANCE and shuffled < model_ndcg,
+                   f"K=5: shuffled student and teacher scores {shuffled:.3f}, chance level "
+                   f"{chance:.3f}, random ranker {random_ndcg:.3f}, student {model_ndcg:.3f}"))
     for variant in ("teacher", "student"):
         rows = general[(general.variant == variant) & (general.shots == "all")]
         train_mae = rows[rows.users_of == "train"]["mae"].mean()
@@ -262,6 +276,11 @@ def write_report(args, command, dataset, results, general, efficiency, controls)
         wide = wide.reindex(order)[[s for s in args.shots if s in wide.columns]]
         wide.columns = [f"K={c}" for c in wide.columns]
         lines += [f"## {title}", "", markdown(wide.reset_index(), "variant", list(wide.columns)), ""]
+    counts = results.groupby("shots")["users"].mean().reindex(args.shots).dropna()
+    lines.insert(lines.index("## MAE (lower is better)"),
+                 "Test users scored per seed (mean over seeds; a user needs 10 + K ratings, so "
+                 "fewer qualify at larger K): "
+                 + ", ".join(f"K={k}: {n:.0f}" for k, n in counts.items()) + ".\n")
 
     eff = with_ci(efficiency, ["variant"], ["parameters", "train_seconds", "adapt_p50_ms",
                                             "adapt_p95_ms", "score_p50_ms", "score_p95_ms"])

@@ -17,7 +17,7 @@ logger = logging.getLogger("metarec")
 
 
 def resolve_data_dir(value=None) -> Path:
-    """The ``--data`` flag, else ``METAREC_DATA_DIR``, else the bundled sample."""
+    """Return the ``--data`` folder, else ``METAREC_DATA_DIR``, else the bundled sample."""
     if value:
         return Path(value).expanduser()
     if os.environ.get(DATA_DIR_ENV):
@@ -26,7 +26,8 @@ def resolve_data_dir(value=None) -> Path:
 
 
 def resolve_models_dir(value, dataset_name) -> Path:
-    """The ``--models``/``--out`` flag, else ``METAREC_MODELS_DIR``, else ``models/NAME``."""
+    """Return the ``--models``/``--out`` folder, else ``METAREC_MODELS_DIR``, else
+    ``models/NAME`` relative to the working directory."""
     if value:
         return Path(value).expanduser()
     if os.environ.get(MODELS_DIR_ENV):

@@ -45,9 +45,9 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     """Meta-train the networks, fit the classical baselines and the ensemble, save them.
 
     Users are split at random with ``seed`` into meta-train (70%), validation (10%) and
-    test (20%). Only meta-train users' ratings train the networks and the baselines;
-    validation users pick the best epoch and fit the ensemble weights; test users are
-    left for :func:`metarec.evaluation.evaluate_users`.
+    test (20%). Only meta-train users' ratings train the networks and the baselines.
+    Validation users pick the best epoch and fit the ensemble weights, and test users
+    are left for :func:`metarec.evaluation.evaluate.evaluate_users`.
 
     Parameters
     ----------
@@ -77,7 +77,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     report("splitting users and fitting the classical baselines", 0.0)
     torch.manual_seed(seed)
 
-    # Split users; everything learned below sees meta-train ratings only.
+    # Split users. Everything learned below reads meta-train ratings only.
     split = split_users(dataset.ratings["user_id"].unique(), seed=seed)
     train_ratings = split.ratings_of(dataset.ratings, "train")
     validation_ratings = split.ratings_of(dataset.ratings, "validation")

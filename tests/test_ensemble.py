@@ -21,7 +21,7 @@ def members():
     return {"prior": prior, "adapted": adapted}, shots, truth
 
 
-def test_convex_weights_sum_to_one_and_favour_the_better_member(members):
+def test_convex_weights_favour_better_member(members):
     predictions, _, truth = members
     weights = convex_weights(np.column_stack([predictions["prior"], truth]), truth)
     assert weights.sum() == pytest.approx(1.0)
@@ -37,7 +37,7 @@ def test_weights_depend_on_support_size(members):
     assert fifty["adapted"] > 0.8
 
 
-def test_blend_is_at_least_as_good_as_each_member(members):
+def test_blend_beats_each_member(members):
     predictions, shots, truth = members
     ensemble = SupportSizeEnsemble(["prior", "adapted"]).fit(predictions, shots, truth)
     for shot in (1, 50):

@@ -16,8 +16,8 @@ from .prior import N_CONTEXT
 class VariantSpec:
     """Everything needed to build and meta-train one neural variant.
 
-    ``network`` holds :class:`RatingNet` arguments (``dim``, ``hidden``), ``learner``
-    holds :class:`MetaLearner` arguments and ``train`` the outer-loop settings.
+    ``network`` contains :class:`RatingNet` arguments (``dim``, ``hidden``), ``learner``
+    contains :class:`MetaLearner` arguments and ``train`` the outer-loop settings.
     ``distill_from`` names the variant whose adapted predictions this one imitates.
     """
 
@@ -41,7 +41,7 @@ class VariantSpec:
 
 
 def default_variants(epochs=None) -> dict[str, VariantSpec]:
-    """The neural variants ``train`` builds, in training order.
+    """Return the neural variants that ``train`` builds, in training order.
 
     ``teacher`` and the distilled ``student`` are the meta-learned models.
     ``finetune`` is the student's network trained without meta-learning and fine-tuned

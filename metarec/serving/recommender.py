@@ -14,7 +14,8 @@ from ..meta.inner_loop import TASK_LOSSES, adapt, predict
 from .store import load_models
 
 ENSEMBLE = "ensemble"
-# The variants a person sees first: the meta-learned ones and the baseline they must beat.
+# The variants the dashboard selects first: the meta-learned ones and the baseline they
+# must beat.
 FEATURED = ("teacher", "student", "user-bias", ENSEMBLE)
 USER_FIELDS = ("age", "gender", "occupation", "zip_code")
 
@@ -27,9 +28,10 @@ class Adaptation:
     ----------
     variant : str
     support_losses : list of float
-        Support loss (mean squared error) before each inner step and after the last;
-        a single value for a classical baseline and for the ensemble's blend; empty
-        with no ratings and for ranking baselines, whose scores are not ratings.
+        Support loss (mean squared error) before each inner step and after the last.
+        A classical baseline and the ensemble's blend have a single value. The list is
+        empty with no ratings, and for ranking baselines because their scores are not
+        ratings.
     seconds : float
         Wall time of the adaptation, scoring excluded.
     weights : dict

@@ -3,8 +3,8 @@
 ``new-user``
     Users are split at random; test users are new, every item is known.
 ``new-item``
-    Items released after a cut year are new (MeLU's protocol), or a random share of
-    items when the data has no years; every user is known. Each new item is a task
+    Items released in or after a cut year are new (MeLU's protocol). When the data has
+    no years, a random share of items is new. Every user is known. Each new item is a task
     whose support is K users' ratings of it.
 ``new-user-new-item``
     Both: test users' ratings of new items; training sees neither.
