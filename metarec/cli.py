@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .data import DATA_DIR_ENV, DataFormatError, load_movielens_100k
+from .tasks.scenarios import SCENARIOS
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
@@ -53,56 +54,111 @@ def cmd_train(args):
     dataset = _load(args)
     out = resolve_models_dir(args.out, dataset.name)
     print(dataset.summary())
-    manifest = train_models(dataset, out, seed=args.seed, epochs=args.epochs,
-                            show_progress=not args.quiet)
-    summary = json.loads(manifest.read_text())
-    print(f"trained in {summary['train_seconds']:.0f} s; models in {out}")
-    _print_table(summary["validation"], "validation users")
+    seeds = args.seeds or [args.seed]
+    for seed in seeds:
+        target = out / f"seed-{seed}" if args.seeds else out
+        manifest = train_models(dataset, target, seed=seed, epochs=args.epochs,
+                                show_progress=not args.quiet, scenario=args.scenario,
+                                cut_year=args.cut_year)
+        summary = json.loads(manifest.read_text())
+        print(f"trained in {summary['train_seconds']:.0f} s; models in {target}")
+        _print_table(summary["validation"], "validation users")
 
 
 def cmd_evaluate(args):
+    import pandas as pd
     import torch
 
-    from .evaluation.evaluate import evaluate_users
+    from .evaluation.evaluate import METRICS, evaluate_scenario, saved_scenario
+    from .evaluation.metrics import mean_confidence_interval
     from .serving.recommender import Recommender
     from .tasks import parse_shots
 
-    torch.set_num_threads(args.threads) if args.threads else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
     dataset = _load(args)
-    models = resolve_models_dir(args.models, dataset.name)
-    recommender = Recommender.load(models, dataset=dataset)
-    split = recommender.manifest["split"]
-    users = split[args.users]
+    root = resolve_models_dir(args.models, dataset.name)
+    folders = [root / f"seed-{seed}" for seed in args.seeds] if args.seeds else [root]
     shots = [parse_shots(s) for s in args.shots]
-    user_features = recommender.encoder.encode_users(dataset.users)
-    table = evaluate_users(recommender, dataset.ratings, users, user_features, shots,
-                           variants=args.variants, seed=args.seed,
-                           min_ratings=args.min_ratings, max_ratings=args.max_ratings or None)
-    print(f"{dataset.name}, {args.users} users of split seed {split['seed']}, "
-          f"query 10 ratings, query seed {args.seed}")
+
+    tables, scenarios = [], []
+    for folder in folders:
+        recommender = Recommender.load(folder, dataset=dataset)
+        saved = saved_scenario(recommender.manifest)
+        scenario = saved.scenario
+        if scenario != args.scenario:
+            raise ValueError(
+                f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
+                f"{args.scenario!r}; pass --scenario {scenario} or train for {args.scenario}"
+            )
+        query_seed = saved.users.seed if args.query_seed is None else args.query_seed
+        table = evaluate_scenario(recommender, dataset, shots, part=args.users,
+                                  variants=args.variants, seed=query_seed,
+                                  min_ratings=args.min_ratings,
+                                  max_ratings=args.max_ratings or None,
+                                  catalogue=args.catalogue)
+        table.insert(0, "split_seed", recommender.manifest["split"]["seed"])
+        tables.append(table)
+        scenarios.append(saved.to_dict())
+    table = pd.concat(tables, ignore_index=True)
+    query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
+    print(f"{dataset.name}, scenario {args.scenario}, {args.users} users, query 10 ratings "
+          f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
     _print_table(table.to_dict(orient="records"), f"{args.users} users")
+
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out.with_suffix(".csv"), index=False)
+        summary = []
+        for (variant, shot), group in table.groupby(["variant", "shots"], sort=False):
+            row = {"variant": variant, "shots": shot, "seeds": len(group)}
+            for metric in METRICS:
+                values = group[metric].dropna().to_numpy() if metric in group else []
+                if len(values):
+                    mean, half = mean_confidence_interval(values)
+                    row[metric] = {"mean": float(mean),
+                                   "ci95": None if half != half else float(half)}
+            summary.append(row)
         out.with_suffix(".json").write_text(json.dumps(
             {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
-             "models": str(models), "users": args.users, "split": split,
-             "results": table.to_dict(orient="records")}, indent=1))
+             "scenario": args.scenario, "users": args.users,
+             "models": [str(f) for f in folders], "splits": scenarios,
+             "summary": summary, "results": _records(table)}, indent=1))
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
+def _records(frame):
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
 def _print_table(records, title):
+    """Print query MAE by variant and K, as mean ± 95% interval when seeds repeat."""
     import pandas as pd
+
+    from .evaluation.metrics import mean_confidence_interval
 
     frame = pd.DataFrame(records)
     if frame.empty:
         print(f"no {title} had enough ratings to score")
         return
-    wide = frame.pivot(index="variant", columns="shots", values="mae")
+
+    def cell(values):
+        values = values.dropna().to_numpy()
+        if len(values) == 0:
+            return "-"
+        if len(values) == 1:
+            return f"{values[0]:.4f}"
+        mean, half = mean_confidence_interval(values)
+        return f"{mean:.4f} ± {half:.4f}"
+
+    order = list(dict.fromkeys(frame["variant"]))
+    columns = list(dict.fromkeys(frame["shots"]))
+    wide = frame.groupby(["variant", "shots"])["mae"].apply(cell).unstack("shots")
+    wide = wide.reindex(index=order, columns=columns)
     wide.columns = [f"MAE K={c}" for c in wide.columns]
     print(f"\n{title}: query MAE by support size K ({int(frame['users'].max())} users)")
-    print(wide.round(4).to_string())
+    print(wide.to_string())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
                                      f"models/DATASET_NAME)")
     train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
+    train.add_argument("--seeds", type=int, nargs="+",
+                       help="train once per seed into OUT/seed-N (for evaluate --seeds)")
+    train.add_argument("--scenario", choices=("new-user", "new-user-new-item"),
+                       default="new-user", help="cold-start scenario (default: new-user)")
+    train.add_argument("--cut-year", type=float,
+                       help="new-user-new-item: items released in this year or later are "
+                            "new (default: the year that makes about 20%% of items new)")
     train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
                                                   "variant's own)")
     train.add_argument("--quiet", action="store_true", help="hide progress bars")
@@ -136,12 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
     evaluate.add_argument("--data", help=data_help)
     evaluate.add_argument("--models", help="models folder written by train")
+    evaluate.add_argument("--scenario", choices=SCENARIOS, default="new-user",
+                          help="cold-start scenario the models were trained for "
+                               "(default: new-user)")
+    evaluate.add_argument("--seeds", type=int, nargs="+",
+                          help="evaluate MODELS/seed-N for each seed and report mean ± 95%% "
+                               "interval (train with --seeds)")
     evaluate.add_argument("--shots", nargs="+", default=["1", "5", "all"],
                           help="support sizes K, integers or 'all' (default: 1 5 all)")
     evaluate.add_argument("--users", choices=("test", "validation", "train"), default="test",
                           help="which users of the saved split to score (default: test)")
     evaluate.add_argument("--variants", nargs="+", help="variants to score (default: all)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the query draw")
+    evaluate.add_argument("--query-seed", type=int,
+                          help="seed of the query and support draw (default: the models' "
+                               "split seed, as the benchmark uses)")
+    evaluate.add_argument("--catalogue", action="store_true",
+                          help="also rank the whole catalogue (nDCG, precision and recall "
+                               "at 10); slower")
     evaluate.add_argument("--min-ratings", type=int, default=13,
                           help="leave out users with fewer ratings (default 13)")
     evaluate.add_argument("--max-ratings", type=int, default=100,

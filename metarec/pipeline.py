@@ -18,7 +18,8 @@ from .models.prior import ItemPrior
 from .models.variants import build_learner, default_variants
 from .serving.recommender import Recommender
 from .serving.store import save_models
-from .tasks import ALL, make_tasks, split_users
+from .tasks import ALL, make_tasks
+from .tasks.scenarios import make_scenario
 
 logger = logging.getLogger("metarec")
 
@@ -41,7 +42,7 @@ def fit_classical(train_ratings, seed=0) -> dict:
 
 
 def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_progress=False,
-                 callback=None) -> Path:
+                 callback=None, scenario="new-user", cut_year=None) -> Path:
     """Meta-train the networks, fit the classical baselines and the ensemble, save them.
 
     Users are split at random with ``seed`` into meta-train (70%), validation (10%) and
@@ -62,6 +63,10 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         Overrides every variant's epoch budget.
     callback : callable, optional
         Called as ``callback(message, fraction_done)`` as training goes on.
+    scenario : {"new-user", "new-user-new-item"}
+        Cold-start scenario, see :mod:`metarec.tasks.scenarios`. With
+        ``new-user-new-item`` the items released from ``cut_year`` on are held out of
+        training too, and validation tasks are validation users' ratings of them.
 
     Returns
     -------
@@ -77,10 +82,18 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     report("splitting users and fitting the classical baselines", 0.0)
     torch.manual_seed(seed)
 
-    # Split users. Everything learned below reads meta-train ratings only.
-    split = split_users(dataset.ratings["user_id"].unique(), seed=seed)
-    train_ratings = split.ratings_of(dataset.ratings, "train")
-    validation_ratings = split.ratings_of(dataset.ratings, "validation")
+    # Split users (and items). Everything learned below reads meta-train ratings only.
+    if scenario == "new-item":
+        # NOTE: new-item tasks adapt per item; the networks here adapt per user, so
+        # that scenario has its split and tasks but no models yet.
+        raise ValueError(
+            "scenario 'new-item' needs item-side models, which metarec does not build "
+            "yet; train for 'new-user' or 'new-user-new-item'"
+        )
+    scenario_split = make_scenario(dataset, scenario, seed=seed, cut_year=cut_year)
+    split = scenario_split.users
+    train_ratings = scenario_split.training_ratings(dataset.ratings)
+    validation_ratings = scenario_split.held_out_ratings(dataset.ratings, "validation")
     logger.info("%s; split seed %d: %d meta-train, %d validation, %d test users",
                 dataset.summary(), seed, len(split.train), len(split.validation),
                 len(split.test))
@@ -143,7 +156,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         item_features=item_features, learners=learners, specs=specs, histories=histories,
         classical=classical, ensemble=recommender.ensemble,
         validation=_records(validation),
-        extra={"train_seconds": round(time.perf_counter() - started, 1)})
+        extra={"train_seconds": round(time.perf_counter() - started, 1),
+               "scenario": scenario_split.to_dict()})
     report("done", 1.0)
     logger.info("wrote %s in %.0f s", path, time.perf_counter() - started)
     return path

@@ -47,3 +47,21 @@ def test_evaluate_prints_and_writes_a_table(tiny_models, tmp_path):
 def test_bad_shots_value_is_rejected(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--shots", "zero"]) == 2
     assert "shots must be a positive integer or 'all', got 'zero'" in capsys.readouterr().err
+
+
+def test_evaluate_rejects_a_scenario_mismatch(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--scenario",
+                 "new-user-new-item"]) == 2
+    assert "were trained for scenario 'new-user'" in capsys.readouterr().err
+
+
+def test_evaluate_over_seed_folders(tiny_models, tmp_path, capsys):
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / "seed-0").symlink_to(tiny_models, target_is_directory=True)
+    (root / "seed-1").symlink_to(tiny_models, target_is_directory=True)
+    assert main(["evaluate", "--models", str(root), "--seeds", "0", "1", "--shots", "5",
+                 "--variants", "student", "user-bias"]) == 0
+    output = capsys.readouterr().out
+    # Two copies of one model give a zero-width interval.
+    assert "± 0.0000" in output

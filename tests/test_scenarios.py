@@ -62,3 +62,32 @@ def test_scenario_split_round_trips(sample_dataset):
 def test_unknown_scenario_is_rejected(sample_dataset):
     with pytest.raises(ValueError, match="scenario must be one of new-user"):
         make_scenario(sample_dataset, "new-shop")
+
+
+def test_new_user_new_item_trains_and_scores(sample_dataset, tmp_path):
+    from metarec.evaluation.evaluate import evaluate_scenario
+    from metarec.meta.training import TrainConfig
+    from metarec.models.variants import VariantSpec
+    from metarec.pipeline import train_models
+    from metarec.serving.recommender import Recommender
+
+    spec = {"student": VariantSpec(network={"dim": 4, "hidden": (8,)},
+                                   learner={"adapt": "personal", "algorithm": "maml",
+                                            "inner_steps": 1, "inner_lr": 0.1},
+                                   train=TrainConfig(epochs=1))}
+    train_models(sample_dataset, tmp_path, seed=0, variants=spec,
+                 scenario="new-user-new-item")
+    recommender = Recommender.load(tmp_path, sample_dataset)
+    saved = recommender.manifest["scenario"]
+    assert saved["scenario"] == "new-user-new-item"
+    assert saved["new_items"]
+    table = evaluate_scenario(recommender, sample_dataset, [1, ALL], max_ratings=None)
+    assert set(table["variant"]) >= {"student", "user-bias", "ensemble"}
+    assert table["mae"].notna().any()
+
+
+def test_new_item_training_is_rejected_with_reason(sample_dataset, tmp_path):
+    from metarec.pipeline import train_models
+
+    with pytest.raises(ValueError, match="needs item-side models"):
+        train_models(sample_dataset, tmp_path, scenario="new-item")

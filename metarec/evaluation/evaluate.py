@@ -138,3 +138,39 @@ def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, va
         frame.insert(1, "shots", str(shots))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def saved_scenario(manifest):
+    """Return the :class:`ScenarioSplit` a models directory was trained with.
+
+    Manifests written before scenarios were saved hold only the user split, which is the
+    ``new-user`` scenario.
+    """
+    from ..tasks.scenarios import ScenarioSplit
+    from ..tasks.split import UserSplit
+
+    if "scenario" in manifest:
+        return ScenarioSplit.from_dict(manifest["scenario"])
+    return ScenarioSplit("new-user", UserSplit.from_dict(manifest["split"]),
+                         np.array([], dtype=np.int64), None)
+
+
+def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=None, seed=0,
+                      min_ratings=13, max_ratings=100, catalogue=False) -> pd.DataFrame:
+    """Score ``part`` users of the scenario the models were trained for.
+
+    The split saved in the models' manifest decides which users (and, for
+    ``new-user-new-item``, which items) form the tasks, so a run repeats exactly.
+    """
+    split = saved_scenario(recommender.manifest)
+    features = recommender.encoder.encode_users(dataset.users)
+    frames = []
+    for shots in shots_list:
+        tasks = split.tasks(dataset.ratings, part, shots, seed=seed, min_ratings=min_ratings,
+                            max_ratings=max_ratings)
+        if not tasks:
+            continue
+        frame = evaluate_tasks(recommender, tasks, features, variants, catalogue)
+        frame.insert(1, "shots", str(shots))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
