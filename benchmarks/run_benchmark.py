@@ -167,6 +167,56 @@ def markdown(frame, index, columns, digits=3):
     return "\n".join(lines)
 
 
+CURVE_VARIANTS = ("teacher", "student", "ensemble", "finetune", "melu-1", "user-bias", "mf-als")
+CURVE_COLOURS = ("#4c6ef5", "#e8590c", "#2b8a3e", "#ae3ec9", "#1098ad", "#868e96", "#f08c00")
+
+
+def kshot_svg(metrics_ci, shots, metric, label, width=640, height=360) -> str:
+    """Draw the K-shot curves of ``metric`` (mean over seeds) as a standalone SVG."""
+    left, right, top, bottom = 60, 130, 20, 40
+    series = {}
+    for variant in CURVE_VARIANTS:
+        rows = metrics_ci[metrics_ci.variant == variant].set_index("shots")
+        if not rows.empty:
+            series[variant] = [rows.loc[k, metric][0] if k in rows.index else np.nan
+                               for k in shots]
+    values = [v for ys in series.values() for v in ys if not np.isnan(v)]
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.05 or 0.01
+    low, high = low - pad, high + pad
+
+    def x(i):
+        return left + i * (width - left - right) / max(1, len(shots) - 1)
+
+    def y(v):
+        return top + (high - v) / (high - low) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    for tick in np.linspace(low + pad, high - pad, 5):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
+                     f'y2="{y(tick):.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+                     f'{tick:.3f}</text>')
+    for i, k in enumerate(shots):
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 18}" '
+                     f'text-anchor="middle">K={k}</text>')
+    parts.append(f'<text x="14" y="{top + (height - top - bottom) / 2:.0f}" '
+                 f'transform="rotate(-90 14 {top + (height - top - bottom) / 2:.0f})" '
+                 f'text-anchor="middle">{label}</text>')
+    for n, (variant, ys) in enumerate(series.items()):
+        colour = CURVE_COLOURS[n % len(CURVE_COLOURS)]
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(ys)
+                          if not np.isnan(v))
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                     f'stroke-width="2"/>')
+        parts.append(f'<text x="{width - right + 10}" y="{top + 16 * n + 10}" '
+                     f'fill="{colour}">{variant}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -276,6 +326,12 @@ def write_report(args, command, dataset, results, general, efficiency, controls)
         wide = wide.reindex(order)[[s for s in args.shots if s in wide.columns]]
         wide.columns = [f"K={c}" for c in wide.columns]
         lines += [f"## {title}", "", markdown(wide.reset_index(), "variant", list(wide.columns)), ""]
+    out_dir = Path(args.out).parent
+    for metric, label in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
+        name = f"kshot_{metric.replace('@', '')}.svg"
+        (out_dir / name).write_text(kshot_svg(metrics_ci, args.shots, metric, label))
+        lines.insert(lines.index("## MAE (lower is better)"),
+                     f"![{label} against K, mean over seeds]({name})\n")
     counts = results.groupby("shots")["users"].mean().reindex(args.shots).dropna()
     lines.insert(lines.index("## MAE (lower is better)"),
                  "Test users scored per seed (mean over seeds; a user needs 10 + K ratings, so "
