@@ -49,6 +49,8 @@ def cmd_generate_sample(args):
 
 
 def cmd_train(args):
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from .pipeline import train_models
 
     dataset = _load(args)
@@ -57,9 +59,11 @@ def cmd_train(args):
     seeds = args.seeds or [args.seed]
     for seed in seeds:
         target = out / f"seed-{seed}" if args.seeds else out
-        manifest = train_models(dataset, target, seed=seed, epochs=args.epochs,
-                                show_progress=not args.quiet, scenario=args.scenario,
-                                cut_year=args.cut_year)
+        # Per-epoch log lines go above the progress bars instead of through them.
+        with logging_redirect_tqdm():
+            manifest = train_models(dataset, target, seed=seed, epochs=args.epochs,
+                                    show_progress=not args.quiet, scenario=args.scenario,
+                                    cut_year=args.cut_year)
         summary = json.loads(manifest.read_text())
         print(f"trained in {summary['train_seconds']:.0f} s; models in {target}")
         _print_table(summary["validation"], "validation users")
@@ -193,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "new (default: the year that makes about 20%% of items new)")
     train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
                                                   "variant's own)")
-    train.add_argument("--quiet", action="store_true", help="hide progress bars")
+    train.add_argument("--quiet", action="store_true",
+                       help="hide progress bars and per-epoch log lines")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
@@ -231,7 +236,9 @@ def main(argv=None) -> int:
     from .serving.store import ModelsDirectoryError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    progress_lines = args.command == "train" and not args.quiet
+    level = logging.INFO if args.verbose or progress_lines else logging.WARNING
+    logging.basicConfig(level=level,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
         args.func(args)

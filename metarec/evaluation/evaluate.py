@@ -128,10 +128,20 @@ def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, va
     Users with fewer than ``min_ratings`` or more than ``max_ratings`` ratings are left
     out (``None`` turns a limit off); each user's query is 10 ratings drawn with ``seed``.
     """
+    def tasks_for(shots):
+        return make_tasks(ratings, user_ids, shots, seed=seed, min_ratings=min_ratings,
+                          max_ratings=max_ratings)
+
+    return _evaluate_by_shots(recommender, tasks_for, user_features, shots_list, variants,
+                              catalogue)
+
+
+def _evaluate_by_shots(recommender, tasks_for, user_features, shots_list, variants,
+                       catalogue) -> pd.DataFrame:
+    """Evaluate the tasks ``tasks_for(shots)`` builds for each support size."""
     frames = []
     for shots in shots_list:
-        tasks = make_tasks(ratings, user_ids, shots, seed=seed, min_ratings=min_ratings,
-                           max_ratings=max_ratings)
+        tasks = tasks_for(shots)
         if not tasks:
             continue
         frame = evaluate_tasks(recommender, tasks, user_features, variants, catalogue)
@@ -163,14 +173,11 @@ def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=No
     ``new-user-new-item``, which items) form the tasks, so a run repeats exactly.
     """
     split = saved_scenario(recommender.manifest)
-    features = recommender.encoder.encode_users(dataset.users)
-    frames = []
-    for shots in shots_list:
-        tasks = split.tasks(dataset.ratings, part, shots, seed=seed, min_ratings=min_ratings,
-                            max_ratings=max_ratings)
-        if not tasks:
-            continue
-        frame = evaluate_tasks(recommender, tasks, features, variants, catalogue)
-        frame.insert(1, "shots", str(shots))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def tasks_for(shots):
+        return split.tasks(dataset.ratings, part, shots, seed=seed, min_ratings=min_ratings,
+                           max_ratings=max_ratings)
+
+    return _evaluate_by_shots(recommender, tasks_for,
+                              recommender.encoder.encode_users(dataset.users), shots_list,
+                              variants, catalogue)
