@@ -34,29 +34,36 @@ st.caption(f"Read from '{dataset.source}'.")
 
 st.header("Models")
 models_dir = models_dir_for(dataset)
-try:
-    manifest = read_manifest(models_dir)
-except ModelsDirectoryError:
-    st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet.")
+
+
+def training_controls(button_label):
+    """Offer (re)training of every variant on the chosen data, with a progress bar."""
     epochs = st.number_input(
         "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
-        placeholder="each variant's own budget (60, with early stopping)",
+        placeholder="each variant's own budget (30 to 40, with early stopping)",
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
              "less accurate models.")
-    st.caption("Training runs on this machine's CPU. On the bundled sample it took about "
-               "50 s on an idle 2-core CPU and several minutes on a busy one, and larger "
-               "data takes longer. Stay on this page until it finishes, because leaving it "
-               "stops the training.")
-    if st.button("Train models", type="primary"):
+    st.caption("Training runs here on the CPU and takes one to a few minutes; stay on this "
+               "page until it finishes, because leaving it stops the training. Models "
+               f"already in '{models_dir}' are replaced.")
+    if st.button(button_label, type="primary"):
         try:
             train_with_progress(dataset, epochs=epochs)
         except (ValueError, RuntimeError, OSError) as error:
             st.error(f"Training failed: {error}")
         else:
             st.rerun()
+
+
+try:
+    manifest = read_manifest(models_dir)
+except ModelsDirectoryError:
+    st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet.")
+    training_controls("Train models")
     st.stop()
 
 if recommender_or_message(dataset) is None:
+    training_controls("Train models for this data")
     st.stop()
 
 st.write(f"Models in '{models_dir}', trained on {manifest['created']} in "
@@ -77,3 +84,6 @@ else:
     st.table(table.style.format("{:.3f}", na_rep="–"))
 
 st.page_link("pages/1_New_user.py", label="Try the models as a new user", icon="➡️")
+
+with st.expander("Retrain the models"):
+    training_controls("Retrain models")

@@ -83,7 +83,8 @@ timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
 if "ensemble" in comparison.results:
     weights = comparison.results["ensemble"].weights
     timing_column.caption(
-        f"The ensemble's time is the sum of its members' adaptations. Its weights for "
-        f"{len(ratings)} ratings: " + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
+        f"The ensemble's time is the sum of its members' adaptations in its own run. "
+        f"Its weights for {len(ratings)} rating{'' if len(ratings) == 1 else 's'}: "
+        + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
 timing_column.caption("Each time is a single measurement, so it varies with the load on "
                       "the machine.")

@@ -279,3 +279,16 @@ def test_ranking_baselines_report_no_rating_loss(tiny_models):
     result = recommender.adapt({1: 4, 2: 5}, "popularity")
     assert result.support_losses == []
     assert result.is_ranker
+
+
+def test_top_k_ranks_by_unclipped_scores(tiny_models):
+    recommender = Recommender.load(tiny_models)
+    result = recommender.adapt({1: 5}, "student")
+    # Pretend every item scores above the scale: the displayed scores clip to 5, but
+    # the order must still follow the raw scores.
+    raw = np.linspace(9.0, 6.0, len(recommender.item_ids))
+    result._scorer = lambda ids: raw[np.searchsorted(recommender.item_ids, ids)]
+    top = result.top_k(5)
+    assert (top["score"] == 5.0).all()
+    expected = [i for i in recommender.item_ids if i != 1][:5]
+    assert top["item_id"].tolist() == expected

@@ -79,7 +79,7 @@ def test_bad_user_line_is_rejected(tmp_path):
 def test_rating_of_unlisted_item_is_rejected(tiny_dir):
     with open(tiny_dir / "u.data", "a") as handle:
         handle.write("2\t99\t4\t881250952\n")
-    with pytest.raises(DataFormatError, match="line 4.*item_id that u.item lists"):
+    with pytest.raises(DataFormatError, match="line 4.*an item id that u.item lists"):
         load_movielens_100k(tiny_dir)
 
 
@@ -87,6 +87,11 @@ def test_missing_file_is_named(tiny_dir):
     (tiny_dir / "u.user").unlink()
     with pytest.raises(FileNotFoundError, match="u.user"):
         load_movielens_100k(tiny_dir)
+
+
+def test_file_given_as_folder_is_named(tiny_dir):
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        load_movielens_100k(tiny_dir / "u.data")
 
 
 def test_missing_directory_names_the_fix(tmp_path):

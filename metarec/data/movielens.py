@@ -206,6 +206,11 @@ def load_movielens_100k(directory, name=None) -> Dataset:
         If a line is malformed, or a rating names a user or item that is not listed.
     """
     directory = Path(directory).expanduser()
+    if directory.is_file():
+        raise FileNotFoundError(
+            f"{str(directory)!r} is a file, not a folder. Pass the folder that contains "
+            f"{', '.join(REQUIRED_FILES)}."
+        )
     if not directory.is_dir():
         raise FileNotFoundError(
             f"Data directory {str(directory)!r} does not exist. Pass a folder in the "
@@ -214,8 +219,8 @@ def load_movielens_100k(directory, name=None) -> Dataset:
     missing = [f for f in REQUIRED_FILES if not (directory / f).is_file()]
     if missing:
         raise FileNotFoundError(
-            f"Data directory {str(directory)!r} lacks {', '.join(missing)}; a "
-            f"MovieLens-100K folder holds {', '.join(REQUIRED_FILES)}."
+            f"Data directory {str(directory)!r} is missing {', '.join(missing)}, which a "
+            f"MovieLens-100K folder contains."
         )
 
     genres = _read_name_list(directory / "u.genre", ML100K_GENRES)
@@ -232,7 +237,7 @@ def load_movielens_100k(directory, name=None) -> Dataset:
             line = int(unknown.to_numpy().argmax()) + 1
             raise DataFormatError(
                 directory / "u.data", line, f"{column} {ratings[column].iloc[line - 1]}",
-                f"a {column} that {file_name} lists",
+                f"an {column.replace('_', ' ')} that {file_name} lists",
             )
     return Dataset(
         name=name or directory.name,

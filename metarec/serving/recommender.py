@@ -67,16 +67,21 @@ class Adaptation:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         catalogue = self._recommender.item_ids
-        scores = self.predict(catalogue)
+        # Rank by the raw scores: several items can exceed the top of the scale, and
+        # clipping them all to 5 would make their order arbitrary.
+        raw = np.asarray(self._scorer(catalogue), dtype=float)
         if exclude_rated and self.rated:
-            scores = np.where(np.isin(catalogue, list(self.rated)), -np.inf, scores)
-        order = np.argsort(-scores, kind="stable")[:k]
-        order = order[np.isfinite(scores[order])]
+            raw = np.where(np.isin(catalogue, list(self.rated)), -np.inf, raw)
+        order = np.argsort(-raw, kind="stable")[:k]
+        order = order[np.isfinite(raw[order])]
+        scores = raw[order]
+        if not self.is_ranker:
+            scores = np.clip(scores, *self._recommender.rating_scale)
         titles = self._recommender.titles
         return pd.DataFrame({
             "item_id": catalogue[order],
             "title": [titles.get(int(i), str(i)) for i in catalogue[order]],
-            "score": scores[order],
+            "score": scores,
         })
 
 

@@ -43,7 +43,7 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
     labels = _labels(dataset)
     stars = _stars(dataset)
     query = st.text_input("Search titles", key=f"{prefix}.search", persist_state="session",
-                          placeholder="part of a title, e.g. star").strip().lower()
+                          placeholder="part of a title, e.g. the").strip().lower()
     matches = [item for item, title in dataset.item_titles().items() if query in title.lower()]
     if not matches:
         st.info(f"No title contains {query!r}.")
