@@ -12,7 +12,10 @@ import streamlit as st
 from ..data import Dataset
 from .personas import PERSONAS, persona_ratings
 
-GENDERS = {None: "not given", "F": "female", "M": "male"}
+# "" stands for "not given": a None option comes back as an empty selectbox after a page
+# switch, because Streamlit restores a None value as "no selection".
+NOT_GIVEN = ""
+GENDERS = {NOT_GIVEN: "not given", "F": "female", "M": "male"}
 
 
 def ratings_for(dataset: Dataset, prefix: str) -> dict:
@@ -118,8 +121,8 @@ def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     gender = gender_column.selectbox("Gender", list(GENDERS), format_func=GENDERS.get,
                                      key=f"{prefix}.gender", persist_state="session")
     occupation = job_column.selectbox(
-        "Occupation", [None, *dataset.occupations], key=f"{prefix}.occupation",
-        persist_state="session", format_func=lambda o: "not given" if o is None else o)
+        "Occupation", [NOT_GIVEN, *dataset.occupations], key=f"{prefix}.occupation",
+        persist_state="session", format_func=lambda o: o or "not given")
     zip_code = zip_column.text_input("Zip code", max_chars=10, key=f"{prefix}.zip",
                                      persist_state="session")
 
