@@ -59,7 +59,7 @@ class EpisodeSampler:
 
     For each user, ``query_size`` ratings form the query and a support size is drawn
     log-uniformly between 1 and ``max_support`` (or what the user has left), so that
-    training sees one-shot users as often as users with dozens of ratings.
+    training meets one-shot users as often as users with dozens of ratings.
     """
 
     def __init__(self, grouped_ratings: dict, query_size=10, max_support=64, seed=0):

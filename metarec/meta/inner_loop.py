@@ -91,7 +91,7 @@ def batched_adapt_and_predict(net, params, adapted_names, inner_lrs, batch, step
                               shrinkage=0.0):
     """Adapt to every task of a padded batch at once and score its query items.
 
-    ``batch`` holds ``user_features (B, F)``, ``support_rows``, ``support_targets``,
+    ``batch`` contains ``user_features (B, F)``, ``support_rows``, ``support_targets``,
     ``support_mask`` ``(B, S)`` and ``query_rows`` ``(B, Q)``. Returns the query
     predictions ``(B, Q)``, the support losses ``(B, steps + 1)`` and, when
     ``extra_rows`` ``(B, M)`` is given, predictions for those items too.

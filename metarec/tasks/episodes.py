@@ -15,7 +15,7 @@ class Task:
     """One entity's episode, in dataset ids.
 
     For a user task (the default) ``user_id`` is the user and ``*_items`` the items
-    rated. For an item task (``entity == "item"``) the roles swap: ``user_id`` holds the
+    rated. For an item task (``entity == "item"``) the roles swap: ``user_id`` is the
     item and ``*_items`` the users who rated it.
     """
 
@@ -67,7 +67,7 @@ def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
 
     Each user's ratings are shuffled with a generator seeded by ``seed`` and the user id,
     so a user's query set is the same for every ``shots`` value and the support sets are
-    nested (the 5-shot support holds the 3-shot one). Users with fewer than
+    nested (the 5-shot support contains the 3-shot one). Users with fewer than
     ``min_ratings`` or more than ``max_ratings`` ratings are left out (``None`` turns
     either limit off), and so are users who cannot fill the query and ``shots`` support
     ratings.

@@ -7,7 +7,8 @@
     no years, a random share of items is new. Every user is known. Each new item is a task
     whose support is K users' ratings of it.
 ``new-user-new-item``
-    Both: test users' ratings of new items; training sees neither.
+    Both: tasks are test users' ratings of new items, and training reads neither
+    those users nor those items.
 """
 
 from __future__ import annotations
