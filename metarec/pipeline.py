@@ -6,6 +6,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .data.features import FeatureEncoder
@@ -143,7 +144,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     shots = [task.shots for task in tasks for _ in task.query_items]
     targets = [r for task in tasks for r in task.query_ratings]
     recommender.ensemble = SupportSizeEnsemble(members).fit(
-        {m: _flatten(p) for m, p in predictions.items()}, _array(shots), _array(targets))
+        {m: _flatten(p) for m, p in predictions.items()}, np.asarray(shots, dtype=float),
+        np.asarray(targets, dtype=float))
 
     # Validation metrics go into the manifest; test users stay untouched.
     report("scoring validation users", 0.98)
@@ -168,11 +170,5 @@ def _records(frame):
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
-def _array(values):
-    import numpy as np
-    return np.asarray(values, dtype=float)
-
-
 def _flatten(arrays):
-    import numpy as np
     return np.concatenate(arrays) if arrays else np.zeros(0)
