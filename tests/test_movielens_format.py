@@ -55,25 +55,17 @@ def test_bad_rating_line_names_file_and_line(tmp_path, line, expected):
         read_ratings(path)
 
 
-def test_duplicate_rating_is_rejected(tmp_path):
-    path = tmp_path / "u.data"
-    path.write_text("1\t11\t3\t881250950\n1\t11\t4\t881250951\n")
-    with pytest.raises(DataFormatError, match="rated twice"):
-        read_ratings(path)
-
-
-def test_bad_item_line_is_rejected(tmp_path):
-    path = tmp_path / "u.item"
-    path.write_text("1|Title (1995)|01-Jan-1995|||0|1\n")
-    with pytest.raises(DataFormatError, match=r"u.item, line 1: expected 24 '\|'-separated"):
-        read_items(path)
-
-
-def test_bad_user_line_is_rejected(tmp_path):
-    path = tmp_path / "u.user"
-    path.write_text("1|24|X|technician|85711\n")
-    with pytest.raises(DataFormatError, match="gender M or F, got 'X'"):
-        read_users(path)
+@pytest.mark.parametrize("name, text, reader, message", [
+    ("u.data", "1\t11\t3\t881250950\n1\t11\t4\t881250951\n", read_ratings, "rated twice"),
+    ("u.item", "1|Title (1995)|01-Jan-1995|||0|1\n", read_items,
+     r"u.item, line 1: expected 24 '\|'-separated"),
+    ("u.user", "1|24|X|technician|85711\n", read_users, "gender M or F, got 'X'"),
+])
+def test_bad_file_is_rejected(tmp_path, name, text, reader, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(DataFormatError, match=message):
+        reader(path)
 
 
 def test_rating_of_unlisted_item_is_rejected(tiny_dir):

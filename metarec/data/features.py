@@ -47,7 +47,7 @@ def title_words(title: str) -> list[str]:
 
 
 def _one_hot(vocabulary, value):
-    """One slot per known value plus a last slot for an unknown or missing one."""
+    """Encode ``value`` with one slot per known value and a last slot for unknown or missing."""
     vector = np.zeros(len(vocabulary) + 1, dtype=np.float32)
     index = vocabulary.index(value) if value in vocabulary else len(vocabulary)
     vector[index] = 1.0

@@ -30,7 +30,7 @@ METRICS = ("mae", "rmse", "ndcg@1", "ndcg@3", "auc", "catalogue_ndcg@10", "preci
 def score_tasks(recommender, variant, tasks, user_features, items=None) -> list[np.ndarray]:
     """Adapt ``variant`` to every task's support set and score items.
 
-    With ``items=None`` each task's query items are scored; otherwise every task scores
+    With ``items=None`` each task's query items are scored. Otherwise every task scores
     the same ``items`` (dataset ids), and the result is one ``(n_items,)`` array per task.
     Rating predictions are clipped to the scale; ranking baselines keep their scores.
     """
@@ -126,7 +126,8 @@ def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, va
     """Return one row per variant and support size, metrics averaged over users.
 
     Users with fewer than ``min_ratings`` or more than ``max_ratings`` ratings are left
-    out (``None`` turns a limit off); each user's query is 10 ratings drawn with ``seed``.
+    out, and ``None`` turns a limit off. Each user's query is 10 ratings drawn with
+    ``seed``.
     """
     def tasks_for(shots):
         return make_tasks(ratings, user_ids, shots, seed=seed, min_ratings=min_ratings,

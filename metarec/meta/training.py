@@ -28,7 +28,7 @@ class TrainConfig:
     """Settings of the outer loop.
 
     ``distill_weight`` pulls the adapted student's query predictions toward the adapted
-    teacher's; ``distill_catalogue_weight`` does the same on ``distill_items`` random
+    teacher's. ``distill_catalogue_weight`` does the same on ``distill_items`` random
     catalogue items per task that the user has not rated, which gives the student dense
     targets that the real ratings lack.
     """

@@ -20,8 +20,8 @@ class ItemPrior:
     Parameters
     ----------
     row_means : numpy.ndarray
-        ``(n_items + 1,)`` shrunk mean rating of each table row; row 0 (an unknown item)
-        holds the global mean.
+        ``(n_items + 1,)`` shrunk mean rating of each table row. Row 0 (an unknown item)
+        contains the global mean.
     user_shrinkage : float
         Pseudo-ratings pulling the user bias toward 0.
     """
