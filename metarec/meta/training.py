@@ -27,10 +27,18 @@ class TrainingError(RuntimeError):
 class TrainConfig:
     """Settings of the outer loop.
 
-    ``distill_weight`` pulls the adapted student's query predictions toward the adapted
-    teacher's. ``distill_catalogue_weight`` does the same on ``distill_items`` random
-    catalogue items per task that the user has not rated, which gives the student dense
-    targets that the real ratings lack.
+    Three distillation terms pull an adapted student toward the adapted teacher, each
+    with its own weight (0 turns it off):
+
+    - ``distill_weight`` (rating level): squared error between the two models'
+      predictions on the query ratings.
+    - ``distill_catalogue_weight`` (catalogue level): the same on ``distill_items``
+      random catalogue items per task, which the user mostly has not rated; the teacher
+      gives the student dense targets that the real ratings lack.
+    - ``distill_ranking_weight`` (ranking level): a listwise loss on those catalogue
+      items, the KL divergence from the teacher's softmax distribution over them to the
+      student's, both at ``distill_temperature``. It asks the student to order the items
+      as the teacher does rather than to match its rating values.
     """
 
     epochs: int = 30
@@ -45,6 +53,8 @@ class TrainConfig:
     validation_shots: tuple = (1, 5, ALL)
     distill_weight: float = 0.0
     distill_catalogue_weight: float = 0.0
+    distill_ranking_weight: float = 0.0
+    distill_temperature: float = 1.0
     distill_items: int = 32
     stall_epochs: int = 3
     seed: int = 0
@@ -56,6 +66,18 @@ class History:
     validation_mae: list
     best_epoch: int
     seconds: float
+
+
+def listwise_distillation(student_scores, teacher_scores, temperature=1.0):
+    """KL divergence from the teacher's to the student's softmax over each row's items.
+
+    Both arguments are ``(tasks, items)``; the result is averaged over tasks and scaled
+    by ``temperature ** 2`` so that its gradient size does not depend on the temperature.
+    """
+    target = torch.softmax(teacher_scores / temperature, dim=-1)
+    log_student = torch.log_softmax(student_scores / temperature, dim=-1)
+    kl = (target * (torch.log(target.clamp_min(1e-12)) - log_student)).sum(-1)
+    return kl.mean() * temperature ** 2
 
 
 def _query_loss(learner, scores, batch):
@@ -106,7 +128,8 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
         If the meta-loss becomes NaN or infinite, or stays exactly the same for
         ``config.stall_epochs`` epochs.
     """
-    distilling = config.distill_weight > 0 or config.distill_catalogue_weight > 0
+    on_catalogue = config.distill_catalogue_weight > 0 or config.distill_ranking_weight > 0
+    distilling = config.distill_weight > 0 or on_catalogue
     if distilling and teacher is None:
         raise ValueError("distillation weights are set but no teacher was given")
     torch.manual_seed(config.seed)
@@ -141,7 +164,7 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
         for tasks in sampler.epoch(config.meta_batch):
             batch = collate(tasks, encoder, user_features, prior, target=learner.task)
             extra_rows = None
-            if config.distill_catalogue_weight > 0:
+            if on_catalogue:
                 extra_rows = torch.as_tensor(
                     rng.integers(1, encoder.n_items + 1, size=(len(tasks), config.distill_items)))
             if learner.inner_steps == 0:
@@ -165,6 +188,9 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
                 if config.distill_catalogue_weight > 0:
                     loss = loss + config.distill_catalogue_weight * masked_mse(
                         extra, teacher_extra, torch.ones_like(extra))
+                if config.distill_ranking_weight > 0:
+                    loss = loss + config.distill_ranking_weight * listwise_distillation(
+                        extra, teacher_extra, config.distill_temperature)
 
             if not torch.isfinite(loss):
                 raise TrainingError(

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from ..meta.inner_loop import TASK_LOSSES, adapt, predict
+from .fast_path import FastAdapter
 from .store import load_models
 
 ENSEMBLE = "ensemble"
@@ -103,6 +104,7 @@ class Recommender:
         self.titles = titles or {}
         self.rating_scale = tuple(manifest["dataset"]["rating_scale"])
         self._all_rows = torch.as_tensor(encoder.item_rows(self.item_ids))
+        self._fast = {}
 
     @classmethod
     def load(cls, directory, dataset=None) -> "Recommender":
@@ -227,6 +229,15 @@ class Recommender:
             return self._adapt_ensemble(items, values, features, rated, steps)
         return self._adapt_network(variant, items, values, features, rated, steps)
 
+    def _fast_adapter(self, variant):
+        """The variant's :class:`FastAdapter`, or None where it does not apply."""
+        if variant not in self._fast:
+            try:
+                self._fast[variant] = FastAdapter(self.learners[variant])
+            except (ValueError, AttributeError):
+                self._fast[variant] = None
+        return self._fast[variant]
+
     def _adapt_network(self, variant, items, values, features, rated, steps):
         learner = self.learners[variant]
         steps = learner.serve_steps if steps is None else int(steps)
@@ -237,20 +248,31 @@ class Recommender:
         targets = torch.as_tensor(values)
         if learner.task == "like":
             targets = (targets >= 4).float()
-        params, losses = adapt(
-            learner.net, learner.initial_params(), learner.adapted_names,
-            learner.inner_lrs(), features, rows, targets, torch.ones_like(targets),
-            steps, first_order=True, loss=TASK_LOSSES[learner.task],
-            shrinkage=learner.support_shrinkage)
-        params = {name: value.detach() for name, value in params.items()}
+        loss = TASK_LOSSES[learner.task]
+        fast = self._fast_adapter(variant)
+        if fast is not None:
+            _, curve, scorer = fast.adapt(features, rows, targets, steps, loss,
+                                          learner.support_shrinkage)
+        else:
+            params, losses = adapt(
+                learner.net, learner.initial_params(), learner.adapted_names,
+                learner.inner_lrs(), features, rows, targets, torch.ones_like(targets),
+                steps, first_order=True, loss=loss, shrinkage=learner.support_shrinkage)
+            params = {name: value.detach() for name, value in params.items()}
+            curve = losses.detach().tolist()
+
+            def scorer(item_rows):
+                with torch.no_grad():
+                    return predict(learner.net, params, features, item_rows)
+
         seconds = time.perf_counter() - started
         # With no ratings there is no support loss to report.
-        curve = losses.detach().tolist() if len(items) else []
+        curve = curve if len(items) else []
 
         def score(item_ids):
-            with torch.no_grad():
-                return predict(learner.net, params, features,
-                               torch.as_tensor(self.encoder.item_rows(item_ids))).numpy()
+            rows = (self._all_rows if item_ids is self.item_ids
+                    else torch.as_tensor(self.encoder.item_rows(item_ids)))
+            return scorer(rows).numpy()
 
         return Adaptation(variant, curve, seconds, score, self, rated)
 

@@ -1,0 +1,71 @@
+"""The serving fast path agrees with the general inner loop."""
+
+import numpy as np
+import pytest
+import torch
+
+from metarec.meta.inner_loop import TASK_LOSSES, adapt, predict
+from metarec.serving.fast_path import FastAdapter
+from metarec.serving.recommender import Recommender
+
+
+@pytest.fixture(scope="module")
+def recommender(tiny_models, sample_dataset):
+    return Recommender.load(tiny_models, sample_dataset)
+
+
+@pytest.mark.parametrize("variant", ["teacher", "student", "finetune", "melu-1", "melu-5"])
+@pytest.mark.parametrize("shots", [0, 1, 10])
+def test_fast_path_matches_inner_loop(recommender, variant, shots):
+    learner = recommender.learners[variant]
+    # Move the decision layers off their zero start so every term matters.
+    torch.manual_seed(0)
+    saved = {n: p.detach().clone() for n, p in learner.net.named_parameters()}
+    with torch.no_grad():
+        for name, p in learner.net.named_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    try:
+        rng = np.random.default_rng(shots)
+        items = rng.choice(recommender.item_ids, size=shots, replace=False)
+        values = rng.integers(1, 6, size=shots).astype(np.float32)
+        features = recommender._user_features(None, items, values)
+        rows = torch.as_tensor(recommender.encoder.item_rows(items))
+        targets = torch.as_tensor(values)
+        loss = TASK_LOSSES[learner.task]
+        steps = max(learner.serve_steps, 2)
+
+        expected, losses = adapt(learner.net, learner.initial_params(), learner.adapted_names,
+                                 learner.inner_lrs(), features, rows, targets,
+                                 torch.ones_like(targets), steps, first_order=True, loss=loss,
+                                 shrinkage=learner.support_shrinkage)
+        _, fast_losses, score = FastAdapter(learner).adapt(
+            features, rows, targets, steps, loss, learner.support_shrinkage)
+
+        catalogue = recommender._all_rows
+        with torch.no_grad():
+            reference = predict(learner.net, expected, features, catalogue)
+        np.testing.assert_allclose(score(catalogue).numpy(), reference.numpy(), atol=1e-4)
+        np.testing.assert_allclose(fast_losses, losses.detach().numpy(), atol=1e-4)
+    finally:
+        with torch.no_grad():
+            for name, p in learner.net.named_parameters():
+                p.copy_(saved[name])
+
+
+def test_fast_path_leaves_weights_untouched(recommender):
+    learner = recommender.learners["student"]
+    before = {n: p.detach().clone() for n, p in learner.state_dict().items()}
+    recommender.adapt({1: 5.0, 2: 1.0, 3: 4.0}, "student").top_k(5)
+    for name, value in learner.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_fast_path_refuses_item_parameters(recommender):
+    learner = recommender.learners["student"]
+    original = learner.adapted_names
+    learner.adapted_names = [*original, "item_embedding.weight"]
+    try:
+        with pytest.raises(ValueError, match="item_embedding.weight"):
+            FastAdapter(learner)
+    finally:
+        learner.adapted_names = original
