@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         The written manifest.
     """
     started = time.perf_counter()
-    specs = variants or default_variants(epochs)
+    specs = dict(variants or default_variants(epochs))
     if epochs is not None and variants is not None:
         for spec in specs.values():
             spec.train.epochs = epochs
@@ -129,6 +130,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
             callback=on_epoch)
         learner.requires_grad_(False)
         learners[name] = learner
+        # Saved with the spec, so a reloaded model serves with the chosen step count.
+        specs[name] = replace(spec, learner={**spec.learner, "serve_steps": learner.serve_steps})
         done_epochs += spec.train.epochs
 
     # Fit the ensemble weights on validation users, by support size.

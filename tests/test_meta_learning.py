@@ -1,5 +1,7 @@
 """Properties of the inner loop, the meta-gradient, distillation and serving."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -292,3 +294,36 @@ def test_top_k_ranks_by_unclipped_scores(tiny_models):
     assert (top["score"] == 5.0).all()
     expected = [i for i in recommender.item_ids if i != 1][:5]
     assert top["item_id"].tolist() == expected
+
+
+def test_like_variant_gives_like_probabilities(tiny_models, sample_dataset):
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    assert recommender.is_ranker("student-like")
+    adaptation = recommender.adapt({1: 5.0, 2: 1.0, 3: 4.0}, "student-like")
+    scores = adaptation.predict(recommender.item_ids)
+    assert ((scores > 0) & (scores < 1)).all()
+    assert len(adaptation.support_losses) == recommender.learners["student-like"].serve_steps + 1
+
+
+def test_serve_steps_are_chosen_on_validation(tiny_models):
+    manifest = json.loads((tiny_models / "manifest.json").read_text())
+    for name, entry in manifest["variants"].items():
+        if entry["kind"] != "meta":
+            continue
+        errors = {int(k): v for k, v in entry["serve_step_errors"].items()}
+        chosen = entry["spec"]["learner"]["serve_steps"]
+        assert chosen in errors, name
+        # The cheapest count within the tolerance of the best one.
+        assert errors[chosen] <= min(errors.values()) + 1e-3
+        assert all(errors[s] > min(errors.values()) + 1e-3 for s in errors if s < chosen)
+
+
+def test_listwise_distillation_compares_orderings():
+    from metarec.meta.training import listwise_distillation
+
+    teacher = torch.tensor([[3.0, 1.0, 2.0], [0.5, 0.0, 4.0]])
+    assert listwise_distillation(teacher, teacher).item() == pytest.approx(0.0, abs=1e-6)
+    # A constant shift leaves the softmax, and so the loss, unchanged.
+    assert listwise_distillation(teacher + 2.0, teacher).item() == pytest.approx(0.0, abs=1e-6)
+    reversed_order = listwise_distillation(teacher.flip(-1), teacher).item()
+    assert reversed_order > 0.1

@@ -32,7 +32,8 @@ def score_tasks(recommender, variant, tasks, user_features, items=None) -> list[
 
     With ``items=None`` each task's query items are scored. Otherwise every task scores
     the same ``items`` (dataset ids), and the result is one ``(n_items,)`` array per task.
-    Rating predictions are clipped to the scale; ranking baselines keep their scores.
+    Rating predictions are clipped to the scale; ranking baselines keep their scores,
+    and networks trained for the ``like`` task give like probabilities.
     """
     low, high = recommender.rating_scale
     if variant in recommender.learners:
@@ -63,7 +64,9 @@ def _score_network(recommender, variant, tasks, user_features, items, low, high)
         with torch.no_grad():
             query, _, scored = learner.adapt_and_predict(
                 batch, steps=learner.serve_steps, extra_rows=extra, first_order=True)
-        scores = (query if rows is None else scored).clamp(low, high).numpy()
+        scores = query if rows is None else scored
+        scores = (torch.sigmoid(scores) if learner.task == "like"
+                  else scores.clamp(low, high)).numpy()
         if rows is None:
             out += [scores[i, :len(t.query_items)] for i, t in enumerate(chunk)]
         else:
@@ -112,7 +115,7 @@ def evaluate_tasks(recommender, tasks, user_features, variants=None, catalogue=T
             query = [rng.permutation(scores) for scores in query]
         full = (score_tasks(recommender, variant, tasks, user_features, catalogue_ids)
                 if catalogue else [None] * len(tasks))
-        is_ranker = bool(getattr(recommender.classical.get(variant), "is_ranker", False))
+        is_ranker = recommender.is_ranker(variant)
         per_task = pd.DataFrame([
             task_metrics(t, q, catalogue_ids, c, is_ranker)
             for t, q, c in zip(tasks, query, full)])

@@ -57,6 +57,7 @@ class TrainConfig:
     distill_temperature: float = 1.0
     distill_items: int = 32
     stall_epochs: int = 3
+    serve_step_candidates: tuple = (1, 2, 3, 5, 8)
     seed: int = 0
 
 
@@ -66,6 +67,7 @@ class History:
     validation_mae: list
     best_epoch: int
     seconds: float
+    serve_step_errors: dict = None
 
 
 def listwise_distillation(student_scores, teacher_scores, temperature=1.0):
@@ -97,6 +99,50 @@ def validation_error(learner, batches) -> float:
         else:
             errors.append(_query_loss(learner, scores, batch).item())
     return float(np.mean(errors))
+
+
+def validation_episodes(learner, validation_ratings, encoder, user_features, prior,
+                        config: TrainConfig) -> list:
+    """Collated validation tasks at ``config.validation_shots``, fixed by ``config.seed``.
+
+    The same episodes score every epoch and every serving-step count, so differences
+    come from the model and not from the draw.
+    """
+    batches = []
+    for shots in config.validation_shots:
+        tasks = make_tasks(validation_ratings, validation_ratings["user_id"].unique(), shots,
+                           query_size=config.query_size, seed=config.seed)
+        for start in range(0, len(tasks), 256):
+            batches.append(collate(tasks[start:start + 256], encoder, user_features, prior,
+                                   target=learner.task))
+    if not batches:
+        raise ValueError("no validation user has enough ratings for a validation task")
+    return batches
+
+
+def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8), tolerance=1e-3):
+    """Set ``learner.serve_steps`` to the cheapest count that validates as well as any.
+
+    Every candidate count of inner steps is scored on the validation ``batches``; the
+    smallest count whose error is within ``tolerance`` of the lowest wins, since each
+    step costs adaptation time for every person served. The learner's current setting
+    is always a candidate.
+
+    Returns
+    -------
+    dict of int to float
+        Validation error for each candidate.
+    """
+    current = learner.serve_steps
+    errors = {}
+    for steps in sorted(set(candidates) | {current}):
+        learner.serve_steps = steps
+        errors[steps] = validation_error(learner, batches)
+    best = min(errors.values())
+    learner.serve_steps = min(s for s, e in errors.items() if e <= best + tolerance)
+    logger.info("serving steps: %s -> %d", ", ".join(f"{s}: {e:.4f}" for s, e in
+                                                      errors.items()), learner.serve_steps)
+    return errors
 
 
 def meta_train(learner, train_ratings, validation_ratings, encoder, user_features, prior,
@@ -135,17 +181,8 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    # Fixed validation tasks, so that epochs are compared on the same episodes.
-    validation_batches = []
-    for shots in config.validation_shots:
-        tasks = make_tasks(validation_ratings, validation_ratings["user_id"].unique(), shots,
-                           query_size=config.query_size, seed=config.seed)
-        for start in range(0, len(tasks), 256):
-            validation_batches.append(
-                collate(tasks[start:start + 256], encoder, user_features, prior,
-                        target=learner.task))
-    if not validation_batches:
-        raise ValueError("no validation user has enough ratings for a validation task")
+    validation_batches = validation_episodes(learner, validation_ratings, encoder,
+                                             user_features, prior, config)
 
     sampler = EpisodeSampler(group_ratings(train_ratings), config.train_query_size,
                              config.max_support, seed=config.seed)
@@ -230,6 +267,9 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
             break
 
     learner.load_state_dict(best_state)
+    if config.serve_step_candidates:
+        history.serve_step_errors = choose_serve_steps(
+            learner, validation_batches, config.serve_step_candidates)
     history.best_epoch = best_epoch
     history.seconds = time.perf_counter() - started
     return history

@@ -47,6 +47,9 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     ``finetune`` is the student's network trained without meta-learning and fine-tuned
     on the support at serving time. ``melu-1`` and ``melu-5`` follow MeLU (Lee et al.,
     KDD 2019): MAML that adapts only the decision layers, with 1 and 5 local steps.
+    ``student-like`` is the student's network meta-trained for like/dislike
+    classification (a rating of 4 or more is a like): the same meta-learner on a second
+    task type, scored by AUC and ranking metrics.
     ``epochs`` overrides every variant's epoch budget.
     """
     variants = {
@@ -69,6 +72,12 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
             learner={"adapt": "personal+decision", "algorithm": "maml",
                      "inner_steps": 0, "serve_steps": 5, "inner_lr": 0.1},
             train=TrainConfig(epochs=40, patience=8, max_support=48),
+        ),
+        "student-like": VariantSpec(
+            network={"dim": 4, "hidden": (16,)},
+            learner={"adapt": "personal+decision", "algorithm": "metasgd",
+                     "inner_steps": 5, "inner_lr": 0.1, "task": "like"},
+            train=TrainConfig(epochs=30, patience=8, max_support=48),
         ),
         "melu-1": VariantSpec(
             network={"dim": 16, "hidden": (64, 32)},

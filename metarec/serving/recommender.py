@@ -166,7 +166,14 @@ class Recommender:
         return items, values
 
     def is_ranker(self, variant) -> bool:
-        """True for a baseline whose scores rank items but are not ratings."""
+        """True where scores rank items but are not ratings.
+
+        That is the popularity and random baselines, and networks trained for the
+        ``like`` task, whose scores are probabilities that the person likes the item.
+        """
+        learner = self.learners.get(variant)
+        if learner is not None:
+            return learner.task == "like"
         return bool(getattr(self.classical.get(variant), "is_ranker", False))
 
     def _check_user(self, user) -> dict:
@@ -220,7 +227,8 @@ class Recommender:
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
         items, values = self._check_ratings(ratings)
-        features = self._user_features(user, items, values)
+        task = self.learners[variant].task if variant in self.learners else "rating"
+        features = self._user_features(user, items, values, task)
         rated = dict(zip(items.tolist(), values.tolist()))
 
         if variant in self.classical:
@@ -269,10 +277,13 @@ class Recommender:
         # With no ratings there is no support loss to report.
         curve = curve if len(items) else []
 
+        like = learner.task == "like"
+
         def score(item_ids):
             rows = (self._all_rows if item_ids is self.item_ids
                     else torch.as_tensor(self.encoder.item_rows(item_ids)))
-            return scorer(rows).numpy()
+            scores = scorer(rows)
+            return (torch.sigmoid(scores) if like else scores).numpy()
 
         return Adaptation(variant, curve, seconds, score, self, rated)
 
