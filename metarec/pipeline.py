@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .data.features import FeatureEncoder
@@ -105,6 +106,10 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     item_features = encoder.item_feature_table(dataset.items)
     classical = fit_classical(train_ratings, seed)
     prior = ItemPrior.from_baseline(classical["user-bias"], encoder)
+    text_features = None
+    if any(spec.network.get("text") for spec in specs.values()):
+        report("embedding item text with the sentence encoder", 0.0)
+        text_features = item_text_table(encoder, dataset.items)
 
     # Meta-train the networks in order, so a student can distil from a trained teacher.
     learners, histories = {}, {}
@@ -117,7 +122,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
                 f"variant {name!r} distils from {spec.distill_from!r}, which must be "
                 f"trained before it; list it earlier"
             )
-        learner = build_learner(spec, encoder, item_features, prior)
+        learner = build_learner(spec, encoder, item_features, prior, text_features)
         offset = done_epochs
 
         def on_epoch(epoch, epochs, loss, error, name=name, offset=offset):
@@ -158,7 +163,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
 
     path = save_models(
         out_dir, dataset=dataset, split=split, encoder=encoder, prior=prior,
-        item_features=item_features, learners=learners, specs=specs, histories=histories,
+        item_features=item_features, text_features=text_features, learners=learners,
+        specs=specs, histories=histories,
         classical=classical, ensemble=recommender.ensemble,
         validation=_records(validation),
         extra={"train_seconds": round(time.perf_counter() - started, 1),
@@ -166,6 +172,27 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     report("done", 1.0)
     logger.info("wrote %s in %.0f s", path, time.perf_counter() - started)
     return path
+
+
+def item_text_table(encoder, items) -> np.ndarray:
+    """Sentence embedding of each item's title, genres and year, by item table row.
+
+    Row 0, the unknown item, is all zeros. Computed once at training time and saved with
+    the models, so serving never runs the language model for catalogue items.
+    """
+    from .data.text import EMBEDDING_DIM, encode_texts, item_text
+
+    table = np.zeros((encoder.n_items + 1, EMBEDDING_DIM), dtype=np.float32)
+    by_id = items.set_index("item_id")
+    ids = [i for i in encoder.item_ids if i in by_id.index]
+    texts = [item_text(by_id.at[i, "title"], by_id.at[i, "genres"], _year(by_id.at[i, "year"]))
+             for i in ids]
+    table[encoder.item_rows(ids)] = encode_texts(texts)
+    return table
+
+
+def _year(value):
+    return None if value is None or pd.isna(value) else int(value)
 
 
 def _records(frame):

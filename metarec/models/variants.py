@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import torch
 
 from ..meta.learner import MetaLearner
@@ -16,8 +17,10 @@ from .prior import N_CONTEXT
 class VariantSpec:
     """Everything needed to build and meta-train one neural variant.
 
-    ``network`` contains :class:`RatingNet` arguments (``dim``, ``hidden``), ``learner``
-    contains :class:`MetaLearner` arguments and ``train`` the outer-loop settings.
+    ``network`` contains :class:`RatingNet` arguments (``dim``, ``hidden``) and
+    optionally ``text: True``, which appends each item's sentence embedding (see
+    :mod:`metarec.data.text`) to its content features. ``learner`` contains
+    :class:`MetaLearner` arguments and ``train`` the outer-loop settings.
     ``distill_from`` names the variant whose adapted predictions this one imitates.
     """
 
@@ -54,7 +57,7 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     """
     variants = {
         "teacher": VariantSpec(
-            network={"dim": 48, "hidden": (128, 64)},
+            network={"dim": 64, "hidden": (192, 96, 48), "text": True},
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
                      "inner_steps": 3, "inner_lr": 0.1},
             train=TrainConfig(epochs=30, patience=8, max_support=48),
@@ -98,8 +101,18 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     return variants
 
 
-def build_learner(spec: VariantSpec, encoder, item_features, prior) -> MetaLearner:
-    """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on."""
+def build_learner(spec: VariantSpec, encoder, item_features, prior,
+                  text_features=None) -> MetaLearner:
+    """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on.
+
+    ``text_features`` (one sentence embedding per item table row) is required by a
+    variant whose network sets ``text``, and ignored by the others.
+    """
+    if spec.network.get("text"):
+        if text_features is None:
+            raise ValueError("this variant reads item text embeddings, but none were given; "
+                             "train with the text encoder installed")
+        item_features = np.concatenate([item_features, text_features], axis=1)
     net = RatingNet(encoder.n_items, torch.as_tensor(item_features),
                     torch.as_tensor(prior.row_means),
                     encoder.n_user_features + N_CONTEXT,

@@ -5,8 +5,9 @@ functional, batched with ``vmap`` and differentiable through every step. Serving
 person needs none of that. When only the personal parameters and the decision layers
 adapt (every default variant), each item's representation and base score are fixed, so
 they are computed once per loaded model for the whole catalogue; one inner step is then a
-few small matrix products and one call to ``torch.autograd.grad``. The result matches
-:func:`metarec.meta.inner_loop.adapt` to float precision (a test checks it).
+few small matrix products, with the backward pass written out by hand for the two task
+losses (autograd's bookkeeping costs more than the arithmetic at this size). The result
+matches :func:`metarec.meta.inner_loop.adapt` to float precision (a test checks it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..meta.inner_loop import masked_bce, masked_mse
 from ..models.networks import PERSONAL
+
+
+def _loss_gradient(loss, prediction, targets):
+    """Gradient of a task loss (mean over the support) with respect to the predictions."""
+    if loss is masked_mse:
+        return 2.0 * (prediction - targets) / max(len(targets), 1)
+    if loss is masked_bce:
+        return (torch.sigmoid(prediction) - targets) / max(len(targets), 1)
+    return None
 
 
 class FastAdapter:
@@ -58,16 +69,38 @@ class FastAdapter:
             self.params = {name: p.detach() for name, p in net.named_parameters()}
             self.inner_lrs = {name: lr.detach() for name, lr in learner.inner_lrs().items()}
 
-    def _score(self, params, encoded, user_features, rows):
+    def _forward(self, params, encoded, user_features, rows):
+        """Scores and the activations the hand-written backward pass needs."""
         user = encoded + params["user_embedding"]
         item = self.item_vectors[rows]
         hidden = torch.cat([user.expand_as(item), item, user * item], dim=-1)
+        inputs = []
         for position, (weight, bias) in enumerate(self.layers):
+            inputs.append(hidden)
             hidden = F.linear(hidden, params[weight], params[bias])
             if position < len(self.layers) - 1:
                 hidden = torch.relu(hidden)
-        return (self.item_base[rows] + user_features[-2] + params["user_bias"]
-                + hidden.squeeze(-1))
+        scores = (self.item_base[rows] + user_features[-2] + params["user_bias"]
+                  + hidden.squeeze(-1))
+        return scores, inputs, item
+
+    def _gradients(self, params, inputs, item, upstream):
+        """Backpropagate ``upstream`` (d loss / d score, ``(n,)``) to the adapted params."""
+        grads = {}
+        delta = upstream.unsqueeze(-1)
+        for position in range(len(self.layers) - 1, -1, -1):
+            weight, bias = self.layers[position]
+            grads[weight] = delta.t() @ inputs[position]
+            grads[bias] = delta.sum(0)
+            delta = delta @ params[weight]
+            if position > 0:
+                # inputs[position] is the ReLU output of the layer below.
+                delta = delta * (inputs[position] > 0)
+        if "user_embedding" in self.adapted:
+            dim = item.shape[1]
+            grads["user_embedding"] = (delta[:, :dim] + delta[:, 2 * dim:] * item).sum(0)
+        grads["user_bias"] = upstream.sum()
+        return grads
 
     def adapt(self, user_features, rows, targets, steps, loss, shrinkage=0.0):
         """Take ``steps`` inner steps on one support set.
@@ -83,21 +116,32 @@ class FastAdapter:
         count = float(len(targets))
         scale = max(count, 1.0) / max(count + shrinkage, 1.0)
         losses = []
-        for _ in range(steps):
-            fast = [params[name].clone().requires_grad_(True) for name in self.adapted]
-            current = {**params, **dict(zip(self.adapted, fast))}
-            with torch.enable_grad():
-                plain = loss(self._score(current, encoded, user_features, rows), targets, mask)
-                grads = torch.autograd.grad(plain * scale, fast)
-            losses.append(float(plain.detach()))
-            for name, value, grad in zip(self.adapted, fast, grads):
-                params[name] = (value - self.inner_lrs[name] * grad).detach()
         with torch.no_grad():
-            losses.append(float(loss(self._score(params, encoded, user_features, rows),
-                                     targets, mask)))
+            for _ in range(steps):
+                scores, inputs, item = self._forward(params, encoded, user_features, rows)
+                losses.append(float(loss(scores, targets, mask)))
+                upstream = _loss_gradient(loss, scores, targets)
+                if upstream is None:
+                    grads = self._autograd_gradients(params, encoded, user_features, rows,
+                                                     targets, loss)
+                else:
+                    grads = self._gradients(params, inputs, item, upstream)
+                for name in self.adapted:
+                    params[name] = params[name] - self.inner_lrs[name] * scale * grads[name]
+            scores = self._forward(params, encoded, user_features, rows)[0]
+            losses.append(float(loss(scores, targets, mask)))
 
         def score(item_rows):
             with torch.no_grad():
-                return self._score(params, encoded, user_features, item_rows)
+                return self._forward(params, encoded, user_features, item_rows)[0]
 
         return params, losses, score
+
+    def _autograd_gradients(self, params, encoded, user_features, rows, targets, loss):
+        """Gradients for a loss the hand-written backward pass does not know."""
+        fast = [params[name].clone().requires_grad_(True) for name in self.adapted]
+        current = {**params, **dict(zip(self.adapted, fast))}
+        with torch.enable_grad():
+            scores = self._forward(current, encoded, user_features, rows)[0]
+            grads = torch.autograd.grad(loss(scores, targets, torch.ones_like(targets)), fast)
+        return dict(zip(self.adapted, grads))

@@ -31,6 +31,7 @@ class ModelsDirectoryError(ValueError):
 
 
 def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,
+                text_features=None,
                 histories, classical, ensemble, validation, extra=None) -> Path:
     """Write every trained part of a run into ``directory`` and return its manifest path."""
     directory = Path(directory)
@@ -58,6 +59,8 @@ def save_models(directory, *, dataset, split, encoder, prior, item_features, lea
                           "class": type(model).__name__}
     variants["ensemble"] = {"kind": "ensemble", **ensemble.to_dict()}
     np.save(directory / "item_features.npy", item_features)
+    if text_features is not None:
+        np.save(directory / "item_text.npy", text_features)
 
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -122,12 +125,14 @@ def load_models(directory):
         item_features = np.load(directory / "item_features.npy", allow_pickle=False)
     except FileNotFoundError as error:
         raise ModelsDirectoryError(f"{error.filename} is missing; retrain the models.") from None
+    text_path = directory / "item_text.npy"
+    text_features = np.load(text_path, allow_pickle=False) if text_path.is_file() else None
 
     learners, classical, ensemble = {}, {}, None
     for name, entry in manifest["variants"].items():
         if entry["kind"] == "meta":
             learner = build_learner(VariantSpec.from_dict(entry["spec"]), encoder,
-                                    item_features, prior)
+                                    item_features, prior, text_features)
             path = directory / entry["file"]
             if not path.is_file():
                 raise ModelsDirectoryError(f"{path} is missing; retrain the models.")
