@@ -1,0 +1,321 @@
+"""Ablations of the student and the accuracy/cost trade-off, into benchmarks/RESULTS.md.
+
+Run after ``run_benchmark.py``, whose models (one folder per seed) this script reuses:
+the teacher each student distils from, the split, the features and the efficiency
+measurements. For every seed it meta-trains extra students on the same meta-train users:
+
+- distillation: no distillation, each of the three objectives alone, and all three;
+- meta-gradients: second-order MAML, first-order MAML and Meta-SGD, without distillation
+  so that only the meta-gradient differs, with their meta-training time;
+- inner steps at training (1, 3, 5), chosen by validation error;
+
+then scores them on the test users at K = 1, 5 and all. It also writes the like/dislike
+and trade-off sections from the main benchmark's results. Sections written: distillation,
+meta-gradients, like-task, trade-off.
+
+    python benchmarks/run_tradeoffs.py --data path/to/ml-100k --models runs/benchmark
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from metarec.data import load_movielens_100k  # noqa: E402
+from metarec.evaluation.evaluate import evaluate_users, saved_scenario  # noqa: E402
+from metarec.meta.training import meta_train  # noqa: E402
+from metarec.models.variants import build_learner, default_variants  # noqa: E402
+from metarec.serving.recommender import Recommender  # noqa: E402
+
+from results import header, update_section  # noqa: E402
+from run_benchmark import markdown, with_ci  # noqa: E402
+
+SHOTS = (1, 5, "all")
+DISTILLATION = {
+    "none": dict(distill_weight=0.0, distill_catalogue_weight=0.0, distill_ranking_weight=0.0),
+    "rating": dict(distill_weight=0.5, distill_catalogue_weight=0.0, distill_ranking_weight=0.0),
+    "catalogue": dict(distill_weight=0.0, distill_catalogue_weight=0.5,
+                      distill_ranking_weight=0.0),
+    "ranking": dict(distill_weight=0.0, distill_catalogue_weight=0.0,
+                    distill_ranking_weight=0.5),
+    "all": dict(distill_weight=0.5, distill_catalogue_weight=0.5, distill_ranking_weight=0.5),
+}
+ALGORITHMS = ("maml", "fomaml", "metasgd")
+TRAIN_STEPS = (1, 3, 5)
+
+
+def student_variants() -> dict:
+    """Every extra student this script trains, by row name."""
+    base = default_variants()["student"]
+    undistilled = replace(base.train, **DISTILLATION["none"])
+    out = {}
+    for name, weights in DISTILLATION.items():
+        out[f"distill/{name}"] = replace(base, train=replace(base.train, **weights),
+                                         distill_from=None if name == "none" else "teacher")
+    for algorithm in ALGORITHMS:
+        out[f"algorithm/{algorithm}"] = replace(
+            base, learner={**base.learner, "algorithm": algorithm}, train=undistilled,
+            distill_from=None)
+    for steps in TRAIN_STEPS:
+        out[f"steps/{steps}"] = replace(
+            base, learner={**base.learner, "inner_steps": steps}, train=undistilled,
+            distill_from=None)
+    # Rows that are the same model are trained once.
+    out["algorithm/metasgd"] = out["distill/none"]
+    out[f"steps/{base.learner['inner_steps']}"] = out["distill/none"]
+    return out
+
+
+def run_seed(dataset, models_dir, parts):
+    recommender = Recommender.load(models_dir, dataset)
+    manifest = recommender.manifest
+    seed = manifest["split"]["seed"]
+    scenario = saved_scenario(manifest)
+    train = scenario.training_ratings(dataset.ratings)
+    validation = scenario.held_out_ratings(dataset.ratings, "validation")
+    test = scenario.held_out_ratings(dataset.ratings, "test")
+    encoder, prior = recommender.encoder, recommender.prior
+    features = encoder.encode_users(dataset.users)
+    item_features = np.load(models_dir / "item_features.npy")
+    text_path = models_dir / "item_text.npy"
+    text = np.load(text_path) if text_path.is_file() else None
+    teacher = recommender.learners["teacher"]
+
+    trained, rows = {}, []
+    variants = {k: v for k, v in student_variants().items() if k.split("/")[0] in parts}
+    for name, spec in tqdm(variants.items(), desc=f"seed {seed}", leave=False):
+        key = id(spec)
+        if key not in trained:
+            learner = build_learner(spec, encoder, item_features, prior, text)
+            started = time.perf_counter()
+            history = meta_train(learner, train, validation, encoder, features, prior,
+                                 replace(spec.train, seed=seed),
+                                 teacher=teacher if spec.distill_from else None, name=name)
+            seconds = time.perf_counter() - started
+            learner.requires_grad_(False)
+            trained[key] = (learner, history, seconds)
+        learner, history, seconds = trained[key]
+        recommender.learners[name] = learner
+        frame = evaluate_users(recommender, test, scenario.users.test, features, SHOTS,
+                               variants=[name], seed=seed)
+        frame.insert(0, "seed", seed)
+        frame["train_seconds"] = seconds
+        frame["validation_error"] = min(history.validation_mae)
+        frame["serve_steps"] = learner.serve_steps
+        rows.append(frame)
+    # The default student, for reference, as trained by run_benchmark.py.
+    frame = evaluate_users(recommender, test, scenario.users.test, features, SHOTS,
+                           variants=["student", "teacher"], seed=seed)
+    frame.insert(0, "seed", seed)
+    rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def kshot_table(results, prefix, metric, labels):
+    frame = results[results.variant.str.startswith(prefix) | results.variant.isin(labels)]
+    ci = with_ci(frame, ["variant", "shots"], [metric])
+    wide = ci.pivot(index="variant", columns="shots", values=metric)
+    wide = wide[[str(s) for s in SHOTS]]
+    wide.columns = [f"K={c}" for c in wide.columns]
+    order = [v for v in dict.fromkeys(frame.variant)]
+    wide = wide.reindex(order).reset_index()
+    wide["variant"] = wide["variant"].str.replace(prefix, "", regex=False)
+    return markdown(wide, "variant", list(wide.columns[1:]))
+
+
+def distillation_section(results, command):
+    lines = ["## Distillation ablation", "", header(command),
+             "The student network (see the new-user section) meta-trained with Meta-SGD on "
+             "the same meta-train users, with each distillation objective alone, all three, "
+             "or none; weights 0.5 each. `rating`: squared error to the adapted teacher's "
+             "query predictions; `catalogue`: the same on 32 random catalogue items per "
+             "task; `ranking`: KL divergence between the two models' softmax distributions "
+             "over those items. `student` is the default (rating + catalogue), trained by "
+             "run_benchmark.py. Test users, mean over seeds ± 95% half-width.", ""]
+    for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
+        lines += [f"### {title}", "",
+                  kshot_table(results, "distill/", metric, ("student", "teacher")), ""]
+    return "\n".join(lines)
+
+
+def meta_gradient_section(results, command):
+    lines = ["## Meta-gradient variants and inner steps", "", header(command),
+             "The student network without distillation, meta-trained with second-order MAML "
+             "(`maml`), first-order MAML (`fomaml`) and Meta-SGD (`metasgd`, a learned step "
+             "size for every adapted parameter element), 5 inner steps each. Serving steps "
+             "are then chosen on validation users (the fewest within 0.001 of the best "
+             "validation error).", ""]
+    for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
+        lines += [f"### {title}", "", kshot_table(results, "algorithm/", metric, ()), ""]
+    cost = results[results.variant.str.startswith(("algorithm/", "steps/"))]
+    cost = cost.groupby(["variant", "seed"], sort=False)[
+        ["train_seconds", "validation_error", "serve_steps"]].first().reset_index()
+    ci = with_ci(cost, ["variant"], ["train_seconds", "validation_error", "serve_steps"])
+    lines += ["### Meta-training time, validation error and serving steps", "",
+              "Wall time of meta-training on this machine (2 cores), best validation MAE "
+              "over epochs (validation users, K = 1, 5 and all), serving steps chosen.", "",
+              markdown(ci, "variant", ["train_seconds", "validation_error", "serve_steps"]),
+              ""]
+    steps = cost[cost.variant.str.startswith("steps/")]
+    if not steps.empty:
+        mean = steps.groupby("variant", sort=False)["validation_error"].mean()
+        lines += [f"Inner steps at training chosen on validation: `{mean.idxmin()}` "
+                  f"(validation MAE {mean.min():.4f}; "
+                  + ", ".join(f"{k}: {v:.4f}" for k, v in mean.items()) + ").", ""]
+        lines += ["### Test MAE by inner steps at training", "",
+                  kshot_table(results, "steps/", "mae", ()), ""]
+    return "\n".join(lines)
+
+
+def like_section(main_results, command):
+    keep = ["student-like", "student", "teacher", "ensemble", "popularity", "random"]
+    frame = main_results[main_results.variant.isin(keep)]
+    metrics = ["auc", "ndcg@3", "catalogue_ndcg@10", "precision@10", "recall@10"]
+    lines = ["## Like/dislike classification", "", header(command),
+             "`student-like` is the student's network meta-trained by the same meta-learner "
+             "on like/dislike targets (a rating of 4 or more is a like) with a logistic "
+             "loss; it scores like probabilities. The rating models rank by predicted "
+             "rating. AUC separates liked from disliked query items; the other columns are "
+             "the ranking metrics of the new-user section. Test users, mean over seeds ± "
+             "95% half-width.", ""]
+    for shots in ("1", "5", "all"):
+        ci = with_ci(frame[frame.shots == shots], ["variant"], metrics)
+        ci = ci.set_index("variant").reindex([v for v in keep if v in set(ci.variant)])
+        lines += [f"### K={shots}", "", markdown(ci.reset_index(), "variant", metrics), ""]
+    return "\n".join(lines)
+
+
+def tradeoff_section(main_results, efficiency, command, out_dir):
+    efficiency = efficiency.copy()
+    efficiency["adapt_score_p50_ms"] = efficiency["adapt_p50_ms"] + efficiency["score_p50_ms"]
+    accuracy = main_results[main_results.shots.isin(["5", "all"])].pivot_table(
+        index=["seed", "variant"], columns="shots", values="mae").reset_index()
+    accuracy.columns = ["seed", "variant", "mae_k5", "mae_kall"]
+    joined = efficiency.merge(accuracy, on=["seed", "variant"], how="left")
+    columns = ["mae_k5", "mae_kall", "parameters", "adapt_p50_ms", "score_p50_ms",
+               "adapt_score_p50_ms"]
+    ci = with_ci(joined, ["variant"], columns)
+    ci = ci[ci.variant != "random"]
+    lines = ["## Accuracy against cost", "", header(command),
+             "MAE on test users against trainable parameters and one-thread latency at "
+             "K=10 (p50 over 50 test users): adapting to the support, scoring the whole "
+             "catalogue, and both. Classical baselines have no trainable network; their "
+             "parameter count is left blank.", "",
+             markdown(ci, "variant", columns, 3), "",
+             "![MAE at K=all against adaptation plus scoring latency](tradeoff.svg)", ""]
+    ratio = _ratios(ci)
+    if ratio:
+        lines += [ratio, ""]
+    (out_dir / "tradeoff.svg").write_text(scatter_svg(ci))
+    return "\n".join(lines)
+
+
+def _ratios(ci):
+    rows = ci.set_index("variant")
+    if not {"teacher", "student"} <= set(rows.index):
+        return ""
+    t, s = rows.loc["teacher"], rows.loc["student"]
+    return (f"Teacher against student: {t['parameters'][0] / s['parameters'][0]:.1f}× the "
+            f"trainable parameters; adaptation {t['adapt_p50_ms'][0] / s['adapt_p50_ms'][0]:.1f}× "
+            f"and catalogue scoring {t['score_p50_ms'][0] / s['score_p50_ms'][0]:.1f}× the "
+            f"student's p50 time, {t['adapt_score_p50_ms'][0] / s['adapt_score_p50_ms'][0]:.1f}× "
+            f"for both together ({s['adapt_score_p50_ms'][0]:.2f} ms for the student).")
+
+
+def scatter_svg(ci, width=640, height=380) -> str:
+    """MAE at K=all against adapt+score p50 milliseconds (log scale), one dot a variant."""
+    left, right, top, bottom = 60, 20, 20, 45
+    points = [(r.variant, r.adapt_score_p50_ms[0], r.mae_kall[0]) for r in ci.itertuples()
+              if not np.isnan(r.mae_kall[0])]
+    xs = np.log10([p[1] for p in points])
+    ys = np.array([p[2] for p in points])
+    x0, x1 = xs.min() - 0.15, xs.max() + 0.15
+    y0, y1 = ys.min() - 0.01, ys.max() + 0.01
+
+    def px(v):
+        return left + (v - x0) / (x1 - x0) * (width - left - right)
+
+    def py(v):
+        return top + (y1 - v) / (y1 - y0) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>']
+    for tick in range(int(np.floor(x0)), int(np.ceil(x1)) + 1):
+        for sub in (1, 2, 5):
+            v = tick + np.log10(sub)
+            if x0 <= v <= x1:
+                parts.append(f'<line x1="{px(v):.1f}" x2="{px(v):.1f}" y1="{top}" '
+                             f'y2="{height - bottom}" stroke="#eee"/>')
+                parts.append(f'<text x="{px(v):.1f}" y="{height - bottom + 16}" '
+                             f'text-anchor="middle">{10 ** v:g}</text>')
+    for v in np.linspace(y0 + 0.01, y1 - 0.01, 5):
+        parts.append(f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end">'
+                     f'{v:.3f}</text>')
+    parts.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 8}" '
+                 'text-anchor="middle">adapt + score p50 (ms, log scale)</text>')
+    parts.append(f'<text x="14" y="{(top + height - bottom) / 2:.0f}" transform="rotate(-90 '
+                 f'14 {(top + height - bottom) / 2:.0f})" text-anchor="middle">MAE at K=all'
+                 '</text>')
+    for (name, _, _), x, y in zip(points, xs, ys):
+        parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="#4c6ef5"/>')
+        parts.append(f'<text x="{px(x) + 6:.1f}" y="{py(y) - 6:.1f}">{name}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("METAREC_DATA_DIR"),
+                        help="MovieLens-100K folder")
+    parser.add_argument("--models", default=str(ROOT / "runs" / "benchmark"),
+                        help="run_benchmark.py's models folder, one subfolder per seed")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--parts", nargs="+", default=["distill", "algorithm", "steps"],
+                        choices=["distill", "algorithm", "steps"])
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the ablation results saved by an earlier run")
+    args = parser.parse_args(argv)
+    if not args.data:
+        parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")
+    logging.basicConfig(level=logging.WARNING)
+    command = "python benchmarks/run_tradeoffs.py " + " ".join(
+        a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
+
+    dataset = load_movielens_100k(args.data)
+    models = Path(args.models)
+    saved = models / "ablation.csv"
+    if args.reuse and saved.is_file():
+        results = pd.read_csv(saved, dtype={"shots": str})
+    else:
+        results = pd.concat([run_seed(dataset, models / f"seed-{seed}", args.parts)
+                             for seed in args.seeds], ignore_index=True)
+        results.to_csv(saved, index=False)
+    results["shots"] = results["shots"].astype(str)
+
+    if "distill" in args.parts:
+        update_section("distillation", distillation_section(results, command))
+    if {"algorithm", "steps"} & set(args.parts):
+        update_section("meta-gradients", meta_gradient_section(results, command))
+    main_results = pd.read_csv(models / "results.csv", dtype={"shots": str})
+    efficiency = pd.read_csv(models / "efficiency.csv")
+    update_section("like-task", like_section(main_results, command))
+    update_section("trade-off", tradeoff_section(main_results, efficiency, command,
+                                                 Path(__file__).resolve().parent))
+    print("wrote benchmarks/RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
