@@ -28,6 +28,7 @@ logger = logging.getLogger("metarec")
 
 # Support sizes of the validation tasks the ensemble weights are fitted on.
 ENSEMBLE_SHOTS = (1, 2, 3, 4, 5, 7, 10, 15, 20, 30, ALL)
+ENSEMBLE_DRAWS = 3
 VALIDATION_SHOTS = (1, 5, ALL)
 ENSEMBLE_MEMBERS = ("teacher", "student", "user-bias", "mf-als")
 
@@ -145,15 +146,17 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     recommender = Recommender(manifest, encoder, prior, learners, classical, None,
                               dataset.item_titles())
     members = [m for m in ENSEMBLE_MEMBERS if m in recommender.variants]
-    tasks = [task for shots in ENSEMBLE_SHOTS
-             for task in make_tasks(validation_ratings, split.validation, shots, seed=seed,
-                                    max_ratings=None)]
+    # Several draws of support and query per user and size give the weights more data.
+    tasks = [task for draw in range(ENSEMBLE_DRAWS) for shots in ENSEMBLE_SHOTS
+             for task in make_tasks(validation_ratings, split.validation, shots,
+                                    seed=seed + 1000 * draw, max_ratings=None)]
     predictions = {m: score_tasks(recommender, m, tasks, user_features) for m in members}
     shots = [task.shots for task in tasks for _ in task.query_items]
     targets = [r for task in tasks for r in task.query_ratings]
+    people = [task.user_id for task in tasks for _ in task.query_items]
     recommender.ensemble = SupportSizeEnsemble(members).fit(
         {m: _flatten(p) for m, p in predictions.items()}, np.asarray(shots, dtype=float),
-        np.asarray(targets, dtype=float))
+        np.asarray(targets, dtype=float), groups=np.asarray(people))
 
     # Validation metrics go into the manifest; test users stay untouched.
     report("scoring validation users", 0.98)

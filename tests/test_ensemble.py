@@ -65,3 +65,28 @@ def test_missing_member_is_named(members):
     predictions, shots, truth = members
     with pytest.raises(ValueError, match=r"lack members \['other'\]"):
         SupportSizeEnsemble(["prior", "other"]).fit(predictions, shots, truth)
+
+
+def test_a_blend_that_does_not_validate_falls_back_to_the_best_member():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(3.5, 1.0, N)
+    shots = np.ones(N)
+    people = np.repeat(np.arange(N // 10), 10)
+    # "noise" is "good" plus independent noise: any weight on it only adds error, though
+    # an in-sample fit still gives it a little.
+    good = truth + rng.normal(0, 0.3, N)
+    predictions = {"good": good, "noise": good + rng.normal(0, 1.0, N)}
+    ensemble = SupportSizeEnsemble(["good", "noise"]).fit(predictions, shots, truth,
+                                                          groups=people)
+    weights = ensemble.weights_for(1)
+    assert weights == {"good": 1.0, "noise": 0.0}
+
+
+def test_cross_validation_keeps_a_useful_blend(members):
+    predictions, shots, truth = members
+    people = np.arange(N) // 5
+    ensemble = SupportSizeEnsemble(["prior", "adapted"]).fit(predictions, np.full(N, 3),
+                                                             truth, groups=people)
+    # Pooled over support sizes, neither member is best everywhere, so a blend wins.
+    weights = ensemble.weights_for(3)
+    assert 0.2 < weights["prior"] < 0.8

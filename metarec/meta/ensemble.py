@@ -11,6 +11,8 @@ DEFAULT_BIN_EDGES = (1, 3, 6, 11, 21)
 
 # Minimum validation ratings per member for a bin to get weights of its own.
 MIN_RATINGS_PER_MEMBER = 50
+# Folds of the cross-validation that decides between a blend and the best single member.
+CV_FOLDS = 5
 
 
 def convex_weights(X, y) -> np.ndarray:
@@ -36,6 +38,11 @@ class SupportSizeEnsemble:
     own weights, fitted on validation users (see :func:`convex_weights`). A bin with too
     few validation ratings uses the weights fitted on all bins together.
 
+    Validation sets in cold-start studies are small, and a blend fitted on a few thousand
+    ratings can do worse on new users than its best member. So each bin's blend is
+    cross-validated over people (``groups``) and kept only if its held-out squared error
+    beats every single member's; otherwise the bin uses its best member alone.
+
     Parameters
     ----------
     members : list of str
@@ -51,7 +58,7 @@ class SupportSizeEnsemble:
     def _bin(self, shots):
         return np.searchsorted(self.bin_edges, np.maximum(np.asarray(shots), 1), side="right") - 1
 
-    def fit(self, predictions, shots, targets):
+    def fit(self, predictions, shots, targets, groups=None):
         """Fit the weights of every bin.
 
         Parameters
@@ -62,6 +69,9 @@ class SupportSizeEnsemble:
             Support size of the task each query rating belongs to, ``(n,)``.
         targets : numpy.ndarray
             True ratings, ``(n,)``.
+        groups : numpy.ndarray, optional
+            Who each rating belongs to, ``(n,)``; the cross-validation folds never split
+            a person. Without it, ratings are assigned to folds one by one.
         """
         missing = [m for m in self.members if m not in predictions]
         if missing:
@@ -70,15 +80,34 @@ class SupportSizeEnsemble:
         targets = np.asarray(targets, dtype=float)
         if len(targets) == 0:
             raise ValueError("cannot fit the ensemble on zero validation ratings")
+        groups = np.arange(len(targets)) if groups is None else np.asarray(groups)
+        _, group_index = np.unique(groups, return_inverse=True)
+        folds = np.random.default_rng(0).permutation(group_index.max() + 1)[group_index] % CV_FOLDS
         bins = self._bin(shots)
-        pooled = convex_weights(X, targets)
+        pooled = self._choose(X, targets, folds)
         self.weights_ = np.tile(pooled, (len(self.bin_edges), 1))
         self.intercepts_ = np.zeros(len(self.bin_edges))
         for b in range(len(self.bin_edges)):
             rows = bins == b
             if rows.sum() >= MIN_RATINGS_PER_MEMBER * len(self.members):
-                self.weights_[b] = convex_weights(X[rows], targets[rows])
+                self.weights_[b] = self._choose(X[rows], targets[rows], folds[rows])
         return self
+
+    @staticmethod
+    def _choose(X, y, folds) -> np.ndarray:
+        """Convex weights, or the best member alone where the blend does not validate."""
+        member_errors = ((X - y[:, None]) ** 2).mean(axis=0)
+        best = np.zeros(X.shape[1])
+        best[np.argmin(member_errors)] = 1.0
+        held_out = np.empty_like(y)
+        for fold in np.unique(folds):
+            test = folds == fold
+            if test.all():
+                return best
+            held_out[test] = X[test] @ convex_weights(X[~test], y[~test])
+        if ((held_out - y) ** 2).mean() < member_errors.min():
+            return convex_weights(X, y)
+        return best
 
     def weights_for(self, shots) -> dict:
         """Return the member weights used for a support of ``shots`` ratings."""
