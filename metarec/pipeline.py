@@ -13,6 +13,7 @@ import torch
 
 from .data.features import FeatureEncoder
 from .evaluation.evaluate import evaluate_users, score_tasks
+from .meta.distributed import current_group
 from .meta.ensemble import SupportSizeEnsemble
 from .meta.training import meta_train
 from .models.baselines import (ALSMatrixFactorization, GlobalMean, ItemMean, PopularityRanker,
@@ -72,12 +73,17 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         ``new-user-new-item`` the items released from ``cut_year`` on are held out of
         training too, and validation tasks are validation users' ratings of them.
 
+    Under ``torchrun`` (see :mod:`metarec.meta.distributed`) every worker calls this with
+    the same arguments and the workers share each meta-batch. Only rank 0 goes on to fit
+    the ensemble, score validation users and write files.
+
     Returns
     -------
-    pathlib.Path
-        The written manifest.
+    pathlib.Path or None
+        The written manifest; None on the other workers.
     """
     started = time.perf_counter()
+    workers = current_group()
     specs = dict(variants or default_variants(epochs))
     if epochs is not None and variants is not None:
         for spec in specs.values():
@@ -137,8 +143,12 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         learner.requires_grad_(False)
         learners[name] = learner
         # Saved with the spec, so a reloaded model serves with the chosen step count.
-        specs[name] = replace(spec, learner={**spec.learner, "serve_steps": learner.serve_steps})
+        specs[name] = replace(spec, learner={**spec.learner, "serve_steps": learner.serve_steps,
+                                             "serve_schedule": learner.serve_schedule})
         done_epochs += spec.train.epochs
+
+    if not workers.is_main:
+        return None
 
     # Fit the ensemble weights on validation users, by support size.
     report("fitting the ensemble on validation users", 0.96)
@@ -171,6 +181,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         classical=classical, ensemble=recommender.ensemble,
         validation=_records(validation),
         extra={"train_seconds": round(time.perf_counter() - started, 1),
+               "workers": workers.world_size,
                "scenario": scenario_split.to_dict()})
     report("done", 1.0)
     logger.info("wrote %s in %.0f s", path, time.perf_counter() - started)

@@ -302,7 +302,7 @@ def test_like_variant_gives_like_probabilities(tiny_models, sample_dataset):
     adaptation = recommender.adapt({1: 5.0, 2: 1.0, 3: 4.0}, "student-like")
     scores = adaptation.predict(recommender.item_ids)
     assert ((scores > 0) & (scores < 1)).all()
-    assert len(adaptation.support_losses) == recommender.learners["student-like"].serve_steps + 1
+    assert len(adaptation.support_losses) == recommender.learners["student-like"].steps_for(3) + 1
 
 
 def test_serve_steps_are_chosen_on_validation(tiny_models):
@@ -310,12 +310,33 @@ def test_serve_steps_are_chosen_on_validation(tiny_models):
     for name, entry in manifest["variants"].items():
         if entry["kind"] != "meta":
             continue
-        errors = {int(k): v for k, v in entry["serve_step_errors"].items()}
-        chosen = entry["spec"]["learner"]["serve_steps"]
-        assert chosen in errors, name
-        # The cheapest count within the tolerance of the best one.
-        assert errors[chosen] <= min(errors.values()) + 1e-3
-        assert all(errors[s] > min(errors.values()) + 1e-3 for s in errors if s < chosen)
+        table = entry["serve_step_errors"]
+        schedule = entry["spec"]["learner"]["serve_schedule"]
+        # One schedule entry per validation group, in increasing support size.
+        assert len(schedule) == len(table), name
+        assert [lower for lower, _ in schedule] == sorted(lower for lower, _ in schedule)
+        assert schedule[0][0] == 0
+        for (_, chosen), size in zip(schedule, sorted(table, key=int)):
+            errors = {int(k): v for k, v in table[size].items()}
+            # The cheapest count within the tolerance of the group's best one.
+            assert errors[chosen] <= min(errors.values()) + 1e-3
+            assert all(errors[s] > min(errors.values()) + 1e-3 for s in errors if s < chosen)
+
+
+def test_serving_follows_the_schedule(tiny_models, sample_dataset):
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    learner = recommender.learners["student"]
+    saved = learner.serve_schedule
+    learner.serve_schedule = [[0, 1], [3, 4]]
+    try:
+        assert learner.steps_for(0) == 1 and learner.steps_for(2) == 1
+        assert learner.steps_for(3) == 4 and learner.steps_for(50) == 4
+        two = recommender.adapt({1: 5.0, 2: 1.0}, "student")
+        three = recommender.adapt({1: 5.0, 2: 1.0, 3: 4.0}, "student")
+        assert len(two.support_losses) == 2
+        assert len(three.support_losses) == 5
+    finally:
+        learner.serve_schedule = saved
 
 
 def test_listwise_distillation_compares_orderings():

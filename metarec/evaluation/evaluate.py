@@ -55,22 +55,27 @@ def _score_network(recommender, variant, tasks, user_features, items, low, high)
     learner = recommender.learners[variant]
     size = QUERY_BATCH if items is None else CATALOGUE_BATCH
     rows = None if items is None else torch.as_tensor(recommender.encoder.item_rows(items))
-    out = []
-    for start in range(0, len(tasks), size):
-        chunk = tasks[start:start + size]
-        batch = collate(chunk, recommender.encoder, user_features, recommender.prior,
-                        target=learner.task)
-        extra = None if rows is None else rows.expand(len(chunk), -1)
-        with torch.no_grad():
-            query, _, scored = learner.adapt_and_predict(
-                batch, steps=learner.serve_steps, extra_rows=extra, first_order=True)
-        scores = query if rows is None else scored
-        scores = (torch.sigmoid(scores) if learner.task == "like"
-                  else scores.clamp(low, high)).numpy()
-        if rows is None:
-            out += [scores[i, :len(t.query_items)] for i, t in enumerate(chunk)]
-        else:
-            out += list(scores)
+    out = [None] * len(tasks)
+    # Tasks adapt with the steps the serving schedule gives their support size; a batch
+    # shares one count, so tasks are grouped by it.
+    by_steps = {}
+    for position, task in enumerate(tasks):
+        by_steps.setdefault(learner.steps_for(task.shots), []).append(position)
+    for steps, positions in by_steps.items():
+        for start in range(0, len(positions), size):
+            chunk_positions = positions[start:start + size]
+            chunk = [tasks[p] for p in chunk_positions]
+            batch = collate(chunk, recommender.encoder, user_features, recommender.prior,
+                            target=learner.task)
+            extra = None if rows is None else rows.expand(len(chunk), -1)
+            with torch.no_grad():
+                query, _, scored = learner.adapt_and_predict(
+                    batch, steps=steps, extra_rows=extra, first_order=True)
+            scores = query if rows is None else scored
+            scores = (torch.sigmoid(scores) if learner.task == "like"
+                      else scores.clamp(low, high)).numpy()
+            for i, (p, t) in enumerate(zip(chunk_positions, chunk)):
+                out[p] = scores[i, :len(t.query_items)] if rows is None else scores[i]
     return out
 
 

@@ -45,10 +45,16 @@ class MetaLearner(nn.Module):
         ``inner_steps``. With ``inner_steps=0`` the network is trained without an inner
         loop and fine-tuned with ``serve_steps`` plain gradient steps ("pretrain +
         fine-tune").
+    serve_schedule : list of [int, int], optional
+        Inner steps by support size, ``[[min_ratings, steps], ...]`` in increasing
+        ``min_ratings`` starting at 0, as chosen on validation users by
+        :func:`metarec.meta.training.choose_serve_steps`. Without it every support size
+        gets ``serve_steps``.
     """
 
     def __init__(self, net, adapt="personal+decision", algorithm="maml", inner_steps=3,
-                 inner_lr=0.1, task="rating", support_shrinkage=0.0, serve_steps=None):
+                 inner_lr=0.1, task="rating", support_shrinkage=0.0, serve_steps=None,
+                 serve_schedule=None):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -65,6 +71,8 @@ class MetaLearner(nn.Module):
         self.serve_steps = inner_steps if serve_steps is None else int(serve_steps)
         if self.serve_steps < 0:
             raise ValueError(f"serve_steps must be 0 or more, got {serve_steps}")
+        self.serve_schedule = ([[int(lower), int(steps)] for lower, steps in serve_schedule]
+                               if serve_schedule else None)
         self.task = task
         if support_shrinkage < 0:
             raise ValueError(f"support_shrinkage must be 0 or more, got {support_shrinkage}")
@@ -78,6 +86,16 @@ class MetaLearner(nn.Module):
             value = torch.full_like(named[name], math.log(inner_lr))
             self.log_inner_lrs[_key(name)] = nn.Parameter(
                 value, requires_grad=(algorithm == "metasgd"))
+
+    def steps_for(self, support_size) -> int:
+        """Inner steps to serve a person who gave ``support_size`` ratings."""
+        if not self.serve_schedule:
+            return self.serve_steps
+        steps = self.serve_schedule[0][1]
+        for lower, count in self.serve_schedule:
+            if support_size >= lower:
+                steps = count
+        return steps
 
     @property
     def first_order(self) -> bool:

@@ -222,7 +222,8 @@ class Recommender:
         user : dict, optional
             Demographics: ``age``, ``gender`` ("M"/"F"), ``occupation``, ``zip_code``.
         steps : int, optional
-            Inner steps; defaults to the variant's ``serve_steps``.
+            Inner steps; defaults to the count the variant's serving schedule gives for
+            this many ratings (chosen on validation users at training time).
         """
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
@@ -248,7 +249,7 @@ class Recommender:
 
     def _adapt_network(self, variant, items, values, features, rated, steps):
         learner = self.learners[variant]
-        steps = learner.serve_steps if steps is None else int(steps)
+        steps = learner.steps_for(len(items)) if steps is None else int(steps)
         if steps < 0:
             raise ValueError(f"steps must be 0 or more, got {steps}")
         started = time.perf_counter()

@@ -50,8 +50,9 @@ def save_models(directory, *, dataset, split, encoder, prior, item_features, lea
             "best_epoch": history.best_epoch + 1,
             "train_loss": history.train_loss,
             "validation_error": history.validation_mae,
-            "serve_step_errors": {str(k): v for k, v in
-                                  (history.serve_step_errors or {}).items()},
+            "serve_step_errors": {
+                str(size): {str(steps): error for steps, error in errors.items()}
+                for size, errors in (history.serve_step_errors or {}).items()},
         }
     for name, model in classical.items():
         np.savez(directory / f"{name}.npz", **model.get_state())
