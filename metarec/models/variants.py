@@ -60,7 +60,7 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
             network={"dim": 64, "hidden": (192, 96, 48), "text": True},
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
                      "inner_steps": 3, "inner_lr": 0.1},
-            train=TrainConfig(epochs=30, patience=8, max_support=48),
+            train=TrainConfig(epochs=40, patience=8, max_support=48),
         ),
         "student": VariantSpec(
             network={"dim": 4, "hidden": (16,)},
