@@ -101,6 +101,15 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     return variants
 
 
+def like_variants(epochs=None) -> dict[str, VariantSpec]:
+    """Return the variants that learn like/dislike classification only.
+
+    For implicit feedback (see :func:`metarec.data.implicit.implicit_to_like`), where
+    the values are labels rather than ratings and a rating regression means nothing.
+    """
+    return {"student-like": default_variants(epochs)["student-like"]}
+
+
 def build_learner(spec: VariantSpec, encoder, item_features, prior,
                   text_features=None) -> MetaLearner:
     """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on.
