@@ -60,6 +60,11 @@ class EpisodeSampler:
     For each user, ``query_size`` ratings form the query and a support size is drawn
     log-uniformly between 1 and ``max_support`` (or what the user has left), so that
     training meets one-shot users as often as users with dozens of ratings.
+
+    Each task has its own generator, seeded by ``seed``, the epoch and the user's
+    position in :attr:`users`. A task therefore does not depend on which tasks were drawn
+    before it, and data-parallel workers that each build only their share of a
+    meta-batch draw exactly the tasks a single process would.
     """
 
     def __init__(self, grouped_ratings: dict, query_size=10, max_support=64, seed=0):
@@ -69,20 +74,37 @@ class EpisodeSampler:
         self.grouped = grouped_ratings
         self.query_size = query_size
         self.max_support = max_support
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.epochs_drawn = 0
 
-    def epoch(self, batch_size):
-        """Yield lists of tasks covering every training user once, in random order."""
+    def epoch(self, batch_size, rank=0, world_size=1):
+        """Yield lists of tasks covering every training user once, in random order.
+
+        With ``world_size`` workers, each meta-batch of ``batch_size`` tasks is shared
+        out by position: worker ``rank`` gets positions ``rank``, ``rank + world_size``,
+        and so on, and builds only those tasks. Every worker must call this once per
+        epoch with the same ``batch_size``, so that all draw the same order. A worker's
+        share of the last, short meta-batch may be empty.
+        """
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
         order = self.rng.permutation(len(self.users))
+        epoch = self.epochs_drawn
+        self.epochs_drawn += 1
         for start in range(0, len(order), batch_size):
-            yield [self.task(self.users[i]) for i in order[start:start + batch_size]]
+            share = order[start:start + batch_size][rank::world_size]
+            yield [self.task(self.users[i], np.random.default_rng([self.seed, epoch, i]))
+                   for i in share]
 
-    def task(self, user) -> Task:
+    def task(self, user, rng=None) -> Task:
+        """Draw one task of ``user`` with ``rng`` (default: the sampler's own generator)."""
+        rng = self.rng if rng is None else rng
         items, ratings = self.grouped[user]
-        order = self.rng.permutation(len(items))
+        order = rng.permutation(len(items))
         query_len = min(self.query_size, len(items) // 2)
         query, rest = order[:query_len], order[query_len:]
         most = min(self.max_support, len(rest))
-        shots = int(np.clip(np.round(np.exp(self.rng.uniform(0, np.log(most + 0.5)))), 1, most))
+        shots = int(np.clip(np.round(np.exp(rng.uniform(0, np.log(most + 0.5)))), 1, most))
         support = rest[:shots]
         return Task(user, items[support], ratings[support], items[query], ratings[query])

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..tasks import ALL, group_ratings, make_tasks
 from .batching import EpisodeSampler, collate
+from .distributed import SINGLE_PROCESS, current_group
 from .inner_loop import TASK_LOSSES, masked_mse
 
 logger = logging.getLogger("metarec")
@@ -86,19 +87,25 @@ def _query_loss(learner, scores, batch):
     return TASK_LOSSES[learner.task](scores, batch["query_targets"], batch["query_mask"])
 
 
-def validation_error(learner, batches) -> float:
-    """Mean query error over validation batches: MAE for ratings, log loss for likes."""
-    errors = []
-    for batch in batches:
+def validation_error(learner, batches, workers=SINGLE_PROCESS) -> float:
+    """Mean query error over validation batches: MAE for ratings, log loss for likes.
+
+    With several ``workers`` each scores every ``world_size``-th batch and the errors are
+    summed, so every worker returns the single-process value.
+    """
+    errors = torch.zeros(len(batches), dtype=torch.float64)
+    for index in range(workers.rank, len(batches), workers.world_size):
+        batch = batches[index]
         with torch.no_grad():
             scores, _, _ = learner.adapt_and_predict(batch, steps=learner.serve_steps,
                                                      first_order=True)
         if learner.task == "rating":
             error = ((scores - batch["query_targets"]).abs() * batch["query_mask"]).sum()
-            errors.append((error / batch["query_mask"].sum()).item())
+            errors[index] = (error / batch["query_mask"].sum()).item()
         else:
-            errors.append(_query_loss(learner, scores, batch).item())
-    return float(np.mean(errors))
+            errors[index] = _query_loss(learner, scores, batch).item()
+    workers.sum(errors, what="validation errors")
+    return float(np.mean(errors.numpy()))
 
 
 def validation_episodes(learner, validation_ratings, encoder, user_features, prior,
@@ -120,7 +127,8 @@ def validation_episodes(learner, validation_ratings, encoder, user_features, pri
     return batches
 
 
-def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8), tolerance=1e-3):
+def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8), tolerance=1e-3,
+                       workers=SINGLE_PROCESS):
     """Set ``learner.serve_steps`` to the cheapest count that validates as well as any.
 
     Every candidate count of inner steps is scored on the validation ``batches``; the
@@ -137,17 +145,18 @@ def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8), tolerance=1
     errors = {}
     for steps in sorted(set(candidates) | {current}):
         learner.serve_steps = steps
-        errors[steps] = validation_error(learner, batches)
+        errors[steps] = validation_error(learner, batches, workers)
     best = min(errors.values())
     learner.serve_steps = min(s for s, e in errors.items() if e <= best + tolerance)
-    logger.info("serving steps: %s -> %d", ", ".join(f"{s}: {e:.4f}" for s, e in
-                                                      errors.items()), learner.serve_steps)
+    if workers.is_main:
+        logger.info("serving steps: %s -> %d", ", ".join(f"{s}: {e:.4f}" for s, e in
+                                                          errors.items()), learner.serve_steps)
     return errors
 
 
 def meta_train(learner, train_ratings, validation_ratings, encoder, user_features, prior,
                config: TrainConfig, teacher=None, name="model", show_progress=False,
-               callback=None) -> History:
+               callback=None, workers=None) -> History:
     """Meta-train ``learner`` in place and keep the weights with the best validation error.
 
     Parameters
@@ -166,18 +175,29 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     teacher : MetaLearner, optional
         A trained teacher to distil from; required when a distillation weight is set.
     callback : callable, optional
-        Called after each epoch with ``(epoch, epochs, train_loss, validation_error)``.
+        Called after each epoch with ``(epoch, epochs, train_loss, validation_error)``,
+        on rank 0 only.
+    workers : WorkerGroup, optional
+        Data-parallel workers that share each meta-batch of ``config.meta_batch`` tasks
+        (see :mod:`metarec.meta.distributed`). Defaults to the process group this
+        process joined, else a single process. Every worker must call this with the
+        same arguments and ends with the same weights and history.
 
     Raises
     ------
     TrainingError
         If the meta-loss becomes NaN or infinite, or stays exactly the same for
         ``config.stall_epochs`` epochs.
+    WorkerError
+        If another worker failed or did not answer within the timeout.
     """
     on_catalogue = config.distill_catalogue_weight > 0 or config.distill_ranking_weight > 0
     distilling = config.distill_weight > 0 or on_catalogue
     if distilling and teacher is None:
         raise ValueError("distillation weights are set but no teacher was given")
+    workers = workers or current_group()
+    show_progress = show_progress and workers.is_main
+    workers.broadcast_module(learner)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
@@ -198,61 +218,50 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     for epoch in bar:
         learner.train()
         losses = []
-        for tasks in sampler.epoch(config.meta_batch):
-            batch = collate(tasks, encoder, user_features, prior, target=learner.task)
+        for tasks in sampler.epoch(config.meta_batch, workers.rank, workers.world_size):
+            optimizer.zero_grad()
+            batch = collate(tasks, encoder, user_features, prior,
+                            target=learner.task) if tasks else None
+            shares, global_tasks = _meta_batch_shares(workers, batch, len(tasks))
             extra_rows = None
             if on_catalogue:
-                extra_rows = torch.as_tensor(
-                    rng.integers(1, encoder.n_items + 1, size=(len(tasks), config.distill_items)))
-            if learner.inner_steps == 0:
-                # Plain supervised training (the pretrain baseline): with no inner loop,
-                # the support ratings are training targets as well as the query.
-                scores, _, support_scores = learner.adapt_and_predict(
-                    batch, extra_rows=batch["support_rows"])
-                loss = _query_loss(learner, scores, batch) + TASK_LOSSES[learner.task](
-                    support_scores, batch["support_targets"], batch["support_mask"])
+                # Drawn for the whole meta-batch on every worker, so each task gets the
+                # catalogue items it would get in a single process.
+                extra_rows = torch.as_tensor(workers.share(
+                    rng.integers(1, encoder.n_items + 1,
+                                 size=(global_tasks, config.distill_items))))
+            if batch is None:
+                # An empty share of a short last meta-batch: nothing to compute, but this
+                # worker still takes part in summing the gradients.
+                loss_value = workers.sum_gradients(trainable, None)
             else:
-                scores, _, extra = learner.adapt_and_predict(batch, extra_rows=extra_rows)
-                loss = _query_loss(learner, scores, batch)
-
-            if distilling:
-                with torch.no_grad():
-                    teacher_scores, _, teacher_extra = teacher.adapt_and_predict(
-                        batch, extra_rows=extra_rows, first_order=True)
-                if config.distill_weight > 0:
-                    loss = loss + config.distill_weight * masked_mse(
-                        scores, teacher_scores, batch["query_mask"])
-                if config.distill_catalogue_weight > 0:
-                    loss = loss + config.distill_catalogue_weight * masked_mse(
-                        extra, teacher_extra, torch.ones_like(extra))
-                if config.distill_ranking_weight > 0:
-                    loss = loss + config.distill_ranking_weight * listwise_distillation(
-                        extra, teacher_extra, config.distill_temperature)
-
-            if not torch.isfinite(loss):
+                loss = _batch_loss(learner, batch, extra_rows, config, teacher, shares)
+                loss.backward()
+                loss_value = workers.sum_gradients(trainable, loss)
+            if not math.isfinite(loss_value):
                 raise TrainingError(
-                    f"{name}: meta-loss became {loss.item()} in epoch {epoch + 1}; lower "
+                    f"{name}: meta-loss became {loss_value} in epoch {epoch + 1}; lower "
                     f"meta_lr (now {config.meta_lr}) or the inner step size"
                 )
-            optimizer.zero_grad()
-            loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, config.clip_norm)
             optimizer.step()
-            losses.append(loss.item())
+            losses.append(loss_value)
 
         learner.eval()
         train_loss = float(np.mean(losses))
-        error = validation_error(learner, validation_batches)
+        error = validation_error(learner, validation_batches, workers)
         history.train_loss.append(train_loss)
         history.validation_mae.append(error)
         improved = error < best_error - 1e-5
         if improved:
             best_error, best_epoch = error, epoch
             best_state = copy.deepcopy(learner.state_dict())
-        logger.info("%s epoch %d/%d: train loss %.4f, validation error %.4f%s", name,
-                    epoch + 1, config.epochs, train_loss, error, " (best)" if improved else "")
+        if workers.is_main:
+            logger.info("%s epoch %d/%d: train loss %.4f, validation error %.4f%s", name,
+                        epoch + 1, config.epochs, train_loss, error,
+                        " (best)" if improved else "")
         bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{error:.4f}")
-        if callback is not None:
+        if callback is not None and workers.is_main:
             callback(epoch + 1, config.epochs, train_loss, error)
 
         recent = history.train_loss[-config.stall_epochs:]
@@ -263,13 +272,71 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
                 f"(now {config.meta_lr}) and that some parameters require grad"
             )
         if epoch - best_epoch >= config.patience:
-            logger.info("%s: no validation gain for %d epochs, stopping", name, config.patience)
+            if workers.is_main:
+                logger.info("%s: no validation gain for %d epochs, stopping", name,
+                            config.patience)
             break
 
     learner.load_state_dict(best_state)
+    workers.check_same(learner, name)
     if config.serve_step_candidates:
         history.serve_step_errors = choose_serve_steps(
-            learner, validation_batches, config.serve_step_candidates)
+            learner, validation_batches, config.serve_step_candidates, workers=workers)
     history.best_epoch = best_epoch
     history.seconds = time.perf_counter() - started
     return history
+
+
+def _meta_batch_shares(workers, batch, n_tasks):
+    """This worker's fractions of the meta-batch's query ratings, support ratings and tasks.
+
+    Each loss term is a mean over one of these, so weighting a worker's term by its
+    fraction makes the terms of all workers add up to the single-process mean. Returns
+    the fractions and the number of tasks in the whole meta-batch.
+    """
+    local = torch.zeros(3, dtype=torch.float64)
+    if batch is not None:
+        local[0] = batch["query_mask"].sum().item()
+        local[1] = batch["support_mask"].sum().item()
+        local[2] = n_tasks
+    if not workers.distributed:
+        return (1.0, 1.0, 1.0), n_tasks
+    total = workers.sum(local.clone(), what="meta-batch sizes")
+    shares = tuple(float(part / whole) if whole > 0 else 0.0
+                   for part, whole in zip(local, total))
+    return shares, int(total[2])
+
+
+def _batch_loss(learner, batch, extra_rows, config, teacher, shares):
+    """Meta-loss of one worker's share of a meta-batch, weighted by ``shares``.
+
+    ``shares`` are this worker's fractions of the meta-batch's query ratings, support
+    ratings and tasks (all 1.0 in a single process), see :func:`_meta_batch_shares`.
+    """
+    query_share, support_share, task_share = shares
+    if learner.inner_steps == 0:
+        # Plain supervised training (the pretrain baseline): with no inner loop,
+        # the support ratings are training targets as well as the query.
+        scores, _, support_scores = learner.adapt_and_predict(
+            batch, extra_rows=batch["support_rows"])
+        loss = query_share * _query_loss(learner, scores, batch) + support_share * (
+            TASK_LOSSES[learner.task](
+                support_scores, batch["support_targets"], batch["support_mask"]))
+    else:
+        scores, _, extra = learner.adapt_and_predict(batch, extra_rows=extra_rows)
+        loss = query_share * _query_loss(learner, scores, batch)
+
+    if teacher is not None and (config.distill_weight > 0 or extra_rows is not None):
+        with torch.no_grad():
+            teacher_scores, _, teacher_extra = teacher.adapt_and_predict(
+                batch, extra_rows=extra_rows, first_order=True)
+        if config.distill_weight > 0:
+            loss = loss + query_share * config.distill_weight * masked_mse(
+                scores, teacher_scores, batch["query_mask"])
+        if config.distill_catalogue_weight > 0:
+            loss = loss + task_share * config.distill_catalogue_weight * masked_mse(
+                extra, teacher_extra, torch.ones_like(extra))
+        if config.distill_ranking_weight > 0:
+            loss = loss + task_share * config.distill_ranking_weight * listwise_distillation(
+                extra, teacher_extra, config.distill_temperature)
+    return loss

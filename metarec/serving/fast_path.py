@@ -84,6 +84,24 @@ class FastAdapter:
                   + hidden.squeeze(-1))
         return scores, inputs, item
 
+    def _score(self, params, encoded, user_features, rows):
+        """Scores of ``rows``, as :meth:`_forward` computes them, for many items at once.
+
+        The first decision layer reads ``[u, v, u * v]``. For one user that equals
+        ``v @ (W_v + W_uv * u).T + (W_u @ u + b)``, so the layer runs on the item vectors
+        alone (a third of the width) and the ``(items, 3 * dim)`` input is never built.
+        The result matches :meth:`_forward` up to float rounding.
+        """
+        user = encoded + params["user_embedding"]
+        dim = user.shape[0]
+        weight, bias = (params[name] for name in self.layers[0])
+        item_weight = weight[:, dim:2 * dim] + weight[:, 2 * dim:] * user
+        hidden = F.linear(self.item_vectors[rows], item_weight, bias + weight[:, :dim] @ user)
+        for weight_name, bias_name in self.layers[1:]:
+            hidden = F.linear(torch.relu(hidden), params[weight_name], params[bias_name])
+        return (self.item_base[rows] + user_features[-2] + params["user_bias"]
+                + hidden.squeeze(-1))
+
     def _gradients(self, params, inputs, item, upstream):
         """Backpropagate ``upstream`` (d loss / d score, ``(n,)``) to the adapted params."""
         grads = {}
@@ -133,7 +151,7 @@ class FastAdapter:
 
         def score(item_rows):
             with torch.no_grad():
-                return self._forward(params, encoded, user_features, item_rows)[0]
+                return self._score(params, encoded, user_features, item_rows)
 
         return params, losses, score
 

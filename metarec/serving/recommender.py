@@ -73,7 +73,7 @@ class Adaptation:
         raw = np.asarray(self._scorer(catalogue), dtype=float)
         if exclude_rated and self.rated:
             raw = np.where(np.isin(catalogue, list(self.rated)), -np.inf, raw)
-        order = np.argsort(-raw, kind="stable")[:k]
+        order = _top_indices(raw, k)
         order = order[np.isfinite(raw[order])]
         scores = raw[order]
         if not self.is_ranker:
@@ -84,6 +84,20 @@ class Adaptation:
             "title": [titles.get(int(i), str(i)) for i in catalogue[order]],
             "score": scores,
         })
+
+
+def _top_indices(scores, k) -> np.ndarray:
+    """Indices of the ``k`` highest ``scores``, highest first, ties in index order.
+
+    Gives what a stable descending sort cut to ``k`` gives, but a partial sort finds the
+    candidates in linear time: on 100,000 items it is several times faster than sorting
+    them all.
+    """
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    threshold = -np.partition(-scores, k - 1)[k - 1]
+    candidates = np.flatnonzero(scores >= threshold)
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 class Recommender:
