@@ -51,22 +51,58 @@ def cmd_generate_sample(args):
 def cmd_train(args):
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from .meta.distributed import close_workers, init_workers
     from .pipeline import train_models
 
-    dataset = _load(args)
-    out = resolve_models_dir(args.out, dataset.name)
-    print(dataset.summary())
-    seeds = args.seeds or [args.seed]
-    for seed in seeds:
-        target = out / f"seed-{seed}" if args.seeds else out
-        # Per-epoch log lines go above the progress bars instead of through them.
-        with logging_redirect_tqdm():
-            manifest = train_models(dataset, target, seed=seed, epochs=args.epochs,
-                                    show_progress=not args.quiet, scenario=args.scenario,
-                                    cut_year=args.cut_year)
-        summary = json.loads(manifest.read_text())
-        print(f"trained in {summary['train_seconds']:.0f} s; models in {target}")
-        _print_table(summary["validation"], "validation users")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1 and "WORLD_SIZE" not in os.environ:
+        _launch_workers(args.workers, args.argv)
+        return
+    workers = init_workers()
+    try:
+        dataset = _load(args)
+        out = resolve_models_dir(args.out, dataset.name)
+        if workers.is_main:
+            print(dataset.summary())
+        seeds = args.seeds or [args.seed]
+        for seed in seeds:
+            target = out / f"seed-{seed}" if args.seeds else out
+            # Per-epoch log lines go above the progress bars instead of through them.
+            with logging_redirect_tqdm():
+                manifest = train_models(dataset, target, seed=seed, epochs=args.epochs,
+                                        show_progress=not args.quiet, scenario=args.scenario,
+                                        cut_year=args.cut_year)
+            if not workers.is_main:
+                continue
+            summary = json.loads(manifest.read_text())
+            print(f"trained in {summary['train_seconds']:.0f} s with {workers.world_size} "
+                  f"worker(s); models in {target}")
+            _print_table(summary["validation"], "validation users")
+    finally:
+        close_workers()
+
+
+def _launch_workers(count, argv):
+    """Run this same command as ``count`` torchrun workers on this machine, then exit.
+
+    The workers meet on a free port of 127.0.0.1 and exchange tensors over the loopback
+    interface. torchrun stops the other workers as soon as one fails.
+    """
+    import socket
+    import subprocess
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {"GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", **os.environ}
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={count}",
+               "--master-addr=127.0.0.1", f"--master-port={port}", "-m", "metarec",
+               *argv]
+    logger.info("starting %d workers: %s", count, " ".join(command))
+    code = subprocess.run(command, env=environment).returncode
+    if code:
+        raise SystemExit(code)
 
 
 def cmd_evaluate(args):
@@ -199,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "variant's own)")
     train.add_argument("--quiet", action="store_true",
                        help="hide progress bars and per-epoch log lines")
+    train.add_argument("--workers", type=int, default=1,
+                       help="worker processes on this machine that share each meta-batch, "
+                            "started with torchrun (default 1: no torchrun); see also "
+                            "'torchrun --nproc-per-node N -m metarec train'")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
@@ -233,16 +273,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .meta.distributed import WorkerError
     from .serving.store import ModelsDirectoryError
 
     args = build_parser().parse_args(argv)
+    # Kept so that train --workers can start the same command under torchrun.
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     progress_lines = args.command == "train" and not args.quiet
     level = logging.INFO if args.verbose or progress_lines else logging.WARNING
+    if int(os.environ.get("RANK", 0)) > 0:
+        # torchrun workers other than rank 0 log warnings and errors only.
+        level = logging.WARNING
     logging.basicConfig(level=level,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
         args.func(args)
-    except (FileNotFoundError, DataFormatError, ModelsDirectoryError, ValueError) as error:
+    except (FileNotFoundError, DataFormatError, ModelsDirectoryError, ValueError, WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -283,3 +283,10 @@ def test_failed_worker_stops_the_other(tmp_path, mode, timeout_s):
     # Rank 0 stops within the timeout plus the time it takes to start and load data.
     assert report["seconds"] < timeout_s + 30
     assert exit_codes[0] == 1
+
+
+def test_train_rejects_zero_workers(capsys):
+    from metarec.cli import main
+
+    assert main(["train", "--workers", "0", "--quiet"]) == 2
+    assert "--workers must be at least 1, got 0" in capsys.readouterr().err
