@@ -58,7 +58,7 @@ class TrainConfig:
     distill_temperature: float = 1.0
     distill_items: int = 32
     stall_epochs: int = 3
-    serve_step_candidates: tuple = (1, 2, 3, 5, 8)
+    serve_step_candidates: tuple = (1, 2, 3, 5, 8, 12)
     seed: int = 0
 
 
@@ -127,31 +127,52 @@ def validation_episodes(learner, validation_ratings, encoder, user_features, pri
     return batches
 
 
-def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8), tolerance=1e-3,
+def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8, 12), tolerance=1e-3,
                        workers=SINGLE_PROCESS):
-    """Set ``learner.serve_steps`` to the cheapest count that validates as well as any.
+    """Choose how many inner steps to serve with, by support size, on validation users.
 
-    Every candidate count of inner steps is scored on the validation ``batches``; the
-    smallest count whose error is within ``tolerance`` of the lowest wins, since each
-    step costs adaptation time for every person served. The learner's current setting
-    is always a candidate.
+    A person with one rating needs fewer steps than one with fifty: more steps fit one
+    rating too closely, and too few leave fifty ratings unused. The validation
+    ``batches`` are grouped by their median support size (each holds tasks of one
+    ``validation_shots`` setting). In each group every candidate count is scored, and
+    the smallest count within ``tolerance`` of the group's lowest error wins, since each
+    step costs every person served some latency. ``learner.serve_schedule`` then switches
+    from one group's count to the next at the geometric mean of their median support
+    sizes, and ``learner.serve_steps`` gets the count chosen over all groups together.
 
     Returns
     -------
-    dict of int to float
-        Validation error for each candidate.
+    dict of int to dict of int to float
+        Validation error by group (its median support size) and candidate count.
     """
-    current = learner.serve_steps
-    errors = {}
-    for steps in sorted(set(candidates) | {current}):
-        learner.serve_steps = steps
-        errors[steps] = validation_error(learner, batches, workers)
-    best = min(errors.values())
-    learner.serve_steps = min(s for s, e in errors.items() if e <= best + tolerance)
+    groups = {}
+    for batch in batches:
+        size = int(np.median(batch["support_mask"].sum(1).numpy()))
+        groups.setdefault(size, []).append(batch)
+    counts = sorted(set(candidates) | {learner.serve_steps})
+
+    def cheapest(errors):
+        best = min(errors.values())
+        return min(s for s, e in errors.items() if e <= best + tolerance)
+
+    table, schedule, previous = {}, [], None
+    for size in sorted(groups):
+        table[size] = {}
+        for steps in counts:
+            learner.serve_steps = steps
+            table[size][steps] = validation_error(learner, groups[size], workers)
+        lower = 0 if previous is None else int(np.ceil(np.sqrt(previous * size)))
+        schedule.append([lower, cheapest(table[size])])
+        previous = size
+    weights = {size: len(groups[size]) / len(batches) for size in groups}
+    overall = {steps: sum(weights[size] * table[size][steps] for size in table)
+               for steps in counts}
+    learner.serve_steps = cheapest(overall)
+    learner.serve_schedule = schedule
     if workers.is_main:
-        logger.info("serving steps: %s -> %d", ", ".join(f"{s}: {e:.4f}" for s, e in
-                                                          errors.items()), learner.serve_steps)
-    return errors
+        logger.info("serving steps by support size: %s",
+                    ", ".join(f"{lower}+ ratings: {steps}" for lower, steps in schedule))
+    return table
 
 
 def meta_train(learner, train_ratings, validation_ratings, encoder, user_features, prior,
