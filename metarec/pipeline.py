@@ -68,10 +68,12 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         Overrides every variant's epoch budget.
     callback : callable, optional
         Called as ``callback(message, fraction_done)`` as training goes on.
-    scenario : {"new-user", "new-user-new-item"}
+    scenario : {"new-user", "new-user-new-item", "new-item"}
         Cold-start scenario, see :mod:`metarec.tasks.scenarios`. With
         ``new-user-new-item`` the items released from ``cut_year`` on are held out of
         training too, and validation tasks are validation users' ratings of them.
+        ``new-item`` trains the item-side models instead, with
+        :func:`metarec.item_pipeline.train_item_models`, and returns its manifest.
 
     Under ``torchrun`` (see :mod:`metarec.meta.distributed`) every worker calls this with
     the same arguments and the workers share each meta-batch. Only rank 0 goes on to fit
@@ -94,12 +96,13 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
 
     # Split users (and items). Everything learned below reads meta-train ratings only.
     if scenario == "new-item":
-        # NOTE: new-item tasks adapt per item; the networks here adapt per user, so
-        # that scenario has its split and tasks but no models yet.
-        raise ValueError(
-            "scenario 'new-item' needs item-side models, which metarec does not build "
-            "yet; train for 'new-user' or 'new-user-new-item'"
-        )
+        # New-item tasks adapt per item, so the item-side models train for them; the
+        # user-side ``variants`` do not apply.
+        from .item_pipeline import train_item_models
+
+        return train_item_models(dataset, out_dir, seed=seed, epochs=epochs,
+                                 show_progress=show_progress, callback=callback,
+                                 scenario=scenario, cut_year=cut_year)
     scenario_split = make_scenario(dataset, scenario, seed=seed, cut_year=cut_year)
     split = scenario_split.users
     train_ratings = scenario_split.training_ratings(dataset.ratings)

@@ -179,8 +179,15 @@ def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=No
     """Score ``part`` users of the scenario the models were trained for.
 
     The split saved in the models' manifest decides which users (and, for
-    ``new-user-new-item``, which items) form the tasks, so a run repeats exactly.
+    ``new-user-new-item``, which items) form the tasks, so a run repeats exactly. For
+    item-side models (an :class:`metarec.serving.items.ItemRecommender`) the tasks are
+    held-out items instead, see :func:`metarec.evaluation.items.evaluate_item_scenario`.
     """
+    if recommender.manifest.get("entity") == "item":
+        from .items import evaluate_item_scenario
+
+        return evaluate_item_scenario(recommender, dataset, shots_list, part, variants, seed,
+                                      min_ratings, max_ratings, catalogue)
     split = saved_scenario(recommender.manifest)
 
     def tasks_for(shots):

@@ -74,13 +74,33 @@ class ScenarioSplit:
         half = len(self.new_items) // 2
         return self.new_items[:half] if part == "validation" else self.new_items[half:]
 
-    def tasks(self, ratings, part, shots, seed=0, min_ratings=13, max_ratings=100,
-              query_size=10):
-        """Build the ``part`` ("validation" or "test") tasks with ``shots`` support ratings."""
-        held_out = self.held_out_ratings(ratings, part)
+    def held_out_items(self, part="test") -> np.ndarray:
+        """Return the new items whose ratings ``part`` tasks are built from.
+
+        For ``new-item`` that is the ``part`` half of the new items, for
+        ``new-user-new-item`` every new item, and for ``new-user`` none.
+        """
         if self.scenario == "new-item":
-            return make_tasks(held_out, self._item_part(part), shots, query_size, seed,
+            return self._item_part(part)
+        return self.new_items
+
+    def tasks(self, ratings, part, shots, seed=0, min_ratings=13, max_ratings=100,
+              query_size=10, entity=None):
+        """Build the ``part`` ("validation" or "test") tasks with ``shots`` support ratings.
+
+        ``entity`` is "user" or "item"; by default ``new-item`` builds item tasks and the
+        other scenarios user tasks. Item tasks of ``new-user-new-item`` are new items
+        rated by ``part`` users, who are new too.
+        """
+        held_out = self.held_out_ratings(ratings, part)
+        if entity is None:
+            entity = "item" if self.scenario == "new-item" else "user"
+        if entity == "item":
+            return make_tasks(held_out, self.held_out_items(part), shots, query_size, seed,
                               min_ratings, max_ratings, entity="item")
+        if self.scenario == "new-item":
+            raise ValueError("scenario 'new-item' has no held-out users, so it has no user "
+                             "tasks; pass entity='item'")
         return make_tasks(held_out, getattr(self.users, part), shots, query_size, seed,
                           min_ratings, max_ratings)
 

@@ -1,0 +1,124 @@
+"""Synthetic audiences: users picked from the data who give a new item its first ratings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset
+
+LOVED_RATINGS = (5.0, 4.0)
+HATED_RATINGS = (1.0, 2.0)
+# Pseudo-ratings that pull a user's genre taste toward 0, so that two lucky ratings do
+# not make someone a fan.
+TASTE_SHRINKAGE = 5.0
+MIN_GENRE_RATINGS = 3
+
+
+@dataclass(frozen=True)
+class AudiencePreset:
+    """A group of users by demographics and taste, and how they rated the new item.
+
+    Attributes
+    ----------
+    name : str
+        Label shown in the dashboard.
+    genres : tuple of str
+        Genres the group's members like most, relative to their own mean rating.
+    min_age, max_age : int
+        Age range, inclusive.
+    gender : str or None
+        "M", "F" or None for either.
+    loved : bool
+        True: they rate the item 5 and 4 stars in turn; False: 1 and 2.
+    """
+
+    name: str
+    genres: tuple[str, ...]
+    min_age: int = 0
+    max_age: int = 200
+    gender: str | None = None
+    loved: bool = True
+
+    def describe(self) -> str:
+        ages = (f"aged {self.min_age} to {self.max_age}" if self.max_age < 200
+                else f"aged {self.min_age} or more" if self.min_age > 0 else "of any age")
+        members = {"F": "women", "M": "men"}.get(self.gender, "users")
+        stars = "5 and 4 stars" if self.loved else "1 and 2 stars"
+        return (f"The {members} {ages} who like {', '.join(self.genres)} most, relative to "
+                f"their own ratings, give the item {stars}.")
+
+
+PRESETS = {
+    preset.name: preset
+    for preset in (
+        AudiencePreset("Teenage sci-fi fans loved it", ("Sci-Fi",), max_age=19),
+        AudiencePreset("Older drama lovers loved it", ("Drama",), min_age=45),
+        AudiencePreset("Women who love romance loved it", ("Romance",), gender="F"),
+        AudiencePreset("Action fans hated it", ("Action", "Thriller"), loved=False),
+        AudiencePreset("Horror fans loved it", ("Horror",)),
+    )
+}
+
+
+def genre_taste(dataset: Dataset, genres) -> pd.Series:
+    """Return each user's shrunk mean residual on items of ``genres``, by user id.
+
+    The residual of a rating is the rating minus the user's own mean rating. Users with
+    fewer than 3 ratings of those genres are left out.
+    """
+    chosen_genres = set(genres)
+    has_genre = dataset.items["genres"].map(lambda item_genres: bool(chosen_genres
+                                                                     & set(item_genres)))
+    in_genres = dataset.items.loc[has_genre, "item_id"]
+    ratings = dataset.ratings
+    user_means = ratings.groupby("user_id")["rating"].mean()
+    chosen = ratings[ratings["item_id"].isin(in_genres)]
+    residual = chosen["rating"] - chosen["user_id"].map(user_means)
+    grouped = residual.groupby(chosen["user_id"])
+    counts = grouped.count()
+    taste = grouped.sum() / (counts + TASTE_SHRINKAGE)
+    return taste[counts >= MIN_GENRE_RATINGS]
+
+
+def audience_ratings(dataset: Dataset, preset: AudiencePreset | str,
+                     n_users=8) -> dict[int, float]:
+    """Pick the ``n_users`` who fit ``preset`` best and return their ratings of the item.
+
+    Users in the preset's age range and gender are ranked by :func:`genre_taste`, ties
+    going to the lower user id, so one dataset always gives the same audience.
+
+    Raises
+    ------
+    ValueError
+        If ``preset`` names no preset, ``n_users`` is below 1, the dataset lacks one of
+        the preset's genres, or no user fits.
+    """
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown audience {preset!r}; choose one of {list(PRESETS)}")
+        preset = PRESETS[preset]
+    if n_users < 1:
+        raise ValueError(f"n_users must be at least 1, got {n_users}")
+    missing = [g for g in preset.genres if g not in dataset.genres]
+    if missing:
+        raise ValueError(f"audience {preset.name!r} needs genres {missing}, which "
+                         f"{dataset.name!r} lacks; its genres are {list(dataset.genres)}")
+
+    users = dataset.users
+    fits = users["age"].between(preset.min_age, preset.max_age)
+    if preset.gender is not None:
+        fits &= users["gender"] == preset.gender
+    candidates = users.loc[fits, "user_id"]
+    taste = genre_taste(dataset, preset.genres)
+    taste = taste[taste.index.isin(candidates) & (taste > 0)]
+    if taste.empty:
+        raise ValueError(f"no user of {dataset.name!r} fits the audience {preset.name!r}; "
+                         f"pick another audience")
+    ranked = pd.DataFrame({"user_id": taste.index, "taste": taste.to_numpy()})
+    ranked = ranked.sort_values(["taste", "user_id"], ascending=[False, True], kind="stable")
+    stars = LOVED_RATINGS if preset.loved else HATED_RATINGS
+    chosen = ranked["user_id"].head(n_users).to_numpy(dtype=np.int64)
+    return {int(user): stars[position % len(stars)] for position, user in enumerate(chosen)}

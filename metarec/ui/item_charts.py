@@ -1,0 +1,98 @@
+"""Plotly figures of the New item page. Each builder takes plain DataFrames.
+
+The adaptation curves and timings use :func:`metarec.ui.charts.curves_figure` and
+:func:`metarec.ui.charts.timing_figure`, as on the New user page.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from .charts import variant_colours
+
+BIN_WIDTH = 0.1
+ROW_HEIGHT_PX = 26
+MARGIN_HEIGHT_PX = 140
+
+
+def distribution_figure(predictions, colours=None, rating_scale=(1.0, 5.0)) -> go.Figure:
+    """Draw overlaid histograms of every user's predicted rating, one per variant.
+
+    ``predictions`` has ``variant`` and ``predicted``.
+    """
+    colours = colours or variant_colours(predictions["variant"].unique())
+    figure = go.Figure()
+    for variant, rows in predictions.groupby("variant", sort=False):
+        figure.add_trace(go.Histogram(
+            x=rows["predicted"], name=variant, opacity=0.55,
+            xbins={"start": rating_scale[0], "end": rating_scale[1] + BIN_WIDTH,
+                   "size": BIN_WIDTH},
+            marker={"color": colours.get(variant)},
+            hovertemplate=variant + ": %{y} users near %{x:.1f}<extra></extra>",
+        ))
+    figure.update_layout(
+        barmode="overlay", title="Predicted rating of every user",
+        xaxis={"title": "predicted rating", "range": list(rating_scale)},
+        yaxis_title="users", height=380, margin={"l": 10, "r": 10, "t": 60},
+    )
+    return figure
+
+
+def audience_figure(top, predictions, colours=None) -> go.Figure:
+    """Draw each variant's predicted rating for the users some variant ranks on top.
+
+    ``top`` has ``variant``, ``user_id`` and ``label`` (the union of the top lists);
+    ``predictions`` has ``variant``, ``user_id`` and ``predicted`` for every user. Users
+    are ordered by their mean predicted rating, best on top.
+    """
+    colours = colours or variant_colours(predictions["variant"].unique())
+    labels = top.drop_duplicates("user_id").set_index("user_id")["label"]
+    shown = predictions[predictions["user_id"].isin(labels.index)].copy()
+    shown["label"] = shown["user_id"].map(labels)
+    order = shown.groupby("label")["predicted"].mean().sort_values().index
+    figure = go.Figure()
+    for variant, rows in shown.groupby("variant", sort=False):
+        own = set(top.loc[top["variant"] == variant, "user_id"])
+        figure.add_trace(go.Scatter(
+            x=rows["predicted"], y=rows["label"], mode="markers", name=variant,
+            marker={"color": colours.get(variant), "size": 11,
+                    "symbol": ["circle" if u in own else "circle-open"
+                               for u in rows["user_id"]],
+                    "line": {"width": 2, "color": colours.get(variant)}},
+            hovertemplate="%{y}<br>" + variant + ": %{x:.2f}<extra></extra>",
+        ))
+    figure.update_layout(
+        title="Top audience: predicted rating of every user in some top list (filled: in "
+              "this variant's own top list)",
+        xaxis_title="predicted rating",
+        yaxis={"categoryorder": "array", "categoryarray": list(order), "title": None},
+        height=MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(order),
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 10, "r": 10, "t": 60},
+    )
+    return figure
+
+
+def groups_figure(groups, group, colours=None) -> go.Figure:
+    """Draw the mean predicted rating per value of ``group``, one bar per variant.
+
+    ``groups`` has ``variant``, ``group``, ``value``, ``users`` and ``mean predicted``.
+    """
+    colours = colours or variant_colours(groups["variant"].unique())
+    chosen = groups[groups["group"] == group]
+    figure = go.Figure()
+    for variant, rows in chosen.groupby("variant", sort=False):
+        figure.add_trace(go.Bar(
+            x=rows["value"], y=rows["mean predicted"], name=variant,
+            marker={"color": colours.get(variant)}, customdata=rows["users"],
+            hovertemplate="%{x} (%{customdata} users)<br>" + variant
+                          + ": %{y:.2f}<extra></extra>",
+        ))
+    low = max(0.0, float(chosen["mean predicted"].min()) - 0.3) if len(chosen) else 0.0
+    figure.update_layout(
+        barmode="group", title=f"Mean predicted rating by {group}",
+        yaxis={"title": "mean predicted rating", "range": [low, None]},
+        xaxis={"title": None, "type": "category"},
+        height=420, margin={"l": 10, "r": 10, "t": 60},
+    )
+    return figure

@@ -1,0 +1,112 @@
+"""Adapt several item-side variants to one new item and gather what the page shows.
+
+The result contains only plain data (lists, dicts, DataFrames), so the dashboard can
+cache it and draw it without touching the models again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..serving.items import ItemRecommender
+
+
+@dataclass
+class ItemVariantResult:
+    """The audience of one adapted variant and the record of its adaptation.
+
+    Attributes
+    ----------
+    variant : str
+    top : pandas.DataFrame
+        The users with the highest predicted rating, from
+        :meth:`metarec.serving.items.ItemAdaptation.top_users`, with ``rank`` from 1.
+    support_losses : list of float
+    seconds : float
+        Wall time of the adaptation; encoding and scoring excluded.
+    weights : dict
+        Ensemble member weights; empty for the other variants.
+    """
+
+    variant: str
+    top: pd.DataFrame
+    support_losses: list
+    seconds: float
+    weights: dict
+
+
+@dataclass
+class ItemComparison:
+    """Every chosen variant adapted to the same new item.
+
+    Attributes
+    ----------
+    results : dict of str to ItemVariantResult
+        In the order the variants were requested.
+    predictions : pandas.DataFrame
+        ``variant``, ``user_id`` and ``predicted`` for every dataset user.
+    groups : pandas.DataFrame
+        ``variant``, ``group``, ``value``, ``users`` and ``mean predicted``.
+    encode_seconds : float
+        Wall time of validating and embedding the item's text, shared by every variant.
+    """
+
+    results: dict
+    predictions: pd.DataFrame
+    groups: pd.DataFrame
+    encode_seconds: float
+
+    def curves(self) -> pd.DataFrame:
+        """Return the support losses as rows of ``variant``, ``step`` and ``loss``."""
+        rows = [{"variant": name, "step": step, "loss": loss}
+                for name, result in self.results.items()
+                for step, loss in enumerate(result.support_losses)]
+        return pd.DataFrame(rows, columns=["variant", "step", "loss"])
+
+    def timings(self) -> pd.DataFrame:
+        """Return ``variant`` and ``milliseconds``, the wall time of each adaptation."""
+        return pd.DataFrame({
+            "variant": list(self.results),
+            "milliseconds": [r.seconds * 1000.0 for r in self.results.values()],
+        })
+
+
+def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, *, title,
+                          genres=(), year=None, description=None, k=10) -> ItemComparison:
+    """Adapt each of ``variants`` to one new item and collect its audience.
+
+    The item's text is embedded once and shared by every variant.
+
+    Raises
+    ------
+    ValueError
+        If ``variants`` is empty or names an unknown variant, ``k`` is below 1, or
+        :meth:`ItemRecommender.adapt_item` rejects the ratings or the content.
+    """
+    variants = list(variants)
+    if not variants:
+        raise ValueError(f"choose at least one variant of {recommender.variants}")
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    started = time.perf_counter()
+    content = recommender.new_item_content(title, genres, year, description)
+    encode_seconds = time.perf_counter() - started
+
+    results, predictions, groups = {}, [], []
+    for name in variants:
+        adaptation = recommender.adapt_item(name, ratings, content=content)
+        top = adaptation.top_users(k)
+        top.insert(0, "rank", range(1, len(top) + 1))
+        results[name] = ItemVariantResult(name, top, list(adaptation.support_losses),
+                                          adaptation.seconds, dict(adaptation.weights))
+        everyone = adaptation.predictions()
+        predictions.append(pd.DataFrame({"variant": name, "user_id": everyone["user_id"],
+                                         "predicted": everyone["predicted"]}))
+        group_means = adaptation.group_means()
+        group_means.insert(0, "variant", name)
+        groups.append(group_means)
+    return ItemComparison(results, pd.concat(predictions, ignore_index=True),
+                          pd.concat(groups, ignore_index=True), encode_seconds)

@@ -1,0 +1,96 @@
+"""Widgets that describe a new item and collect its first ratings.
+
+Every function takes the page's ``prefix``, so that what a person enters lives in
+``st.session_state`` under keys of that page. The ratings are a plain dict there, not
+widget state, so they survive reruns and page switches.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..data import Dataset
+from .item_audience import PRESETS, audience_ratings
+
+DEFAULT_TITLE = "Starfall Academy"
+DEFAULT_DESCRIPTION = ("Teenage cadets at an orbital flight school uncover an alien signal "
+                       "and must fly a stolen starship to answer it.")
+
+
+def item_ratings_for(dataset: Dataset, prefix: str) -> dict:
+    """Return the new item's ``{user_id: rating}`` for ``dataset``, kept for the session."""
+    by_source = st.session_state.setdefault(f"{prefix}.ratings", {})
+    return by_source.setdefault(dataset.source, {})
+
+
+def user_label(users, user_id) -> str:
+    """Return ``user 42 · 25 M student`` for a row of the users frame."""
+    row = users.loc[user_id]
+    return f"user {user_id} · {int(row['age'])} {row['gender']} {row['occupation']}"
+
+
+def item_content_controls(dataset: Dataset, prefix: str) -> dict:
+    """Draw the title, genres, year and description, and return them as a dict."""
+    title_column, year_column = st.columns([3, 1])
+    title = title_column.text_input("Title", value=DEFAULT_TITLE, key=f"{prefix}.title",
+                                    persist_state="session", max_chars=200)
+    year = year_column.number_input("Release year", min_value=1870, max_value=2100,
+                                    value=1998, step=1, key=f"{prefix}.year",
+                                    persist_state="session")
+    default_genres = [g for g in ("Sci-Fi", "Adventure") if g in dataset.genres]
+    genres = st.multiselect("Genres", list(dataset.genres), default=default_genres,
+                            key=f"{prefix}.genres", persist_state="session")
+    description = st.text_area(
+        "Description", value=DEFAULT_DESCRIPTION, key=f"{prefix}.description",
+        persist_state="session", max_chars=5000, height=100,
+        help="Plain text about the item. The teacher reads it through a pretrained "
+             "sentence encoder (all-MiniLM-L6-v2); the other variants use the title "
+             "words, genres and year.")
+    return {"title": title.strip(), "genres": list(genres),
+            "year": None if year is None else float(year),
+            "description": description.strip() or None}
+
+
+def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
+    """Draw a user choice and stars, and add that user's rating on request."""
+    users = dataset.users.set_index("user_id")
+    low, high = dataset.rating_scale
+    stars = list(range(int(low), int(high) + 1))
+    user = st.selectbox("User", list(users.index), key=f"{prefix}.user",
+                        format_func=lambda u: user_label(users, u))
+    rating = st.segmented_control("Their rating", stars, default=stars[-2],
+                                  format_func=lambda s: f"{s} ★", key=f"{prefix}.stars")
+    if st.button("Add rating", disabled=rating is None):
+        ratings[int(user)] = float(rating)
+
+
+def audience_controls(dataset: Dataset, ratings: dict, prefix: str):
+    """Draw a synthetic audience choice and add its ratings on request."""
+    name = st.selectbox("Audience", list(PRESETS), key=f"{prefix}.audience",
+                        persist_state="session")
+    st.caption(PRESETS[name].describe())
+    if st.button("Add this audience's ratings"):
+        try:
+            ratings.update(audience_ratings(dataset, name))
+        except ValueError as error:
+            st.error(str(error))
+
+
+def item_ratings_list(dataset: Dataset, ratings: dict, prefix: str):
+    """Draw every rating of the new item with a button to remove it."""
+    users = dataset.users.set_index("user_id")
+    head, clear = st.columns([5, 1], vertical_alignment="bottom")
+    head.subheader(f"Ratings of the new item ({len(ratings)})")
+    clear.button("Clear all", key=f"{prefix}.clear", disabled=not ratings,
+                 on_click=ratings.clear, width="stretch")
+    if not ratings:
+        st.info("No ratings yet: every variant predicts from the item's content alone. "
+                "Add ratings to watch the variants adapt.")
+    for user_id, value in list(ratings.items()):
+        label_column, stars_column, remove_column = st.columns([5, 2, 1],
+                                                               vertical_alignment="center")
+        label = user_label(users, user_id) if user_id in users.index else f"user {user_id}"
+        label_column.write(label)
+        stars_column.write(f"{value:g} ★")
+        remove_column.button("Remove", key=f"{prefix}.remove.{user_id}", on_click=ratings.pop,
+                             args=(user_id, None), width="stretch")

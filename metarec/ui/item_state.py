@@ -1,0 +1,123 @@
+"""Cached loading, training and adaptation of the item-side models for the dashboard."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import streamlit as st
+
+from ..data import Dataset
+from ..serving.item_store import ITEM_MANIFEST
+from ..serving.items import ItemRecommender
+from ..serving.store import ModelsDirectoryError
+from .item_compare import ItemComparison, compare_item_variants
+from .state import models_dir_for
+
+logger = logging.getLogger("metarec")
+
+ITEM_MODELS_DIR_ENV = "METAREC_ITEM_MODELS_DIR"
+ITEMS_SUBDIR = "items"
+
+
+def item_models_dir_for(dataset: Dataset) -> Path:
+    """Return ``METAREC_ITEM_MODELS_DIR`` if set, else the ``items`` folder of the models."""
+    if os.environ.get(ITEM_MODELS_DIR_ENV):
+        return Path(os.environ[ITEM_MODELS_DIR_ENV]).expanduser()
+    return models_dir_for(dataset) / ITEMS_SUBDIR
+
+
+def _manifest_stamp(directory: Path):
+    try:
+        return (directory / ITEM_MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@st.cache_resource
+def _item_worker() -> ThreadPoolExecutor:
+    """Return the one long-lived thread that adapts item models in this server process.
+
+    torch pays a set-up cost the first time a thread computes, and Streamlit runs each
+    rerun in a new thread, so adapting in a fresh thread would inflate the timings.
+    """
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarec-items")
+
+
+def _warm_up(recommender: ItemRecommender):
+    """Load the sentence encoder and adapt every variant once, before timings are shown."""
+    user = int(recommender.user_ids[0])
+    content = recommender.new_item_content("Warm-up", (), None, "A first item.")
+    for variant in recommender.variants:
+        recommender.adapt_item(variant, {user: recommender.rating_scale[1]}, content=content)
+
+
+@st.cache_resource(show_spinner="Loading the item models and the sentence encoder…",
+                   max_entries=4)
+def _load(directory: str, manifest_stamp, data_source: str, _dataset: Dataset):
+    recommender = ItemRecommender.load(directory, dataset=_dataset)
+    _item_worker().submit(_warm_up, recommender).result()
+    return recommender
+
+
+def item_recommender_or_message(dataset: Dataset) -> ItemRecommender | None:
+    """Return the item models of ``dataset``, or show why there are none and return None."""
+    directory = item_models_dir_for(dataset).resolve()
+    try:
+        return _load(str(directory), _manifest_stamp(directory), dataset.source, dataset)
+    except ModelsDirectoryError as error:
+        logger.warning("no usable item models in %s: %s", directory, error)
+        if (directory / ITEM_MANIFEST).is_file():
+            st.error(str(error))
+        else:
+            st.info(f"No item models for {dataset.name!r} in '{directory}' yet. Train them "
+                    "below.")
+        return None
+    except (OSError, RuntimeError, KeyError) as error:
+        # A damaged file: torch raises RuntimeError, a manifest missing fields KeyError.
+        logger.warning("failed to load item models from %s: %r", directory, error)
+        st.error(f"Could not load the item models in '{directory}' "
+                 f"({type(error).__name__}: {error}). Retrain them below.")
+        return None
+
+
+def train_items_with_progress(dataset: Dataset, epochs=None) -> Path:
+    """Train the item-side variants into :func:`item_models_dir_for`, with a progress bar."""
+    from ..item_pipeline import train_item_models
+
+    bar = st.progress(0.0, text="Training; the bar moves on after each epoch…")
+
+    def report(message, fraction):
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    path = train_item_models(dataset, item_models_dir_for(dataset), epochs=epochs,
+                             callback=report)
+    logger.info("dashboard trained item models for %s into %s", dataset.name, path.parent)
+    return path
+
+
+@st.cache_data(show_spinner="Adapting…", max_entries=64)
+def _compare(models_key: tuple, ratings: tuple, variants: tuple, content: tuple, k: int,
+             _recommender: ItemRecommender) -> ItemComparison:
+    title, genres, year, description = content
+    job = _item_worker().submit(compare_item_variants, _recommender, variants, dict(ratings),
+                                title=title, genres=genres, year=year,
+                                description=description, k=k)
+    return job.result()
+
+
+def compare_items_cached(dataset: Dataset, recommender: ItemRecommender, ratings: dict,
+                         variants, content: dict, k=10) -> ItemComparison:
+    """Return :func:`compare_item_variants`, cached per input.
+
+    A rerun that changes nothing the models see reuses the adaptations and their
+    measured times. Raises the errors of :func:`compare_item_variants`.
+    """
+    directory = item_models_dir_for(dataset).resolve()
+    models_key = (str(directory), _manifest_stamp(directory), dataset.source)
+    fields = (content["title"], tuple(content["genres"]), content["year"],
+              content["description"])
+    return _compare(models_key, tuple(sorted(ratings.items())), tuple(variants), fields, k,
+                    recommender)

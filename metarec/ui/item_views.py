@@ -1,0 +1,88 @@
+"""Sections of the New item page that draw an :class:`ItemComparison` or train models."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..data import Dataset
+from ..serving.items import GROUPS
+from . import charts, item_charts
+from .item_state import item_models_dir_for, train_items_with_progress
+
+COLUMNS_PER_ROW = 4
+TABLE_COLUMNS = ["user_id", "age", "gender", "occupation", "predicted"]
+
+
+def training_controls(dataset: Dataset, button_label: str, prefix: str):
+    """Offer (re)training of the item-side variants on the chosen data, with progress."""
+    epochs = st.number_input(
+        "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
+        key=f"{prefix}.epochs", placeholder="each variant's own budget (30, with early "
+                                            "stopping)",
+        help="Leave empty for the full training. Fewer epochs finish sooner but give "
+             "less accurate models.")
+    st.caption("Training embeds every item's text, then meta-trains a teacher and a "
+               "student on the CPU; on MovieLens-100K that takes a few minutes. Stay on "
+               "this page until it finishes. Item models already in "
+               f"'{item_models_dir_for(dataset)}' are replaced.")
+    if st.button(button_label, type="primary", key=f"{prefix}.train"):
+        try:
+            train_items_with_progress(dataset, epochs=epochs)
+        except (ValueError, RuntimeError, OSError) as error:
+            st.error(f"Training failed: {error}")
+        else:
+            st.rerun()
+
+
+def audience_tables(comparison):
+    """Draw each variant's top users under its name, with the adaptation time."""
+    results = list(comparison.results.values())
+    for start in range(0, len(results), COLUMNS_PER_ROW):
+        row = results[start:start + COLUMNS_PER_ROW]
+        for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
+            with column:
+                st.subheader(result.variant)
+                top = result.top.set_index("rank")[TABLE_COLUMNS].rename_axis("#")
+                formats = {"predicted": "{:.2f}", "age": "{:.0f}"}
+                st.table(top.style.format(formats), border="horizontal")
+                st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+
+
+def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str):
+    """Draw the distribution, top audience, group breakdown, curves and timings."""
+    colours = charts.variant_colours(variants)
+    st.plotly_chart(item_charts.distribution_figure(comparison.predictions, colours,
+                                                    rating_scale))
+
+    top = []
+    for name, result in comparison.results.items():
+        labels = [f"user {u} · {a:.0f} {g} {o}" for u, a, g, o in zip(
+            result.top["user_id"], result.top["age"], result.top["gender"],
+            result.top["occupation"])]
+        top.append(result.top.assign(variant=name, label=labels))
+    st.plotly_chart(item_charts.audience_figure(pd.concat(top, ignore_index=True),
+                                                comparison.predictions, colours))
+
+    group = st.segmented_control("Break down by", list(GROUPS), default=GROUPS[0],
+                                 key=f"{prefix}.group") or GROUPS[0]
+    st.plotly_chart(item_charts.groups_figure(comparison.groups, group, colours))
+
+    curves_column, timing_column = st.columns(2)
+    curves = comparison.curves()
+    if curves.empty:
+        curves_column.info("With no ratings there is nothing to adapt on, so there are no "
+                           "adaptation curves.")
+    else:
+        curves_column.plotly_chart(charts.curves_figure(curves, colours))
+    timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
+    if "ensemble" in comparison.results:
+        weights = comparison.results["ensemble"].weights
+        timing_column.caption(
+            f"The ensemble's time is the sum of its members' adaptations. Its weights for "
+            f"{n_ratings} rating{'' if n_ratings == 1 else 's'}: "
+            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
+    timing_column.caption(
+        f"Embedding the item's text took {comparison.encode_seconds * 1000:,.0f} ms, once "
+        "for every variant. Each time is a single measurement, so it varies with the load "
+        "on the machine.")
