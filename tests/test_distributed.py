@@ -141,7 +141,8 @@ def run_worker(rank, world_size, port, out_dir, mode, timeout_s):
         if mode in ("raise", "hang") and rank == 1:
             if mode == "hang":
                 time.sleep(120)
-            # Fails in the first collate, after the other worker has entered the loop.
+            # Fails in collate, after the first exchange (the rank-0 broadcast), so
+            # rank 0 is left waiting in a later one.
             parts["users"] = None
         train_cases(parts, workers)
         report.write_text(json.dumps({"error": None}))
