@@ -89,8 +89,9 @@ class ItemAdaptation:
         return float(np.clip(score[0], *self._recommender.rating_scale))
 
     @functools.cached_property
-    def _all_predictions(self) -> np.ndarray:
-        return self.predict(self._recommender.user_ids)
+    def _raw_scores(self) -> np.ndarray:
+        # Unclipped, so that users predicted above the top of the scale keep their order.
+        return np.asarray(self._scorer(self._recommender.user_ids, False, None), dtype=float)
 
     def predictions(self) -> pd.DataFrame:
         """Return every dataset user with their demographics and predicted rating.
@@ -100,19 +101,23 @@ class ItemAdaptation:
         """
         frame = self._recommender.users_frame.copy()
         frame["rated"] = frame["user_id"].isin(list(self.ratings))
-        frame["predicted"] = self._all_predictions
+        frame["predicted"] = np.clip(self._raw_scores, *self._recommender.rating_scale)
         return frame
 
     def top_users(self, k=10, exclude_rated=True) -> pd.DataFrame:
-        """Return the ``k`` users with the highest predicted rating: the audience to target."""
+        """Return the ``k`` users with the highest predicted rating: the audience to target.
+
+        Users are ranked by the unclipped scores, so several users predicted at the top
+        of the scale keep their order.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        frame = self.predictions()
+        frame = self.predictions().assign(_score=self._raw_scores)
         if exclude_rated:
             frame = frame[~frame["rated"]]
-        top = frame.sort_values(["predicted", "user_id"], ascending=[False, True],
+        top = frame.sort_values(["_score", "user_id"], ascending=[False, True],
                                 kind="stable").head(k)
-        return top.drop(columns="rated").reset_index(drop=True)
+        return top.drop(columns=["rated", "_score"]).reset_index(drop=True)
 
     def group_means(self) -> pd.DataFrame:
         """Return the mean predicted rating per age band, gender and occupation.

@@ -43,8 +43,14 @@ class AudiencePreset:
     loved: bool = True
 
     def describe(self) -> str:
-        ages = (f"aged {self.min_age} to {self.max_age}" if self.max_age < 200
-                else f"aged {self.min_age} or more" if self.min_age > 0 else "of any age")
+        if self.min_age > 0 and self.max_age < 200:
+            ages = f"aged {self.min_age} to {self.max_age}"
+        elif self.max_age < 200:
+            ages = f"aged {self.max_age} or under"
+        elif self.min_age > 0:
+            ages = f"aged {self.min_age} or over"
+        else:
+            ages = "of any age"
         members = {"F": "women", "M": "men"}.get(self.gender, "users")
         stars = "5 and 4 stars" if self.loved else "1 and 2 stars"
         return (f"The {members} {ages} who like {', '.join(self.genres)} most, relative to "

@@ -10,30 +10,32 @@ import plotly.graph_objects as go
 
 from .charts import variant_colours
 
-BIN_WIDTH = 0.1
 ROW_HEIGHT_PX = 26
 MARGIN_HEIGHT_PX = 140
 
 
 def distribution_figure(predictions, colours=None, rating_scale=(1.0, 5.0)) -> go.Figure:
-    """Draw overlaid histograms of every user's predicted rating, one per variant.
+    """Draw the distribution of every user's predicted rating, one violin per variant.
 
-    ``predictions`` has ``variant`` and ``predicted``.
+    ``predictions`` has ``variant`` and ``predicted``. A violin shows the density with
+    the quartiles inside, so a variant that predicts one rating for everyone is a line
+    instead of a spike that flattens the others, as it would be in a histogram.
     """
     colours = colours or variant_colours(predictions["variant"].unique())
     figure = go.Figure()
     for variant, rows in predictions.groupby("variant", sort=False):
-        figure.add_trace(go.Histogram(
-            x=rows["predicted"], name=variant, opacity=0.55,
-            xbins={"start": rating_scale[0], "end": rating_scale[1] + BIN_WIDTH,
-                   "size": BIN_WIDTH},
-            marker={"color": colours.get(variant)},
-            hovertemplate=variant + ": %{y} users near %{x:.1f}<extra></extra>",
+        figure.add_trace(go.Violin(
+            x=rows["predicted"], name=variant, orientation="h", side="positive",
+            line={"color": colours.get(variant)}, box={"visible": True}, points=False,
+            meanline={"visible": True}, spanmode="hard", width=1.8,
+            hoverinfo="x+name",
         ))
     figure.update_layout(
-        barmode="overlay", title="Predicted rating of every user",
+        title="Predicted rating of every user",
         xaxis={"title": "predicted rating", "range": list(rating_scale)},
-        yaxis_title="users", height=380, margin={"l": 10, "r": 10, "t": 60},
+        yaxis={"autorange": "reversed", "title": None}, showlegend=False,
+        height=MARGIN_HEIGHT_PX + 70 * predictions["variant"].nunique(),
+        margin={"l": 10, "r": 10, "t": 60},
     )
     return figure
 

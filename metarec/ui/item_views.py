@@ -11,7 +11,13 @@ from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
 
 COLUMNS_PER_ROW = 4
-TABLE_COLUMNS = ["user_id", "age", "gender", "occupation", "predicted"]
+# Below this spread of predictions over users, a variant ranks users arbitrarily.
+FLAT_SPREAD = 1e-6
+
+
+def _labels(top):
+    return [f"user {u} · {a:.0f} {g} {o}" for u, a, g, o in zip(
+        top["user_id"], top["age"], top["gender"], top["occupation"])]
 
 
 def training_controls(dataset: Dataset, button_label: str, prefix: str):
@@ -43,9 +49,9 @@ def audience_tables(comparison):
         for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
             with column:
                 st.subheader(result.variant)
-                top = result.top.set_index("rank")[TABLE_COLUMNS].rename_axis("#")
-                formats = {"predicted": "{:.2f}", "age": "{:.0f}"}
-                st.table(top.style.format(formats), border="horizontal")
+                top = result.top.assign(user=_labels(result.top)).set_index("rank")
+                top = top[["user", "predicted"]].rename_axis("#")
+                st.table(top.style.format({"predicted": "{:.2f}"}), border="horizontal")
                 st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
 
 
@@ -55,14 +61,18 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
     st.plotly_chart(item_charts.distribution_figure(comparison.predictions, colours,
                                                     rating_scale))
 
-    top = []
-    for name, result in comparison.results.items():
-        labels = [f"user {u} · {a:.0f} {g} {o}" for u, a, g, o in zip(
-            result.top["user_id"], result.top["age"], result.top["gender"],
-            result.top["occupation"])]
-        top.append(result.top.assign(variant=name, label=labels))
-    st.plotly_chart(item_charts.audience_figure(pd.concat(top, ignore_index=True),
-                                                comparison.predictions, colours))
+    spread = comparison.predictions.groupby("variant")["predicted"].std()
+    flat = [name for name in comparison.results if spread.get(name, 0.0) < FLAT_SPREAD]
+    top = [result.top.assign(variant=name, label=_labels(result.top))
+           for name, result in comparison.results.items() if name not in flat]
+    if top:
+        st.plotly_chart(item_charts.audience_figure(pd.concat(top, ignore_index=True),
+                                                    comparison.predictions, colours))
+    if flat:
+        st.caption(f"{', '.join(flat)} predict{'s' if len(flat) == 1 else ''} the same "
+                   "rating for every user, so "
+                   f"{'its' if len(flat) == 1 else 'their'} top list is arbitrary and "
+                   "the audience chart leaves it out.")
 
     group = st.segmented_control("Break down by", list(GROUPS), default=GROUPS[0],
                                  key=f"{prefix}.group") or GROUPS[0]
