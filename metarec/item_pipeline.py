@@ -26,6 +26,7 @@ logger = logging.getLogger("metarec")
 ITEM_SCENARIOS = ("new-item", "new-user-new-item")
 # Support sizes of the validation item tasks the ensemble weights are fitted on.
 ENSEMBLE_SHOTS = (0, 1, 2, 3, 5, 10, 20)
+# Support sizes of the validation MAE recorded in the manifest; a subset of ENSEMBLE_SHOTS.
 VALIDATION_SHOTS = (0, 1, 5)
 ENSEMBLE_MEMBERS = ("teacher", "student", "content-only", "user-bias")
 # Shrinkage of user biases and of a new item's support offset, in pseudo-ratings.
@@ -135,9 +136,6 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
     classical = {name: cls().fit(train_ratings, contents) for name, cls in ITEM_BASELINES.items()}
 
     # Meta-train the networks in order, so a student can distil from a trained teacher.
-    validation = [task for shots in VALIDATION_SHOTS
-                  for task in item_tasks(validation_ratings, validation_items, shots,
-                                         seed=seed, max_ratings=None)]
     learners, histories = {}, {}
     total_epochs = sum(spec.train.epochs for spec in specs.values())
     done_epochs = 0
@@ -154,6 +152,10 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
                                      task_encoder.n_content_features,
                                      task_encoder.n_text_features)
         offset = done_epochs
+        # Early stopping reads validation items with any number of ratings.
+        validation = [task for shots in spec.train.validation_shots
+                      for task in item_tasks(validation_ratings, validation_items, shots,
+                                             seed=seed, max_ratings=None)]
 
         def on_epoch(epoch, epochs, loss, error, name=name, offset=offset):
             report(f"{name}: epoch {epoch}/{epochs}, validation MAE {error:.3f}",
