@@ -135,6 +135,11 @@ def kshot_table(results, prefix, metric, labels):
     return markdown(wide, "variant", list(wide.columns[1:]))
 
 
+def _seeds(results, prefix):
+    seeds = sorted(results[results.variant.str.startswith(prefix)].seed.unique())
+    return ", ".join(str(int(seed)) for seed in seeds)
+
+
 def distillation_section(results, command):
     lines = ["## Distillation ablation", "", header(command),
              "The student network (see the new-user section) meta-trained with Meta-SGD on "
@@ -143,7 +148,8 @@ def distillation_section(results, command):
              "query predictions; `catalogue`: the same on 32 random catalogue items per "
              "task; `ranking`: KL divergence between the two models' softmax distributions "
              "over those items. `student` is the default (rating + catalogue), trained by "
-             "run_benchmark.py. Test users, mean over seeds ± 95% half-width.", ""]
+             "run_benchmark.py. Test users, mean over seeds ± 95% half-width; seeds "
+             + _seeds(results, "distill/") + ".", ""]
     for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         lines += [f"### {title}", "",
                   kshot_table(results, "distill/", metric, ("student", "teacher")), ""]
@@ -156,7 +162,8 @@ def meta_gradient_section(results, command):
              "(`maml`), first-order MAML (`fomaml`) and Meta-SGD (`metasgd`, a learned step "
              "size for every adapted parameter element), 5 inner steps each. Serving steps "
              "are then chosen on validation users (the fewest within 0.001 of the best "
-             "validation error).", ""]
+             "validation error, per support size). Test users; seeds "
+             + _seeds(results, "algorithm/") + " (with one seed, no interval is shown).", ""]
     for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         lines += [f"### {title}", "", kshot_table(results, "algorithm/", metric, ()), ""]
     cost = results[results.variant.str.startswith(("algorithm/", "steps/"))]
@@ -286,7 +293,9 @@ def main(argv=None):
     parser.add_argument("--parts", nargs="+", default=["distill", "algorithm", "steps"],
                         choices=["distill", "algorithm", "steps"])
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse the ablation results saved by an earlier run")
+                        help="reuse the per-seed ablation results saved by an earlier run")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train and score the extra students, but write no report")
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")
@@ -296,14 +305,24 @@ def main(argv=None):
 
     dataset = load_movielens_100k(args.data)
     models = Path(args.models)
-    saved = models / "ablation.csv"
-    if args.reuse and saved.is_file():
-        results = pd.read_csv(saved, dtype={"shots": str})
-    else:
-        results = pd.concat([run_seed(dataset, models / f"seed-{seed}", args.parts)
-                             for seed in args.seeds], ignore_index=True)
-        results.to_csv(saved, index=False)
+    frames = []
+    for seed in args.seeds:
+        # One file per seed and set of parts, so an interrupted run resumes and parts
+        # trained by separate runs are reported together.
+        saved = models / f"ablation-seed-{seed}-{'-'.join(args.parts)}.csv"
+        earlier = sorted(models.glob(f"ablation-seed-{seed}-*.csv"))
+        if args.reuse and earlier:
+            frames += [pd.read_csv(path, dtype={"shots": str}) for path in earlier]
+            continue
+        frame = run_seed(dataset, models / f"seed-{seed}", args.parts)
+        frame.to_csv(saved, index=False)
+        frames.append(frame)
+    if args.train_only:
+        return
+    results = pd.concat(frames, ignore_index=True)
     results["shots"] = results["shots"].astype(str)
+    # The reference rows (default student, teacher) appear once per file.
+    results = results.drop_duplicates(["seed", "variant", "shots"])
 
     if "distill" in args.parts:
         update_section("distillation", distillation_section(results, command))
