@@ -9,21 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from .data import DATA_DIR_ENV, DataFormatError, load_movielens_100k
+from .data import DATA_DIR_ENV, DATASET_NAMES, SAMPLE_DIR, DataFormatError, load_dataset
+from .data.download import DEFAULT_TIMEOUT_S, MOVIELENS_ARCHIVES, DownloadError, download
 from .tasks.scenarios import SCENARIOS
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
 logger = logging.getLogger("metarec")
-
-
-def resolve_data_dir(value=None) -> Path:
-    """Return the ``--data`` folder, else ``METAREC_DATA_DIR``, else the bundled sample."""
-    if value:
-        return Path(value).expanduser()
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    return SAMPLE_DIR
 
 
 def resolve_models_dir(value, dataset_name) -> Path:
@@ -37,8 +28,34 @@ def resolve_models_dir(value, dataset_name) -> Path:
 
 
 def _load(args):
-    directory = resolve_data_dir(args.data)
-    return load_movielens_100k(directory)
+    """Load ``--data`` (a name or path), else ``METAREC_DATA_DIR``, else the sample."""
+    options = {"items": args.items_csv, "users": args.users_csv,
+               "max_rejected_share": args.max_rejected,
+               "rating_scale": tuple(args.rating_scale) if args.rating_scale else None}
+    return load_dataset(args.data, **{k: v for k, v in options.items() if v is not None})
+
+
+def cmd_download(args):
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    bars = []
+
+    def progress(done, total):
+        # The bar starts with the first block, so a folder used as is shows none.
+        if not bars:
+            bars.append(tqdm(desc=args.name, total=total, unit="B", unit_scale=True,
+                             unit_divisor=1024, disable=args.quiet))
+        bars[0].update(done - bars[0].n)
+
+    # Log lines go above the progress bar instead of through it.
+    with logging_redirect_tqdm():
+        try:
+            folder = download(args.name, args.dir, timeout=args.timeout, progress=progress)
+        finally:
+            for bar in bars:
+                bar.close()
+    print(f"{args.name} is in {folder}")
 
 
 def cmd_generate_sample(args):
@@ -209,8 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log per-epoch progress and timings")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data_help = (f"folder in the MovieLens-100K layout (default: ${DATA_DIR_ENV}, else "
-                 f"the bundled sample_data)")
+    data_help = (f"dataset name ({', '.join(DATASET_NAMES)}), a folder in the "
+                 f"MovieLens-100K or -1M layout, a folder with ratings.csv, or a ratings "
+                 f"CSV file (default: ${DATA_DIR_ENV}, else the bundled sample)")
 
     sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue")
     sample.add_argument("--out", default=str(SAMPLE_DIR), help="output folder")
@@ -219,8 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--items", type=int, default=400, help="number of items (default 400)")
     sample.set_defaults(func=cmd_generate_sample)
 
+    fetch = commands.add_parser(
+        "download", help="download and verify a MovieLens dataset",
+        description="Download a MovieLens archive from GroupLens, check its MD5 and unzip "
+                    "it. A folder that already contains the files is used as is.")
+    fetch.add_argument("name", choices=list(MOVIELENS_ARCHIVES), help="dataset to download")
+    fetch.add_argument("--dir", help=f"folder to unzip into (default: ${DATA_DIR_ENV} or "
+                                     f"its subfolder NAME, else NAME in the user cache "
+                                     f"directory)")
+    fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                       help=f"seconds to wait for the server before giving up "
+                            f"(default {DEFAULT_TIMEOUT_S:g})")
+    fetch.add_argument("--quiet", action="store_true", help="hide the progress bar")
+    fetch.set_defaults(func=cmd_download)
+
     train = commands.add_parser("train", help="meta-train every variant and save them")
-    train.add_argument("--data", help=data_help)
+    _add_data_arguments(train, data_help)
     train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
                                      f"models/DATASET_NAME)")
     train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
@@ -242,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
-    evaluate.add_argument("--data", help=data_help)
+    _add_data_arguments(evaluate, data_help)
     evaluate.add_argument("--models", help="models folder written by train")
     evaluate.add_argument("--scenario", choices=SCENARIOS, default="new-user",
                           help="cold-start scenario the models were trained for "
@@ -272,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_data_arguments(parser, data_help):
+    parser.add_argument("--data", help=data_help)
+    parser.add_argument("--items-csv", help="items CSV for a ratings CSV file: item_id and "
+                                            "optionally title, genres ('|'-separated), year")
+    parser.add_argument("--users-csv", help="users CSV for a ratings CSV file: user_id and "
+                                            "optionally age, gender, occupation, zip_code")
+    parser.add_argument("--rating-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="lowest and highest rating of CSV data (default: read from "
+                             "the data)")
+    parser.add_argument("--max-rejected", type=float,
+                        help="share of invalid CSV rows (0 to 1) above which a file is "
+                             "rejected as a whole (default 0.1)")
+
+
 def main(argv=None) -> int:
     from .meta.distributed import WorkerError
     from .serving.store import ModelsDirectoryError
@@ -279,7 +325,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # Kept so that train --workers can start the same command under torchrun.
     args.argv = sys.argv[1:] if argv is None else list(argv)
-    progress_lines = args.command == "train" and not args.quiet
+    progress_lines = args.command in ("train", "download") and not args.quiet
     level = logging.INFO if args.verbose or progress_lines else logging.WARNING
     if int(os.environ.get("RANK", 0)) > 0:
         # torchrun workers other than rank 0 log warnings and errors only.
@@ -288,7 +334,8 @@ def main(argv=None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
         args.func(args)
-    except (FileNotFoundError, DataFormatError, ModelsDirectoryError, ValueError, WorkerError) as error:
+    except (FileNotFoundError, FileExistsError, DataFormatError, DownloadError,
+            ModelsDirectoryError, ValueError, WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

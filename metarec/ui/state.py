@@ -10,17 +10,19 @@ from pathlib import Path
 import streamlit as st
 
 from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
-from ..data import DATA_DIR_ENV, Dataset, load_movielens_100k
-from ..data.movielens import REQUIRED_FILES
+from ..data import DATA_DIR_ENV, Dataset, registry
 from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
+from . import upload
 from .compare import Comparison, compare_variants
 
 logger = logging.getLogger("metarec")
 
 SAMPLE, FOLDER = "Bundled sample", "MovieLens-100K folder"
+ML1M_FOLDER, DOWNLOAD, UPLOAD = "MovieLens-1M folder", "Download MovieLens", "Your own CSV"
 DATA_SOURCE_KEY = "data.source"
 DATA_FOLDER_KEY = "data.folder"
+ML1M_FOLDER_KEY = "data.ml1m_folder"
 
 
 # Remembered widgets ----------------------------------------------------------------------
@@ -53,56 +55,71 @@ def remembered(key: str, default):
 # Data ------------------------------------------------------------------------------------
 
 def dataset_controls() -> Path | None:
-    """Draw the data choice in the sidebar and return the chosen folder.
+    """Draw the data choice in the sidebar and return the chosen file or folder.
 
     The choice starts at ``METAREC_DATA_DIR`` when that is set, else at the bundled
-    sample, and is kept in ``st.session_state`` for every page. Returns None while the
-    folder path is empty.
+    sample, and is kept in ``st.session_state`` for every page. Returns None while a
+    folder path is empty, a dataset is not downloaded or nothing is uploaded.
     """
     from_env = os.environ.get(DATA_DIR_ENV, "")
     sidebar = st.sidebar
     sidebar.header("Data")
 
     source_key, save_source = remembered(DATA_SOURCE_KEY, FOLDER if from_env else SAMPLE)
-    source = sidebar.radio("Ratings data", [SAMPLE, FOLDER], key=source_key,
-                           on_change=save_source,
+    source = sidebar.radio("Ratings data", [SAMPLE, FOLDER, ML1M_FOLDER, DOWNLOAD, UPLOAD],
+                           key=source_key, on_change=save_source,
                            help="The bundled sample is a small synthetic catalogue. A "
-                                "MovieLens-100K folder contains u.data, u.item and u.user.")
+                                "MovieLens-100K folder contains u.data, u.item and u.user, "
+                                "a MovieLens-1M folder ratings.dat, movies.dat and "
+                                "users.dat. Your own CSV needs user_id, item_id and rating "
+                                "columns.")
     if source == SAMPLE:
         return SAMPLE_DIR
+    if source == DOWNLOAD:
+        return upload.download_controls(remembered)
+    if source == UPLOAD:
+        return upload.csv_upload_controls()
 
-    folder_key, save_folder = remembered(DATA_FOLDER_KEY, from_env)
+    if source == FOLDER:
+        key, default, layout, label = DATA_FOLDER_KEY, from_env, "ml-100k", "MovieLens-100K"
+    else:
+        key, default, layout, label = ML1M_FOLDER_KEY, "", "ml-1m", "MovieLens-1M"
+    folder_key, save_folder = remembered(key, default)
     folder = sidebar.text_input("Folder path", key=folder_key, on_change=save_folder,
-                                placeholder="/path/to/ml-100k")
+                                placeholder=f"/path/to/{layout}")
     if not folder.strip():
-        sidebar.info("Type the path of a folder in the MovieLens-100K layout.")
+        sidebar.info(f"Type the path of a folder in the {label} layout.")
         return None
     return Path(folder.strip()).expanduser()
 
 
-def _files_stamp(directory) -> tuple:
+def _files_stamp(path) -> tuple:
     """Modification times and sizes of the data files, so edited files are read again."""
+    path = Path(path)
+    try:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    except OSError:
+        return ()
     stamp = []
-    for name in REQUIRED_FILES:
-        path = Path(directory) / name
+    for file in files:
         try:
-            status = path.stat()
+            status = file.stat()
         except OSError:
-            stamp.append((name, None))
+            stamp.append((file.name, None))
             continue
-        stamp.append((name, status.st_mtime_ns, status.st_size))
+        stamp.append((file.name, status.st_mtime_ns, status.st_size))
     return tuple(stamp)
 
 
 @st.cache_data(show_spinner="Reading the ratings…", max_entries=4)
 def _read_dataset(directory: str, stamp: tuple) -> Dataset:
-    return load_movielens_100k(directory)
+    return registry.load_dataset(directory)
 
 
 def load_dataset(directory) -> Dataset:
-    """Load a MovieLens-100K folder once per version of its files.
+    """Load a data folder or ratings CSV once per version of its files.
 
-    Raises the errors of :func:`metarec.data.load_movielens_100k`.
+    Raises the errors of :func:`metarec.data.load_dataset`.
     """
     return _read_dataset(str(directory), _files_stamp(directory))
 
@@ -116,9 +133,10 @@ def selected_dataset() -> Dataset | None:
     if directory is None:
         st.info("Choose the ratings data in the sidebar.")
         return None
-    if not directory.is_dir():
+    if not directory.exists():
         st.error(f"Folder '{directory}' does not exist. Type the path of a folder that "
-                 f"contains {', '.join(REQUIRED_FILES)}.")
+                 "contains u.data, u.item and u.user (MovieLens-100K) or ratings.dat, "
+                 "movies.dat and users.dat (MovieLens-1M).")
         return None
     try:
         dataset = load_dataset(directory)
