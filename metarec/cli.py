@@ -10,7 +10,12 @@ import sys
 from pathlib import Path
 
 from .data import DATA_DIR_ENV, DATASET_NAMES, SAMPLE_DIR, DataFormatError, load_dataset
-from .data.download import DEFAULT_TIMEOUT_S, MOVIELENS_ARCHIVES, DownloadError, download
+from .data.download import (
+    DEFAULT_TIMEOUT_S,
+    MOVIELENS_ARCHIVES,
+    DownloadError,
+    download_dataset,
+)
 from .tasks.scenarios import SCENARIOS
 
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
@@ -51,7 +56,8 @@ def cmd_download(args):
     # Log lines go above the progress bar instead of through it.
     with logging_redirect_tqdm():
         try:
-            folder = download(args.name, args.dir, timeout=args.timeout, progress=progress)
+            folder = download_dataset(args.name, args.dir, timeout=args.timeout,
+                                      progress=progress)
         finally:
             for bar in bars:
                 bar.close()

@@ -128,7 +128,8 @@ def test_invalid_row_is_rejected_with_line(tmp_path, row, reason):
     result = read_csv_dataset(ratings_file(tmp_path, rows), rating_scale=(1, 5))
 
     assert result.dataset.n_ratings == 20
-    assert [(r.file, r.line, r.reason) for r in result.rejected] == [("ratings.csv", 7, reason)]
+    rejected = [(r.file, r.line, r.reason) for r in result.rejected]
+    assert rejected == [("ratings.csv", 7, reason)]
 
 
 def test_bad_timestamp_is_rejected(tmp_path):
@@ -137,7 +138,8 @@ def test_bad_timestamp_is_rejected(tmp_path):
                         header="user_id,item_id,rating,timestamp")
     rejected = read_csv_dataset(path).rejected
     assert [(r.line, r.reason) for r in rejected] == [
-        (3, "timestamp 'last tuesday' is neither whole seconds since 1970 nor an ISO 8601 date")]
+        (3, ("timestamp 'last tuesday' is neither whole seconds since 1970 nor an ISO 8601 "
+             "date"))]
 
 
 def test_row_numbers_count_quoted_line_breaks(tmp_path):
@@ -151,7 +153,8 @@ def test_row_numbers_count_quoted_line_breaks(tmp_path):
 
 
 def test_rating_of_unlisted_item_is_rejected(tmp_path):
-    write(tmp_path / "items.csv", "item_id,title\nm1,One\nm2,Two\nm3,Three\nm4,Four\nm5,Five\n")
+    write(tmp_path / "items.csv",
+          "item_id,title\nm1,One\nm2,Two\nm3,Three\nm4,Four\nm5,Five\n")
     rows = [*GOOD_ROWS, "u1,m99,4"]
     result = read_csv_dataset(ratings_file(tmp_path, rows), tmp_path / "items.csv")
     assert [(r.line, r.reason) for r in result.rejected] == [
@@ -180,8 +183,8 @@ def test_file_with_no_valid_row_is_rejected(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("", "line 1: expected a header row, the file is empty"),
     ("user_id,item_id,rating\n", "line 2: expected at least one data row"),
-    ("user,title,score\nu1,m1,4\n", "expected a header row naming the columns user_id, "
-                                    "item_id, rating .*; missing item_id, rating"),
+    ("user,title,score\nu1,m1,4\n", ("expected a header row naming the columns user_id, "
+                                     "item_id, rating .*; missing item_id, rating")),
     ("user_id,item_id,rating,rating\nu1,m1,4,4\n", "each column once, rating repeats"),
 ])
 def test_unusable_header_is_an_error(tmp_path, text, message):
@@ -287,7 +290,8 @@ def test_invalid_item_year_is_rejected(tmp_path):
     write(tmp_path / "items.csv",
           "\n".join(["item_id,title,genres,year", "m20,Bad,Drama,nineties", *good]) + "\n")
     result = read_csv_dataset(ratings_file(tmp_path, GOOD_ROWS), tmp_path / "items.csv")
-    assert [(r.line, r.reason) for r in result.rejected] == [(2, "year 'nineties' is not a number")]
+    rejected = [(r.line, r.reason) for r in result.rejected]
+    assert rejected == [(2, "year 'nineties' is not a number")]
 
 
 def test_fingerprint_follows_the_ratings(tmp_path):

@@ -20,7 +20,7 @@ import pytest
 
 from metarec.cli import main
 from metarec.data import DATA_DIR_ENV, DownloadError, load_dataset, load_movielens_100k
-from metarec.data.download import MOVIELENS_ARCHIVES, dataset_dir, download
+from metarec.data.download import MOVIELENS_ARCHIVES, dataset_dir, download_dataset
 from metarec.data.sample import generate_sample
 
 # Seconds the client waits for data; the slow route stalls for SLOW_STALL_S.
@@ -178,7 +178,7 @@ def test_cache_folder_follows_environment(tmp_path, monkeypatch):
 
 def test_unknown_dataset_name_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'ml-20m'; .* ml-100k, ml-1m"):
-        download("ml-20m", tmp_path)
+        download_dataset("ml-20m", tmp_path)
 
 
 # Downloads against the local server ------------------------------------------------------
@@ -186,7 +186,8 @@ def test_unknown_dataset_name_is_rejected(tmp_path):
 def test_good_archive_is_unpacked_and_loads(server, good_zip, sample_folder, tmp_path):
     reports = []
     target = tmp_path / "data" / "ml-100k"
-    folder = download("ml-100k", target, archive=local_archive(server, "/good.zip", good_zip),
+    archive = local_archive(server, "/good.zip", good_zip)
+    folder = download_dataset("ml-100k", target, archive=archive,
                       progress=lambda done, total: reports.append((done, total)))
 
     assert folder == target
@@ -199,7 +200,7 @@ def test_good_archive_is_unpacked_and_loads(server, good_zip, sample_folder, tmp
 
 def test_trickling_download_within_timeout_succeeds(server, good_zip, tmp_path):
     archive = local_archive(server, "/trickles.zip", good_zip)
-    folder = download("ml-100k", tmp_path / "ml-100k", archive=archive, timeout=5)
+    folder = download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive, timeout=5)
     assert (folder / "u.data").is_file()
 
 
@@ -207,7 +208,7 @@ def test_truncated_download_is_deleted(server, good_zip, tmp_path):
     archive = local_archive(server, "/truncated.zip", good_zip)
     expected = f"has {len(good_zip) // 2:,} bytes, expected {len(good_zip):,}"
     with pytest.raises(DownloadError, match=expected):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
     assert not (tmp_path / "ml-100k").exists()
     assert leftovers(tmp_path) == []
 
@@ -215,7 +216,7 @@ def test_truncated_download_is_deleted(server, good_zip, tmp_path):
 def test_wrong_checksum_is_deleted(server, good_zip, tmp_path):
     archive = local_archive(server, "/damaged.zip", good_zip)
     with pytest.raises(DownloadError, match=f"has MD5 [0-9a-f]{{32}}, expected {archive.md5}"):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
     assert not (tmp_path / "ml-100k").exists()
     assert leftovers(tmp_path) == []
 
@@ -224,7 +225,8 @@ def test_stalled_download_times_out(server, good_zip, tmp_path):
     archive = local_archive(server, "/stalls.zip", good_zip)
     started = time.monotonic()
     with pytest.raises(DownloadError, match=f"timed out: no data for {SHORT_TIMEOUT_S:g} s"):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive, timeout=SHORT_TIMEOUT_S)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive,
+                         timeout=SHORT_TIMEOUT_S)
     assert time.monotonic() - started < SHORT_TIMEOUT_S + TIMEOUT_SLACK_S
     assert not (tmp_path / "ml-100k").exists()
     assert leftovers(tmp_path) == []
@@ -235,7 +237,7 @@ def test_offline_error_says_where_to_put_files(closed_port, tmp_path):
                                   url=f"http://127.0.0.1:{closed_port}/ml-100k.zip")
     target = tmp_path / "ml-100k"
     with pytest.raises(DownloadError) as raised:
-        download("ml-100k", target, archive=archive, timeout=SHORT_TIMEOUT_S)
+        download_dataset("ml-100k", target, archive=archive, timeout=SHORT_TIMEOUT_S)
     message = str(raised.value)
     assert "Could not download ml-100k" in message
     assert "may be offline" in message
@@ -248,13 +250,13 @@ def test_http_error_is_reported(server, tmp_path):
     archive = dataclasses.replace(MOVIELENS_ARCHIVES["ml-100k"],
                                   url=url_of(server, "/missing.zip"))
     with pytest.raises(DownloadError, match="returned HTTP 404"):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
 
 
 def test_verified_file_that_is_no_zip_is_rejected(server, tmp_path):
     archive = local_archive(server, "/not-a-zip.zip", b"this is not a zip archive")
     with pytest.raises(DownloadError, match="is not a valid zip file"):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
     assert not (tmp_path / "ml-100k").exists()
     assert leftovers(tmp_path) == []
 
@@ -264,7 +266,7 @@ def test_archive_without_data_files_is_rejected(server, sample_folder, tmp_path)
     server.routes["/wrong-folder.zip"] = (body, "full")
     archive = local_archive(server, "/wrong-folder.zip", body)
     with pytest.raises(DownloadError, match="lacks ml-100k/u.data, ml-100k/u.item"):
-        download("ml-100k", tmp_path / "ml-100k", archive=archive)
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
     assert not (tmp_path / "ml-100k").exists()
 
 
@@ -278,7 +280,7 @@ def test_entries_outside_data_folder_are_skipped(server, sample_folder, tmp_path
     body = buffer.getvalue()
     server.routes["/escaping.zip"] = (body, "full")
 
-    folder = download("ml-100k", tmp_path / "data" / "ml-100k",
+    folder = download_dataset("ml-100k", tmp_path / "data" / "ml-100k",
                       archive=local_archive(server, "/escaping.zip", body))
     assert (folder / "u.data").is_file()
     assert not (tmp_path / "data" / "escaped.txt").exists()
@@ -289,7 +291,7 @@ def test_failed_download_is_never_loaded(server, good_zip, tmp_path, monkeypatch
     monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k",
                         local_archive(server, "/damaged.zip", good_zip))
     with pytest.raises(DownloadError):
-        download("ml-100k")
+        download_dataset("ml-100k")
     with pytest.raises(FileNotFoundError, match="ml-100k is not downloaded yet"):
         load_dataset("ml-100k")
 
@@ -303,7 +305,7 @@ def test_folder_with_files_is_used_as_is(server, closed_port, tmp_path):
     archive = dataclasses.replace(MOVIELENS_ARCHIVES["ml-100k"],
                                   url=f"http://127.0.0.1:{closed_port}/ml-100k.zip")
 
-    assert download("ml-100k", folder, archive=archive) == folder
+    assert download_dataset("ml-100k", folder, archive=archive) == folder
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
     assert len(server.requests) == requests
 
@@ -314,7 +316,7 @@ def test_data_dir_with_files_is_used_as_is(closed_port, tmp_path, monkeypatch):
     monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k", dataclasses.replace(
         MOVIELENS_ARCHIVES["ml-100k"], url=f"http://127.0.0.1:{closed_port}/ml-100k.zip"))
 
-    assert download("ml-100k") == folder
+    assert download_dataset("ml-100k") == folder
     assert load_dataset("ml-100k").source == str(folder)
 
 
@@ -323,7 +325,8 @@ def test_incomplete_folder_is_not_overwritten(server, good_zip, tmp_path):
     target.mkdir()
     (target / "u.data").write_text("1\t1\t5\t0\n")
     with pytest.raises(FileExistsError, match="lacks u.item, u.user of ml-100k"):
-        download("ml-100k", target, archive=local_archive(server, "/good.zip", good_zip))
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
     assert [p.name for p in target.iterdir()] == ["u.data"]
 
 

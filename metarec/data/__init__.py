@@ -3,7 +3,7 @@
 from .csv_rows import CsvRejectedError, RejectedRow
 from .custom import CsvImport, load_csv_dataset, read_csv_dataset
 from .dataset import Dataset
-from .download import MOVIELENS_ARCHIVES, DownloadError, dataset_dir, download
+from .download import MOVIELENS_ARCHIVES, DownloadError, dataset_dir, download_dataset
 from .ml1m import load_movielens_1m
 from .movielens import (
     DATA_DIR_ENV,
@@ -26,7 +26,7 @@ __all__ = [
     "RejectedRow",
     "dataset_dir",
     "default_data_dir",
-    "download",
+    "download_dataset",
     "load_csv_dataset",
     "load_dataset",
     "load_movielens_100k",

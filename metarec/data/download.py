@@ -148,7 +148,7 @@ def manual_instructions(archive: Archive, target) -> str:
     )
 
 
-def download(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progress=None,
+def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progress=None,
              archive: Archive | None = None) -> Path:
     """Download, verify and unpack a dataset, or return the folder that already has it.
 
@@ -296,7 +296,7 @@ def _unpack(archive: Archive, part: Path, target: Path):
 
         try:
             if target.is_dir():
-                target.rmdir()  # download() checked that it is empty.
+                target.rmdir()  # download_dataset() checked that it is empty.
             staging.rename(target)
         except OSError:
             # Another process may have put the dataset in place meanwhile.

@@ -21,7 +21,7 @@ from ..data.download import (
     MOVIELENS_ARCHIVES,
     DownloadError,
     dataset_dir,
-    download,
+    download_dataset,
     has_files,
     user_cache_dir,
 )
@@ -70,7 +70,7 @@ def download_controls(remembered) -> Path | None:
             bar.progress(0.0, text=f"{done / 1e6:.1f} MB")
 
     try:
-        folder = download(name, progress=progress)
+        folder = download_dataset(name, progress=progress)
     except (DownloadError, FileExistsError) as error:
         logger.warning("download of %s failed: %s", name, error)
         bar.empty()
