@@ -195,8 +195,8 @@ def default_item_variants(epochs=None) -> dict[str, ItemVariantSpec]:
     ``teacher`` is wide and reads the sentence embedding of the item's text. ``student``
     is small, reads only the hashed content features and distils from the adapted
     teacher. Their validation error plateaus for several epochs before it falls again on
-    MovieLens-100K, hence the patience of 10 epochs. ``epochs`` overrides both epoch
-    budgets.
+    MovieLens-100K, hence the patience of 10 epochs. Without weight decay the teacher
+    stayed on that plateau for one of three seeds. ``epochs`` overrides both epoch budgets.
     """
     variants = {
         "teacher": ItemVariantSpec(
@@ -204,7 +204,7 @@ def default_item_variants(epochs=None) -> dict[str, ItemVariantSpec]:
             learner={"adapt": "item+decision", "algorithm": "metasgd", "inner_steps": 3,
                      "inner_lr": 0.1, "support_shrinkage": 5.0},
             use_text=True,
-            train=ItemTrainConfig(epochs=30, meta_batch=64, patience=10),
+            train=ItemTrainConfig(epochs=30, meta_batch=64, patience=10, weight_decay=1e-4),
         ),
         "student": ItemVariantSpec(
             network={"dim": 8, "encoder_hidden": 0, "hidden": (16,)},
