@@ -171,8 +171,11 @@ def meta_gradient_section(results, command):
         ["train_seconds", "validation_error", "serve_steps"]].first().reset_index()
     ci = with_ci(cost, ["variant"], ["train_seconds", "validation_error", "serve_steps"])
     lines += ["### Meta-training time, validation error and serving steps", "",
-              "Wall time of meta-training on this machine (2 cores), best validation MAE "
-              "over epochs (validation users, K = 1, 5 and all), serving steps chosen.", "",
+              "Wall time of meta-training on this machine (2 cores, shared with other jobs "
+              "at a load average of 6 to 10 during this run, so compare the rows with each "
+              "other rather than with a quiet machine), best validation MAE over epochs "
+              "(validation users, K = 1, 5 and all), serving steps chosen (the count for the "
+              "largest support-size group).", "",
               markdown(ci, "variant", ["train_seconds", "validation_error", "serve_steps"]),
               ""]
     steps = cost[cost.variant.str.startswith("steps/")]
@@ -219,7 +222,8 @@ def tradeoff_section(main_results, efficiency, command, out_dir):
              "MAE on test users against trainable parameters and one-thread latency at "
              "K=10 (p50 over 50 test users): adapting to the support, scoring the whole "
              "catalogue, and both. Classical baselines have no trainable network; their "
-             "parameter count is left blank.", "",
+             "parameter count is left blank. The latencies come from run_benchmark.py's "
+             "efficiency table; read its note on machine load first.", "",
              markdown(ci, "variant", columns, 3), "",
              "![MAE at K=all against adaptation plus scoring latency](tradeoff.svg)", ""]
     ratio = _ratios(ci)
