@@ -101,7 +101,8 @@ def cmd_train(args):
             summary = json.loads(manifest.read_text())
             print(f"trained in {summary['train_seconds']:.0f} s with {workers.world_size} "
                   f"worker(s); models in {target}")
-            _print_table(summary["validation"], "validation users")
+            _print_table(summary["validation"], "validation items"
+                         if args.scenario == "new-item" else "validation users")
     finally:
         close_workers()
 
@@ -134,6 +135,8 @@ def cmd_evaluate(args):
 
     from .evaluation.evaluate import METRICS, evaluate_scenario, saved_scenario
     from .evaluation.metrics import mean_confidence_interval
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.items import ItemRecommender
     from .serving.recommender import Recommender
     from .tasks import parse_shots
 
@@ -146,7 +149,10 @@ def cmd_evaluate(args):
 
     tables, scenarios = [], []
     for folder in folders:
-        recommender = Recommender.load(folder, dataset=dataset)
+        if (folder / ITEM_MANIFEST).is_file():
+            recommender = ItemRecommender.load(folder, dataset=dataset)
+        else:
+            recommender = Recommender.load(folder, dataset=dataset)
         saved = saved_scenario(recommender.manifest)
         scenario = saved.scenario
         if scenario != args.scenario:
@@ -160,7 +166,7 @@ def cmd_evaluate(args):
                                   min_ratings=args.min_ratings,
                                   max_ratings=args.max_ratings or None,
                                   catalogue=args.catalogue)
-        table.insert(0, "split_seed", recommender.manifest["split"]["seed"])
+        table.insert(0, "split_seed", saved.users.seed)
         tables.append(table)
         scenarios.append(saved.to_dict())
     table = pd.concat(tables, ignore_index=True)
@@ -220,7 +226,8 @@ def _print_table(records, title):
     wide = frame.groupby(["variant", "shots"])["mae"].apply(cell).unstack("shots")
     wide = wide.reindex(index=order, columns=columns)
     wide.columns = [f"MAE K={c}" for c in wide.columns]
-    print(f"\n{title}: query MAE by support size K ({int(frame['users'].max())} users)")
+    entity = "items" if "items" in frame and "users" not in frame else "users"
+    print(f"\n{title}: query MAE by support size K ({int(frame[entity].max())} {entity})")
     print(wide.to_string())
 
 
@@ -264,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
     train.add_argument("--seeds", type=int, nargs="+",
                        help="train once per seed into OUT/seed-N (for evaluate --seeds)")
-    train.add_argument("--scenario", choices=("new-user", "new-user-new-item"),
-                       default="new-user", help="cold-start scenario (default: new-user)")
+    train.add_argument("--scenario", choices=SCENARIOS, default="new-user",
+                       help="cold-start scenario (default: new-user); new-item trains the "
+                            "item-side models")
     train.add_argument("--cut-year", type=float,
                        help="new-user-new-item: items released in this year or later are "
                             "new (default: the year that makes about 20%% of items new)")

@@ -46,7 +46,7 @@ def test_evaluate_prints_and_writes_a_table(tiny_models, tmp_path):
 
 def test_bad_shots_value_is_rejected(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--shots", "zero"]) == 2
-    assert "shots must be a positive integer or 'all', got 'zero'" in capsys.readouterr().err
+    assert "shots must be 0, a positive integer or 'all', got 'zero'" in capsys.readouterr().err
 
 
 def test_evaluate_rejects_a_scenario_mismatch(tiny_models, capsys):
@@ -65,3 +65,16 @@ def test_evaluate_over_seed_folders(tiny_models, tmp_path, capsys):
     output = capsys.readouterr().out
     # Two copies of one model give a zero-width interval.
     assert "± 0.0000" in output
+
+
+def test_item_models_train_and_evaluate_from_the_cli(tmp_path, capsys):
+    models = tmp_path / "items"
+    assert main(["train", "--scenario", "new-item", "--epochs", "1", "--quiet",
+                 "--out", str(models)]) == 0
+    assert "validation items" in capsys.readouterr().out
+    assert main(["evaluate", "--scenario", "new-item", "--models", str(models),
+                 "--shots", "0", "5", "--variants", "teacher", "genre-mean"]) == 0
+    printed = capsys.readouterr().out
+    assert "MAE K=0" in printed
+    assert "genre-mean" in printed
+    assert " items)" in printed

@@ -84,10 +84,3 @@ def test_new_user_new_item_trains_and_scores(sample_dataset, tmp_path):
     table = evaluate_scenario(recommender, sample_dataset, [1, ALL], max_ratings=None)
     assert set(table["variant"]) >= {"student", "user-bias", "ensemble"}
     assert table["mae"].notna().any()
-
-
-def test_new_item_training_is_rejected_with_reason(sample_dataset, tmp_path):
-    from metarec.pipeline import train_models
-
-    with pytest.raises(ValueError, match="needs item-side models"):
-        train_models(sample_dataset, tmp_path, scenario="new-item")

@@ -63,7 +63,12 @@ def test_tasks_respect_rating_count_limits():
     assert [t.user_id for t in tasks] == [2]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "many", None])
+@pytest.mark.parametrize("value", ["-1", "many", None])
 def test_parse_shots_rejects_bad_values(value):
-    with pytest.raises(ValueError, match="positive integer or 'all'"):
+    with pytest.raises(ValueError, match="0, a positive integer or 'all'"):
         parse_shots(value)
+
+
+def test_parse_shots_accepts_zero_and_all():
+    assert parse_shots("0") == 0
+    assert parse_shots(" ALL ") == "all"

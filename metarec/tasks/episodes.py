@@ -32,15 +32,19 @@ class Task:
 
 
 def parse_shots(value) -> int | str:
-    """Turn ``"5"`` or ``"all"`` into ``5`` or ``"all"``; reject anything else."""
+    """Turn ``"5"`` or ``"all"`` into ``5`` or ``"all"``; reject anything else.
+
+    ``0`` is accepted: a task with an empty support, scored from what is known before
+    any rating (the prior, demographics, or a new item's content).
+    """
     if isinstance(value, str) and value.strip().lower() == ALL:
         return ALL
     try:
         shots = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"shots must be a positive integer or 'all', got {value!r}") from None
-    if shots < 1:
-        raise ValueError(f"shots must be a positive integer or 'all', got {shots}")
+        raise ValueError(f"shots must be 0, a positive integer or 'all', got {value!r}") from None
+    if shots < 0:
+        raise ValueError(f"shots must be 0, a positive integer or 'all', got {shots}")
     return shots
 
 
