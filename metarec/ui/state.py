@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import streamlit as st
+import torch
 
 from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
 from ..data import DATA_DIR_ENV, Dataset, registry
@@ -167,11 +168,18 @@ def _adaptation_worker() -> ThreadPoolExecutor:
     """Return the one thread that runs every adaptation of this server process.
 
     Streamlit runs each rerun in a new thread, and torch pays a set-up cost the first
-    time a thread computes, so the first variant adapted in a run would look slower than
-    the rest. With the sample's teacher on a 2-core CPU, that first adaptation took 12 to
-    31 ms in a fresh script thread against 5 to 16 ms in a long-lived one.
+    time a thread computes, so a long-lived thread keeps the first variant of a run from
+    looking slower than the rest.
+
+    The thread computes with one torch thread, because the networks are too small to
+    gain from a second. On a busy 2-core CPU, two threads made each adaptation of the
+    sample's teacher take about 250 ms instead of 1.5 ms, as every parallel region
+    waited for a free core. ``torch.set_num_threads`` also sets the default of threads
+    started later, so script threads (training on the home page) use one thread too;
+    training the sample for 2 epochs took 8.0 s that way against 7.5 s with two.
     """
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarec-adapt")
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="metarec-adapt",
+                              initializer=torch.set_num_threads, initargs=(1,))
 
 
 def _warm_up(recommender: Recommender):
@@ -255,12 +263,26 @@ def train_with_progress(dataset: Dataset, epochs=None) -> Path:
 
 # Adaptation ------------------------------------------------------------------------------
 
+def run_in_worker(function, *args):
+    """Run ``function(*args)`` on the adaptation thread and return its result.
+
+    The pages adapt through this one thread, so a measured time does not depend on which
+    script thread asked. A full evaluation on the Model comparison page is the exception:
+    it runs in its script thread, which updates the progress bar.
+    """
+    return _adaptation_worker().submit(function, *args).result()
+
+
+def models_key(dataset: Dataset) -> tuple:
+    """Return a cache key of the models of ``dataset``: folder, manifest time and data."""
+    models_dir = models_dir_for(dataset).resolve()
+    return (str(models_dir), _manifest_stamp(models_dir), dataset.source)
+
+
 @st.cache_data(show_spinner="Adapting…", max_entries=64)
-def _compare(models_key: tuple, ratings: tuple, variants: tuple, user: tuple, k: int,
+def _compare(models: tuple, ratings: tuple, variants: tuple, user: tuple, k: int,
              _recommender: Recommender) -> Comparison:
-    job = _adaptation_worker().submit(compare_variants, _recommender, dict(ratings), variants,
-                                      dict(user), k)
-    return job.result()
+    return run_in_worker(compare_variants, _recommender, dict(ratings), variants, dict(user), k)
 
 
 def compare_cached(dataset: Dataset, recommender: Recommender, ratings: dict, variants,
@@ -272,7 +294,5 @@ def compare_cached(dataset: Dataset, recommender: Recommender, ratings: dict, va
 
     Raises the errors of :func:`metarec.ui.compare.compare_variants`.
     """
-    models_dir = models_dir_for(dataset).resolve()
-    models_key = (str(models_dir), _manifest_stamp(models_dir), dataset.source)
-    return _compare(models_key, tuple(sorted(ratings.items())), tuple(variants),
+    return _compare(models_key(dataset), tuple(sorted(ratings.items())), tuple(variants),
                     tuple(sorted(user.items())), k, recommender)
