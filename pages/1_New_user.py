@@ -2,14 +2,13 @@
 
 import streamlit as st
 
-from metarec.ui import charts, profile
+from metarec.ui import profile, views
 from metarec.ui.state import compare_cached, recommender_or_message, selected_dataset
 
 # Session-state keys of this page start with PREFIX.
 PREFIX = "new_user"
 VARIANTS_KEY = f"{PREFIX}.variants"
 TOP_K = 10
-COLUMNS_PER_ROW = 4
 
 st.set_page_config(page_title="New user · metarec", layout="wide")
 st.title("New user")
@@ -29,9 +28,14 @@ with preset:
     st.subheader("Or start from a persona")
     profile.persona_controls(dataset, ratings, PREFIX)
 
-profile.ratings_list(dataset, ratings, PREFIX)
+# The list grows and shrinks, so it gets a container of its own: the expanders below
+# then keep their place on the page, and with it whether they are open.
+with st.container():
+    profile.ratings_list(dataset, ratings, PREFIX)
 with st.expander("About you (optional)"):
     user = profile.demographics_controls(dataset, PREFIX)
+with st.expander("Save or load your profile"):
+    profile.profile_file_controls(dataset, ratings, user, PREFIX)
 
 # Recommendations ---------------------------------------------------------------------
 st.header("Recommendations")
@@ -57,34 +61,6 @@ except ValueError as error:
     st.error(f"Could not adapt to these ratings: {error}")
     st.stop()
 
-results = list(comparison.results.values())
-for start in range(0, len(results), COLUMNS_PER_ROW):
-    row = results[start:start + COLUMNS_PER_ROW]
-    for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
-        with column:
-            st.subheader(result.variant)
-            top = result.top.set_index("rank")[["title", "score"]].rename_axis("#")
-            if result.is_ranker:
-                top = top.rename(columns={"score": "ranking score"})
-            st.table(top.style.format(precision=2), border="horizontal")
-            st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
-
-colours = charts.variant_colours(variants)
-if not comparison.scores.empty:
-    st.plotly_chart(charts.scores_figure(comparison.scores, colours))
-    if any(result.is_ranker for result in results):
-        st.caption("Ranking baselines are left out of this chart: their scores are not "
-                   "ratings.")
-curves_column, timing_column = st.columns(2)
-curves = comparison.curves()
-if not curves.empty:
-    curves_column.plotly_chart(charts.curves_figure(curves, colours))
-timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
-if "ensemble" in comparison.results:
-    weights = comparison.results["ensemble"].weights
-    timing_column.caption(
-        f"The ensemble's time is the sum of its members' adaptations in its own run. "
-        f"Its weights for {len(ratings)} rating{'' if len(ratings) == 1 else 's'}: "
-        + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
-timing_column.caption("Each time is a single measurement, so it varies with the load on "
-                      "the machine.")
+views.top_lists(comparison.results)
+views.comparison_charts(comparison, variants, len(ratings), PREFIX)
+views.explanation_section(dataset, recommender, ratings, user, comparison, PREFIX)

@@ -1,4 +1,4 @@
-"""Widgets that collect a new user's profile: ratings, a persona and demographics.
+"""Widgets that collect a new user's profile: ratings, a persona, demographics, files.
 
 Every function takes the page's ``prefix``, so that what a person enters lives in
 ``st.session_state`` under keys of that page. The ratings are a plain dict there, not
@@ -11,6 +11,7 @@ import streamlit as st
 
 from ..data import Dataset
 from .personas import PERSONAS, persona_ratings
+from .profile_io import Profile, ProfileError, profile_csv, profile_json, read_profile
 
 # "" stands for "not given": a None option comes back as an empty selectbox after a page
 # switch, because Streamlit restores a None value as "no selection".
@@ -129,3 +130,61 @@ def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     user = {"age": age, "gender": gender, "occupation": occupation,
             "zip_code": zip_code.strip()}
     return {field: value for field, value in user.items() if value not in (None, "")}
+
+
+def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: str):
+    """Draw downloads of the profile and an upload that loads one back.
+
+    A file that cannot be read shows why and leaves the ratings as they are. A readable
+    one is applied only when the person chooses to replace or extend their ratings.
+    """
+    save, load = st.columns(2, gap="large")
+    with save:
+        st.markdown("**Save your profile**")
+        st.caption("JSON keeps your ratings and the optional fields about you; CSV keeps "
+                   "the ratings only.")
+        json_column, csv_column = st.columns(2)
+        # The files are written only when a button is pressed, not on every rerun.
+        json_column.download_button(
+            "Download JSON", lambda: profile_json(dataset, ratings, user),
+            "metarec-profile.json", mime="application/json", disabled=not ratings,
+            on_click="ignore", width="stretch")
+        csv_column.download_button(
+            "Download CSV", lambda: profile_csv(dataset, ratings), "metarec-profile.csv",
+            mime="text/csv", disabled=not ratings, on_click="ignore", width="stretch")
+    with load:
+        upload = st.file_uploader("Load a profile (.json or .csv)", type=["json", "csv"],
+                                  key=f"{prefix}.profile_file",
+                                  help="A file saved here, or a CSV with the columns "
+                                       "item_id and rating (and optionally title).")
+        if upload is None:
+            return
+        try:
+            loaded = read_profile(upload.getvalue(), upload.name, dataset)
+        except ProfileError as error:
+            st.error(f"{error}. Your ratings are unchanged.")
+            return
+        for note in loaded.notes:
+            st.warning(note)
+        new = sum(item not in ratings for item in loaded.ratings)
+        changed = sum(item in ratings and ratings[item] != value
+                      for item, value in loaded.ratings.items())
+        st.info(f"'{upload.name}' has {len(loaded.ratings)} rating(s): {new} you have not "
+                f"entered and {changed} that differ from yours.")
+        replace_column, add_column = st.columns(2)
+        replace_column.button("Replace my profile", key=f"{prefix}.profile_replace",
+                              on_click=_apply_profile, args=(loaded, ratings, prefix, True),
+                              width="stretch")
+        add_column.button("Add to my ratings", key=f"{prefix}.profile_add",
+                          on_click=_apply_profile, args=(loaded, ratings, prefix, False),
+                          width="stretch")
+
+
+def _apply_profile(loaded: Profile, ratings: dict, prefix: str, replace: bool):
+    if replace:
+        ratings.clear()
+        st.session_state[f"{prefix}.age"] = loaded.user.get("age")
+        st.session_state[f"{prefix}.gender"] = loaded.user.get("gender", NOT_GIVEN)
+        st.session_state[f"{prefix}.occupation"] = loaded.user.get("occupation", NOT_GIVEN)
+        st.session_state[f"{prefix}.zip"] = loaded.user.get("zip_code", "")
+    ratings.update(loaded.ratings)

@@ -1,0 +1,152 @@
+"""Drawing of adapted variants shared by the New user and Dynamic session pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..data import Dataset
+from ..serving.recommender import Recommender
+from . import charts
+from .compare import Comparison
+from .explain import Explanation, explain_items, explanation_table
+from .state import models_key, run_in_worker
+
+COLUMNS_PER_ROW = 4
+# Pixel sizes of st.dataframe rows, to fit a short table without empty rows.
+DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
+
+
+def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW):
+    """Draw each variant's top list under its name, ``columns_per_row`` to a row.
+
+    ``results`` maps variants to :class:`metarec.ui.compare.VariantResult`. ``changes``
+    maps a variant to a Series of labels indexed like its top list (see
+    :func:`metarec.ui.session.rank_changes`); it adds a ``move`` column.
+    """
+    results = list(results.values())
+    for start in range(0, len(results), columns_per_row):
+        row = results[start:start + columns_per_row]
+        for column, result in zip(st.columns(columns_per_row), row):
+            with column:
+                st.subheader(result.variant)
+                # Scores as text, because a pandas Styler costs several ms per table.
+                top = pd.DataFrame({"title": result.top["title"].to_numpy(),
+                                    "score": [f"{s:.2f}" for s in result.top["score"]]},
+                                   index=pd.Index(result.top["rank"].to_numpy(), name="#"))
+                if result.is_ranker:
+                    top = top.rename(columns={"score": "ranking score"})
+                if changes and result.variant in changes:
+                    top["move"] = changes[result.variant].to_numpy()
+                st.table(top, border="horizontal")
+                st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+
+
+def comparison_charts(comparison: Comparison, variants, n_ratings: int, prefix: str):
+    """Draw the score dot chart and, on request, the support losses and adaptation times.
+
+    The loss curves and times are drawn only when the person switches them on. The
+    browser draws every chart anew after each rating, and on a busy 2-core machine each
+    chart cost it about 60 ms of CPU.
+    """
+    colours = charts.variant_colours(variants)
+    if not comparison.scores.empty:
+        st.plotly_chart(charts.scores_figure(comparison.scores, colours))
+        if any(result.is_ranker for result in comparison.results.values()):
+            st.caption("Ranking baselines are left out of this chart: their scores are not "
+                       "ratings.")
+    if not st.toggle("Show how each variant adapted (support loss and time)",
+                     key=f"{prefix}.details", persist_state="session"):
+        return
+    curves_column, timing_column = st.columns(2)
+    curves = comparison.curves()
+    if not curves.empty:
+        curves_column.plotly_chart(charts.curves_figure(curves, colours))
+    timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
+    if "ensemble" in comparison.results:
+        weights = comparison.results["ensemble"].weights
+        timing_column.caption(
+            f"The ensemble's time is the sum of its members' adaptations in its own run. "
+            f"Its weights for {n_ratings} rating{'' if n_ratings == 1 else 's'}: "
+            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
+    timing_column.caption("Each time is a single measurement, so it varies with the load "
+                          "on the machine.")
+
+
+@st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)
+def _explain(models: tuple, ratings: tuple, variant: str, items: tuple, user: tuple,
+             _recommender: Recommender, _dataset: Dataset) -> Explanation:
+    return run_in_worker(explain_items, _recommender, _dataset, dict(ratings), variant,
+                         list(items), dict(user))
+
+
+def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dict,
+                        user: dict, comparison: Comparison, prefix: str):
+    """Draw a switch that explains one chosen variant's top list, item by item."""
+    st.header("Why these recommendations?")
+    if not st.toggle("Explain a top list", key=f"{prefix}.explain", persist_state="session",
+                     help="Adapts the variant again without each of your ratings, and "
+                          "without all your ratings of each genre, and shows how much "
+                          "each recommended item's score drops or rises."):
+        return
+    variant = st.selectbox("Top list of", list(comparison.results),
+                           key=f"{prefix}.explain_variant")
+    result = comparison.results[variant]
+    try:
+        explanation = _explain(models_key(dataset), tuple(sorted(ratings.items())), variant,
+                               tuple(result.top["item_id"].tolist()),
+                               tuple(sorted(user.items())), recommender, dataset)
+    except ValueError as error:
+        st.error(f"Could not explain {variant}: {error}")
+        return
+
+    change = explanation.items["change"].mean()
+    summed = explanation.items["single_effects_sum"].mean()
+    st.caption(
+        f"Each effect is the score with all your ratings minus the score after adapting "
+        f"{variant} again without that rating (or without every rating of that genre); "
+        f"{explanation.adaptations} adaptations in {explanation.seconds * 1000:,.0f} ms. "
+        f"Effects overlap, so they need not add up: on average over these items your "
+        f"ratings moved the score by {change:+.2f} from the unadapted start, and the "
+        f"single-rating effects sum to {summed:+.2f}.")
+    table = explanation_table(explanation)
+    score_label = "ranking score" if explanation.is_ranker else "predicted"
+    table = table.rename(columns={"score": score_label}).set_index("title")
+    st.table(table.style.format({score_label: "{:.2f}"}), border="horizontal")
+
+    mean_column, effects_column = st.columns(2)
+    mean_column.plotly_chart(charts.prediction_vs_mean_figure(explanation.items,
+                                                              explanation.is_ranker))
+    with effects_column:
+        titles = dict(zip(explanation.items["item_id"], explanation.items["title"]))
+        item = st.selectbox("Effects on", list(titles), format_func=titles.get,
+                            key=f"{prefix}.explain_item")
+        rated = explanation.rated[explanation.rated["item_id"] == item].assign(
+            label=lambda rows: [f"{t} ({r:g}★)" for t, r in zip(rows["rated_title"],
+                                                                 rows["rating"])])
+        st.plotly_chart(charts.effects_figure(rated, "label", "Effect of each rating"))
+        genres = explanation.genres[explanation.genres["item_id"] == item]
+        if not genres.empty:
+            st.plotly_chart(charts.effects_figure(
+                genres, "genre", "Effect of all your ratings of one genre"))
+
+
+def rating_rows(dataset: Dataset, items, ratings) -> pd.DataFrame:
+    """Return ``title`` and ``rating`` (as stars) for parallel arrays of items and ratings."""
+    titles = dataset.item_titles()
+    return pd.DataFrame({"title": [titles.get(int(i), str(i)) for i in items],
+                         "rating": [f"{r:g} ★" for r in ratings]})
+
+
+def query_table(dataset: Dataset, plan, records: dict, variants, n: int) -> pd.DataFrame:
+    """Return the held-out ratings with each variant's prediction after ``n`` ratings."""
+    task = plan.task
+    table = rating_rows(dataset, task.query_items, task.query_ratings)
+    for variant in variants:
+        table[variant] = records[(variant, n)].query_scores.round(2)
+    return table
+
+
+def table_height(rows: int) -> int:
+    """Return an ``st.dataframe`` height in pixels that shows up to 10 rows, then scrolls."""
+    return DATAFRAME_ROW_PX * (min(rows, DATAFRAME_MAX_ROWS) + 1) + 3
