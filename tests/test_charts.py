@@ -1,0 +1,74 @@
+"""Every dashboard figure passes plotly's validation, which the builders skip for speed."""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from metarec.ui import charts, evaluation_charts
+
+VARIANTS = ["teacher", "student", "ensemble"]
+
+
+def validated(figure) -> go.Figure:
+    """Build the figure again with validation, which raises on an invalid property."""
+    return go.Figure(figure.to_dict())
+
+
+def scores():
+    return pd.DataFrame({"variant": np.repeat(VARIANTS, 2), "item_id": [1, 2] * 3,
+                         "title": ["A", "B"] * 3, "score": [4.1, 3.9, 4.0, 4.2, 3.8, 4.4],
+                         "in_top": [True, False] * 3})
+
+
+def explained():
+    return pd.DataFrame({"item_id": [1, 2], "title": ["A", "B"], "score": [4.4, 4.1],
+                         "item_mean": [4.0, np.nan], "item_ratings": [12, 0]})
+
+
+BUILDERS = {
+    "scores": lambda: charts.scores_figure(scores()),
+    "curves": lambda: charts.curves_figure(pd.DataFrame(
+        {"variant": ["teacher"] * 3 + ["ensemble"], "step": [0, 1, 2, 0],
+         "loss": [1.2, 1.0, 0.9, 1.1]})),
+    "timing": lambda: charts.timing_figure(pd.DataFrame(
+        {"variant": VARIANTS, "milliseconds": [1.5, 0.4, 3.0]})),
+    "effects": lambda: charts.effects_figure(pd.DataFrame(
+        {"label": ["A (5★)", "B (1★)"], "effect": [0.2, -0.1]}), "label", "Effects"),
+    "prediction vs mean": lambda: charts.prediction_vs_mean_figure(explained()),
+    "ranking score vs mean": lambda: charts.prediction_vs_mean_figure(explained(), True),
+    "session curves": lambda: evaluation_charts.session_curves_figure(pd.DataFrame(
+        {"variant": ["teacher"] * 3 + ["popularity"] * 3, "n": [0, 1, 2] * 2,
+         "mae": [0.9, np.nan, 0.8, np.nan, np.nan, np.nan]}), "mae", current=2),
+    "k-shot": lambda: evaluation_charts.kshot_figure(pd.DataFrame(
+        {"variant": ["teacher", "teacher", "student"], "shots": ["1", "all", "1"],
+         "mean": [0.9, 0.8, 0.85], "ci95": [0.01, np.nan, np.nan]}), "mae"),
+    "trade-off": lambda: evaluation_charts.tradeoff_figure(pd.DataFrame(
+        {"variant": VARIANTS, "cost": [1.5, np.nan, 3.0], "value": [0.8, 0.7, 0.75]}),
+        "mae", "milliseconds"),
+    "timing bars": lambda: evaluation_charts.timing_bars_figure(pd.DataFrame(
+        {"variant": VARIANTS, "ms_per_user": [1.0, 0.5, 2.0]}), "Timing"),
+}
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_figure_passes_validation(name):
+    figure = BUILDERS[name]()
+    assert validated(figure).to_dict()["data"] == figure.to_dict()["data"]
+
+
+def test_session_curve_skips_variant_without_values():
+    figure = BUILDERS["session curves"]()
+    assert [trace["name"] for trace in figure.to_dict()["data"]] == ["teacher"]
+    assert figure.to_dict()["data"][0]["y"] == [0.9, None, 0.8]
+
+
+def test_tradeoff_leaves_out_missing_cost():
+    figure = BUILDERS["trade-off"]()
+    assert [trace["name"] for trace in figure.to_dict()["data"]] == ["teacher", "ensemble"]
+
+
+def test_ranking_scores_drawn_without_mean():
+    figure = BUILDERS["ranking score vs mean"]()
+    assert [trace.get("name") for trace in figure.to_dict()["data"]] == [
+        "ranking score for you"]
