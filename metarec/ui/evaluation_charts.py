@@ -1,0 +1,131 @@
+"""Plotly figures of metrics over support sizes, costs and timings, one colour a variant."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .charts import MARGIN, MARGIN_HEIGHT_PX, figure, variant_colours
+
+METRIC_LABELS = {
+    "mae": "MAE (lower is better)",
+    "rmse": "RMSE (lower is better)",
+    "ndcg@1": "nDCG@1 of the query",
+    "ndcg@3": "nDCG@3 of the query",
+    "auc": "AUC of liked against disliked",
+    "catalogue_ndcg@10": "catalogue nDCG@10",
+    "precision@10": "catalogue precision@10",
+    "recall@10": "catalogue recall@10",
+}
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
+def _nulls(values) -> list:
+    """Return ``values`` as a list with NaN as None, which plotly draws as a gap."""
+    return [None if value != value else float(value) for value in values]
+
+
+def session_curves_figure(history, metric, colours=None, current=None) -> go.Figure:
+    """Draw ``metric`` against the number of revealed ratings, one line per variant.
+
+    ``history`` has ``variant``, ``n`` and a ``metric`` column, as
+    :func:`metarec.ui.session.metric_history` returns. A dotted vertical line marks
+    ``current``.
+    """
+    colours = colours or variant_colours(history["variant"].unique())
+    data = []
+    for variant, rows in history.groupby("variant", sort=False):
+        if rows[metric].isna().all():
+            continue
+        data.append({
+            "type": "scatter", "x": rows["n"].tolist(), "y": _nulls(rows[metric]),
+            "mode": "lines+markers", "name": variant,
+            "line": {"color": colours.get(variant)}, "marker": {"size": 5},
+            "hovertemplate": variant + ", %{x} ratings: %{y:.3f}<extra></extra>"})
+    shapes = []
+    if current is not None:
+        shapes.append({"type": "line", "x0": current, "x1": current, "xref": "x",
+                       "y0": 0, "y1": 1, "yref": "paper",
+                       "line": {"dash": "dot", "color": "#7F7F7F"}})
+    return figure(data, {
+        "title": {"text": f"{metric_label(metric)} on the held-out ratings"},
+        "xaxis": {"title": {"text": "ratings revealed"}, "rangemode": "tozero"},
+        "yaxis": {"title": {"text": metric}}, "shapes": shapes, "height": 400,
+        "margin": MARGIN, "legend": {"orientation": "h", "y": -0.2},
+    })
+
+
+def kshot_figure(summary, metric, colours=None) -> go.Figure:
+    """Draw ``metric`` against the support size K, one line per variant.
+
+    ``summary`` has ``variant``, ``shots`` (text: "1", "5", "all"), ``mean`` and
+    ``ci95`` for one metric. Shots are placed in the order given, evenly spaced, so
+    "all" sits after the largest K; error bars show the 95% interval where there is one.
+    """
+    colours = colours or variant_colours(summary["variant"].unique())
+    shots = list(dict.fromkeys(summary["shots"]))
+    data = []
+    for variant, rows in summary.groupby("variant", sort=False):
+        rows = rows.set_index("shots").reindex(shots)
+        if rows["mean"].isna().all():
+            continue
+        error = rows["ci95"].to_numpy(dtype=float)
+        data.append({
+            "type": "scatter", "x": [f"K={s}" for s in shots], "y": _nulls(rows["mean"]),
+            "mode": "lines+markers", "name": variant, "line": {"color": colours.get(variant)},
+            "error_y": {"type": "data", "array": np.nan_to_num(error).tolist(),
+                        "visible": bool(np.isfinite(error).any())},
+            "hovertemplate": variant + ", %{x}: %{y:.4f}<extra></extra>"})
+    return figure(data, {
+        "title": {"text": f"{metric_label(metric)} by support size"},
+        "xaxis": {"title": {"text": "support ratings per user"}, "type": "category"},
+        "yaxis": {"title": {"text": metric}}, "height": 420, "margin": MARGIN,
+        "legend": {"orientation": "h", "y": -0.2},
+    })
+
+
+def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> go.Figure:
+    """Draw each variant as a dot at its cost (x) and its ``metric`` (y).
+
+    ``points`` has ``variant``, ``cost`` and ``value``; rows with a missing value are
+    left out.
+    """
+    points = points.dropna(subset=["cost", "value"])
+    colours = colours or variant_colours(points["variant"])
+    data = [{
+        "type": "scatter", "x": [float(row.cost)], "y": [float(row.value)],
+        "mode": "markers+text", "name": row.variant, "text": [row.variant],
+        "textposition": "top center",
+        "marker": {"color": colours.get(row.variant), "size": 14},
+        "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{metric}: "
+                         "%{y:.4f}<extra></extra>",
+    } for row in points.itertuples(index=False)]
+    return figure(data, {
+        "title": {"text": f"{metric_label(metric)} against {cost_label}"},
+        "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},
+        "yaxis": {"title": {"text": metric}}, "height": 440, "showlegend": False,
+        "margin": MARGIN,
+    })
+
+
+def timing_bars_figure(timings, title, colours=None) -> go.Figure:
+    """Draw per-variant milliseconds as bars, one colour a variant.
+
+    ``timings`` has ``variant`` and ``ms_per_user``.
+    """
+    colours = colours or variant_colours(timings["variant"])
+    return figure([{
+        "type": "bar", "x": timings["ms_per_user"].tolist(),
+        "y": timings["variant"].tolist(), "orientation": "h",
+        "marker": {"color": [colours.get(v) for v in timings["variant"]]},
+        "text": [f"{ms:,.2f} ms" for ms in timings["ms_per_user"]], "textposition": "auto",
+        "hovertemplate": "%{y}: %{x:,.2f} ms per user<extra></extra>",
+    }], {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": "milliseconds per user (wall time)"}},
+        "yaxis": {"autorange": "reversed", "title": None},
+        "height": MARGIN_HEIGHT_PX + 32 * len(timings), "margin": MARGIN,
+    })

@@ -1,0 +1,213 @@
+"""Replay a held-out test user's ratings one at a time and score every variant after each.
+
+The user's ratings are split as evaluation splits them (see
+:meth:`metarec.tasks.scenarios.ScenarioSplit.tasks`): the same 10 query ratings are held
+out, and the rest are revealed one by one. After ``n`` revealed ratings each variant
+adapts to exactly those ``n``, so step ``n`` in the random order is the evaluation's
+``K = n`` task for that user.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..data import Dataset
+from ..evaluation.evaluate import task_metrics
+from ..serving.recommender import USER_FIELDS, Recommender
+from ..tasks.episodes import Task
+
+ORDERS = {"time": "in the order they were rated", "random": "in evaluation's random order"}
+QUERY_METRICS = ("mae", "rmse", "ndcg@3", "auc", "catalogue_ndcg@10", "precision@10",
+                 "recall@10")
+LOWER_IS_BETTER = ("mae", "rmse")
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """The order in which one test user's ratings are revealed, and the held-out query.
+
+    Attributes
+    ----------
+    user_id : int
+    user : dict
+        The user's demographics, as :meth:`Recommender.adapt` takes them.
+    items, ratings : numpy.ndarray
+        The ratings to reveal, in order.
+    task : Task
+        The evaluation task with every revealed rating as support; its query items and
+        ratings are the held-out ratings every step is scored on.
+    order : str
+        A key of :data:`ORDERS`.
+    """
+
+    user_id: int
+    user: dict
+    items: np.ndarray
+    ratings: np.ndarray
+    task: Task
+    order: str
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def revealed(self, n: int) -> dict:
+        """Return the first ``n`` ratings as ``{item_id: rating}``."""
+        return {int(i): float(r) for i, r in zip(self.items[:n], self.ratings[:n])}
+
+
+@dataclass
+class StepRecord:
+    """One variant adapted to the first ``n`` revealed ratings.
+
+    Attributes
+    ----------
+    variant : str
+    n : int
+    top : pandas.DataFrame
+        ``rank``, ``item_id``, ``title`` and ``score`` of the best items not yet revealed.
+    query_scores : numpy.ndarray
+        Scores of the held-out query items, in the task's order.
+    metrics : dict
+        :data:`QUERY_METRICS` on the query; rating errors are NaN for a ranking variant.
+    seconds : float
+        Wall time of the adaptation, scoring excluded.
+    """
+
+    variant: str
+    n: int
+    top: pd.DataFrame
+    query_scores: np.ndarray
+    metrics: dict
+    seconds: float
+
+
+def session_tasks(recommender: Recommender, dataset: Dataset, query_size=10) -> dict:
+    """Return ``{user_id: Task}`` for every test user of the split the models saved.
+
+    Each task holds out ``query_size`` ratings, drawn with the split's seed as
+    evaluation draws them, and has every other rating of the user as support. Users
+    with no rating left to reveal are left out.
+    """
+    from ..evaluation.evaluate import saved_scenario
+
+    split = saved_scenario(recommender.manifest)
+    tasks = split.tasks(dataset.ratings, "test", "all", seed=split.users.seed,
+                        min_ratings=None, max_ratings=None, query_size=query_size)
+    return {int(task.user_id): task for task in tasks}
+
+
+def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
+    """Return one row per test user: ``user_id``, ``ratings``, ``label``, sorted by id."""
+    users = dataset.users.set_index("user_id")
+    rows = []
+    for user_id, task in sorted(tasks.items()):
+        details = _demographics(users, user_id)
+        described = ", ".join(str(details[f]) for f in ("gender", "age", "occupation")
+                              if f in details)
+        count = task.shots + len(task.query_items)
+        rows.append({"user_id": user_id, "ratings": count,
+                     "label": f"user {user_id} · {count} ratings"
+                              + (f" · {described}" if described else "")})
+    return pd.DataFrame(rows, columns=["user_id", "ratings", "label"])
+
+
+def _demographics(users: pd.DataFrame, user_id: int) -> dict:
+    if user_id not in users.index:
+        return {}
+    row = users.loc[user_id]
+    fields = {}
+    for name in USER_FIELDS:
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
+        fields[name] = value.item() if isinstance(value, np.generic) else value
+    return fields
+
+
+def session_plan(task: Task, dataset: Dataset, order="time") -> SessionPlan:
+    """Order ``task``'s support ratings for revealing.
+
+    ``order="time"`` reveals them by timestamp, oldest first, as the person rated them;
+    ``order="random"`` keeps evaluation's shuffled order.
+    """
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
+    items, ratings = task.support_items, task.support_ratings
+    if order == "time":
+        rows = dataset.ratings[dataset.ratings["user_id"] == task.user_id]
+        stamps = dict(zip(rows["item_id"].tolist(), rows["timestamp"].tolist()))
+        position = np.argsort([stamps.get(int(i), 0) for i in items], kind="stable")
+        items, ratings = items[position], ratings[position]
+    users = dataset.users.set_index("user_id")
+    return SessionPlan(int(task.user_id), _demographics(users, int(task.user_id)),
+                       np.asarray(items), np.asarray(ratings), task, order)
+
+
+def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,
+             k=10) -> StepRecord:
+    """Adapt ``variant`` to the first ``n`` revealed ratings and score the query.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is outside 0 to ``len(plan)``, or :meth:`Recommender.adapt` rejects
+        the variant or the ratings.
+    """
+    if not 0 <= n <= len(plan):
+        raise ValueError(f"n must be between 0 and {len(plan)}, got {n}")
+    adaptation = recommender.adapt(plan.revealed(n), variant, user=plan.user)
+    top = adaptation.top_k(k)
+    top.insert(0, "rank", np.arange(1, len(top) + 1))
+
+    task = replace(plan.task, support_items=plan.items[:n], support_ratings=plan.ratings[:n])
+    query_scores = adaptation.predict(task.query_items)
+    catalogue = recommender.item_ids
+    metrics = task_metrics(task, query_scores, catalogue, adaptation.predict(catalogue),
+                           recommender.is_ranker(variant))
+    return StepRecord(variant, n, top, query_scores,
+                      {name: float(metrics[name]) for name in QUERY_METRICS},
+                      adaptation.seconds)
+
+
+def rank_changes(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.Series:
+    """Label how each item of ``current`` moved since ``previous`` (two top lists).
+
+    Labels: ``new`` for an item that was not listed, ``▲2`` for one that rose two
+    places, ``▼1`` for one that fell one, ``=`` for one that kept its place. With no
+    previous list every label is empty. :func:`metarec.ui.views.top_lists` shows them
+    in a ``move`` column.
+    """
+    if previous is None:
+        return pd.Series([""] * len(current), index=current.index)
+    before = dict(zip(previous["item_id"], previous["rank"]))
+    labels = []
+    for item, rank in zip(current["item_id"], current["rank"]):
+        if item not in before:
+            labels.append("new")
+        elif before[item] > rank:
+            labels.append(f"▲{before[item] - rank}")
+        elif before[item] < rank:
+            labels.append(f"▼{rank - before[item]}")
+        else:
+            labels.append("=")
+    return pd.Series(labels, index=current.index)
+
+
+def dropped_items(previous: pd.DataFrame | None, current: pd.DataFrame) -> list[str]:
+    """Return the titles of ``previous`` that are not in ``current``."""
+    if previous is None:
+        return []
+    kept = set(current["item_id"])
+    return [title for item, title in zip(previous["item_id"], previous["title"])
+            if item not in kept]
+
+
+def metric_history(records) -> pd.DataFrame:
+    """Return ``variant``, ``n`` and every query metric, one row per step record."""
+    rows = [{"variant": r.variant, "n": r.n, **r.metrics} for r in records]
+    return pd.DataFrame(rows, columns=["variant", "n", *QUERY_METRICS]).sort_values(
+        ["variant", "n"], kind="stable", ignore_index=True)

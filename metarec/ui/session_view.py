@@ -1,0 +1,91 @@
+"""Streamlit side of the Dynamic session page: cached tasks and per-session step records."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..data import Dataset
+from ..serving.recommender import Recommender
+from . import views
+from .charts import variant_colours
+from .compare import VariantResult
+from .evaluation_charts import metric_label, session_curves_figure
+from .session import (QUERY_METRICS, SessionPlan, dropped_items, metric_history,
+                      rank_changes, run_step, session_tasks)
+from .state import models_key, run_in_worker
+
+
+@st.cache_data(show_spinner="Finding the test users…", max_entries=4)
+def _tasks(models: tuple, _recommender: Recommender, _dataset: Dataset) -> dict:
+    return session_tasks(_recommender, _dataset)
+
+
+def held_out_tasks(dataset: Dataset, recommender: Recommender) -> dict:
+    """Return :func:`metarec.ui.session.session_tasks`, cached per models directory."""
+    return _tasks(models_key(dataset), recommender, dataset)
+
+
+def _run_steps(recommender, plan, wanted, k):
+    return {(variant, n): run_step(recommender, plan, n, variant, k) for variant, n in wanted}
+
+
+def step_records(dataset: Dataset, recommender: Recommender, plan: SessionPlan, n: int,
+                 variants, state_key: str, k=10) -> dict:
+    """Return ``{(variant, step): StepRecord}`` for every step from 0 to ``n``.
+
+    Records live in ``st.session_state[state_key]``, so a person's replay stays theirs
+    and going back or choosing a variant again costs nothing. They are dropped when the
+    models, the user or the order change.
+    """
+    identity = (models_key(dataset), plan.user_id, plan.order, k)
+    stored = st.session_state.get(state_key)
+    if not stored or stored["identity"] != identity:
+        stored = {"identity": identity, "records": {}}
+        st.session_state[state_key] = stored
+    records = stored["records"]
+    wanted = [(variant, step) for variant in variants for step in range(n + 1)
+              if (variant, step) not in records]
+    if wanted:
+        with st.spinner(f"Adapting {len(wanted)} time(s)…"):
+            records.update(run_in_worker(_run_steps, recommender, plan, wanted, k))
+    return {(variant, step): records[(variant, step)]
+            for variant in variants for step in range(n + 1)}
+
+
+def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, records: dict,
+              variants, n: int, prefix: str):
+    """Draw step ``n``: the ratings so far, the query predictions, top lists and curves."""
+    st.progress(n / len(plan), text=f"{n} of {len(plan)} ratings revealed; scored on "
+                                    f"{len(plan.task.query_items)} held-out ratings")
+    revealed_column, query_column = st.columns(2)
+    with revealed_column:
+        st.subheader("Revealed so far")
+        if n:
+            st.caption("Latest first.")
+            latest = views.rating_rows(dataset, plan.items[:n][::-1], plan.ratings[:n][::-1])
+            st.dataframe(latest, height=views.table_height(len(latest)), hide_index=True)
+        else:
+            st.info("Nothing revealed yet: every variant starts from what it meta-learned "
+                    "and the user's age, gender and occupation.")
+    with query_column:
+        st.subheader("Held-out ratings and current predictions")
+        query = views.query_table(dataset, plan, records, variants, n)
+        st.dataframe(query, height=views.table_height(len(query)), hide_index=True)
+
+    current = {v: records[(v, n)] for v in variants}
+    previous = {v: records[(v, n - 1)].top if n else None for v in variants}
+    results = {v: VariantResult(v, r.top, [], r.seconds, {}, recommender.is_ranker(v))
+               for v, r in current.items()}
+    st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
+              f"rating{'' if n == 1 else 's'}")
+    views.top_lists(results, {v: rank_changes(previous[v], current[v].top) for v in variants})
+    dropped = {v: dropped_items(previous[v], current[v].top) for v in variants}
+    if any(dropped.values()):
+        st.caption("Left the top list with this rating: " + "; ".join(
+            f"{v}: {', '.join(titles)}" for v, titles in dropped.items() if titles))
+
+    st.header("Accuracy on the held-out ratings so far")
+    metric = st.selectbox("Metric", list(QUERY_METRICS), format_func=metric_label,
+                          key=f"{prefix}.metric", persist_state="session")
+    st.plotly_chart(session_curves_figure(metric_history(records.values()), metric,
+                                          variant_colours(recommender.variants), n))

@@ -1,0 +1,93 @@
+"""Dynamic session: replay a test user's ratings one at a time and watch variants adapt."""
+
+import streamlit as st
+
+from metarec.ui import session, session_view
+from metarec.ui.state import recommender_or_message, selected_dataset
+
+PREFIX = "session"
+REVEALED_KEY = f"{PREFIX}.revealed"
+PLAYING_KEY = f"{PREFIX}.playing"
+FULL_RUN_KEY = f"{PREFIX}.full_run"
+TOP_K = 10
+
+st.set_page_config(page_title="Dynamic session · metarec", layout="wide")
+st.title("Dynamic session")
+st.caption("Replay a held-out test user's ratings one at a time. After each rating every "
+           "chosen variant adapts again; the page shows its top 10, how the list moved and "
+           "how well it predicts the user's 10 held-out ratings so far.")
+
+dataset = selected_dataset()
+if dataset is None:
+    st.stop()
+recommender = recommender_or_message(dataset)
+if recommender is None:
+    st.stop()
+tasks = session_view.held_out_tasks(dataset, recommender)
+if not tasks:
+    st.info("No test user of these models has more than 10 ratings to replay.")
+    st.stop()
+
+
+def restart():
+    st.session_state[REVEALED_KEY] = 0
+
+
+users = session.session_users(tasks, dataset)
+labels = dict(zip(users["user_id"], users["label"]))
+user_column, order_column, variants_column = st.columns([2, 2, 3])
+user_id = user_column.selectbox("Test user", list(labels), format_func=labels.get,
+                                key=f"{PREFIX}.user", on_change=restart, persist_state="session",
+                                help="Users the models never saw in training.")
+order = order_column.radio("Reveal the ratings", list(session.ORDERS),
+                           format_func=session.ORDERS.get, key=f"{PREFIX}.order", persist_state="session",
+                           on_change=restart)
+variants = variants_column.multiselect("Variants", recommender.variants,
+                                       default=recommender.featured_variants,
+                                       key=f"{PREFIX}.variants", persist_state="session")
+if not variants:
+    st.info("Choose at least one variant.")
+    st.stop()
+
+plan = session.session_plan(tasks[user_id], dataset, order)
+st.session_state.setdefault(REVEALED_KEY, 0)
+st.session_state[REVEALED_KEY] = min(st.session_state[REVEALED_KEY], len(plan))
+at_end = st.session_state[REVEALED_KEY] >= len(plan)
+if at_end:
+    # Autoplay stops at the last rating; the toggle is drawn below, so it may change here.
+    st.session_state[PLAYING_KEY] = False
+
+
+def step(by):
+    st.session_state[REVEALED_KEY] = min(max(st.session_state[REVEALED_KEY] + by, 0), len(plan))
+
+
+buttons = st.columns([2, 1, 1, 1, 2, 2], vertical_alignment="bottom")
+buttons[0].button("Reveal next rating", type="primary", on_click=step, args=(1,),
+                  disabled=at_end, width="stretch")
+buttons[1].button("Back one", on_click=step, args=(-1,), width="stretch",
+                  disabled=st.session_state[REVEALED_KEY] == 0)
+buttons[2].button("Reveal all", on_click=step, args=(len(plan),), disabled=at_end,
+                  width="stretch")
+buttons[3].button("Restart", on_click=restart, width="stretch")
+buttons[4].toggle("Autoplay", key=PLAYING_KEY, disabled=at_end,
+                  help="Reveals one rating per interval until the last.")
+interval = buttons[5].select_slider("Seconds per rating", [0.5, 1.0, 2.0, 3.0], value=1.0,
+                                    key=f"{PREFIX}.interval")
+st.session_state[FULL_RUN_KEY] = True
+
+
+@st.fragment(run_every=interval if st.session_state.get(PLAYING_KEY) else None)
+def replay():
+    # A timer run reveals one more rating; a run of the whole page shows the current one.
+    if not st.session_state.pop(FULL_RUN_KEY, False) and st.session_state.get(PLAYING_KEY):
+        step(1)
+    n = st.session_state[REVEALED_KEY]
+    if st.session_state.get(PLAYING_KEY) and n >= len(plan):
+        st.rerun()
+
+    records = session_view.step_records(dataset, recommender, plan, n, variants,
+                                        f"{PREFIX}.records", TOP_K)
+    session_view.draw_step(dataset, recommender, plan, records, variants, n, PREFIX)
+
+replay()

@@ -1,0 +1,128 @@
+"""Tests for replaying a test user's ratings (metarec.ui.session)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metarec.evaluation.evaluate import evaluate_tasks, saved_scenario
+from metarec.ui.session import (QUERY_METRICS, dropped_items, metric_history, rank_changes,
+                                run_step, session_plan, session_tasks, session_users)
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def recommender(tiny_models, sample_dataset):
+    from metarec.serving.recommender import Recommender
+
+    return Recommender.load(tiny_models, sample_dataset)
+
+
+@pytest.fixture(scope="module")
+def tasks(recommender, sample_dataset):
+    return session_tasks(recommender, sample_dataset)
+
+
+def test_tasks_are_test_users(recommender, tasks):
+    split = saved_scenario(recommender.manifest)
+    assert tasks
+    assert set(tasks) <= set(split.users.test.tolist())
+    for task in tasks.values():
+        assert len(task.query_items) == 10
+        assert task.shots >= 1
+
+
+def test_users_table_counts_ratings(tasks, sample_dataset):
+    users = session_users(tasks, sample_dataset)
+    counts = sample_dataset.ratings.groupby("user_id").size()
+
+    assert users["user_id"].tolist() == sorted(tasks)
+    for row in users.itertuples():
+        assert row.ratings == counts[row.user_id]
+        assert row.label.startswith(f"user {row.user_id} · {row.ratings} ratings · ")
+
+
+def test_time_order_sorts_by_timestamp(tasks, sample_dataset):
+    user_id = min(tasks)
+    plan = session_plan(tasks[user_id], sample_dataset, "time")
+    rows = sample_dataset.ratings[sample_dataset.ratings["user_id"] == user_id]
+    stamps = dict(zip(rows["item_id"], rows["timestamp"]))
+
+    revealed = [stamps[int(i)] for i in plan.items]
+    assert revealed == sorted(revealed)
+    assert set(plan.items.tolist()) == set(tasks[user_id].support_items.tolist())
+    assert not set(plan.items.tolist()) & set(plan.task.query_items.tolist())
+    assert plan.user["occupation"] == sample_dataset.users.set_index("user_id").loc[
+        user_id, "occupation"]
+
+
+def test_random_step_is_evaluation_task(recommender, tasks, sample_dataset):
+    """Step n in the random order adapts to the evaluation's K=n support set."""
+    split = saved_scenario(recommender.manifest)
+    user_features = recommender.encoder.encode_users(sample_dataset.users)
+    shots = 5
+    evaluated = split.tasks(sample_dataset.ratings, "test", shots, seed=split.users.seed,
+                            min_ratings=None, max_ratings=None)
+    task = evaluated[0]
+    plan = session_plan(tasks[task.user_id], sample_dataset, "random")
+
+    assert plan.items[:shots].tolist() == task.support_items.tolist()
+    assert plan.task.query_items.tolist() == task.query_items.tolist()
+    for variant in ("teacher", "user-bias"):
+        record = run_step(recommender, plan, shots, variant)
+        expected = evaluate_tasks(recommender, [task], user_features, [variant], True)
+        for metric in ("mae", "rmse", "ndcg@3", "auc", "catalogue_ndcg@10"):
+            assert abs(record.metrics[metric] - expected[metric].iloc[0]) < TOLERANCE, metric
+
+
+def test_step_excludes_revealed_items(recommender, tasks, sample_dataset):
+    plan = session_plan(tasks[min(tasks)], sample_dataset)
+    record = run_step(recommender, plan, 6, "student")
+
+    assert len(record.top) == 10
+    assert record.top["rank"].tolist() == list(range(1, 11))
+    assert not set(record.top["item_id"]) & set(plan.items[:6].tolist())
+    assert set(record.metrics) == set(QUERY_METRICS)
+
+
+def test_ranker_has_no_rating_error(recommender, tasks, sample_dataset):
+    plan = session_plan(tasks[min(tasks)], sample_dataset)
+    record = run_step(recommender, plan, 3, "popularity")
+    assert np.isnan(record.metrics["mae"])
+    assert np.isfinite(record.metrics["ndcg@3"])
+
+
+@pytest.mark.parametrize("n", [-1, 10_000])
+def test_step_outside_plan_raises(recommender, tasks, sample_dataset, n):
+    plan = session_plan(tasks[min(tasks)], sample_dataset)
+    with pytest.raises(ValueError, match=f"n must be between 0 and {len(plan)}, got {n}"):
+        run_step(recommender, plan, n, "student")
+
+
+def test_unknown_order_raises(tasks, sample_dataset):
+    with pytest.raises(ValueError, match="order must be one of"):
+        session_plan(tasks[min(tasks)], sample_dataset, "alphabetical")
+
+
+def top(ids):
+    return pd.DataFrame({"rank": range(1, len(ids) + 1), "item_id": ids,
+                         "title": [f"Movie {i}" for i in ids]})
+
+
+def test_rank_changes_labels():
+    labels = rank_changes(top([1, 2, 3, 4]), top([2, 1, 5, 4]))
+    assert labels.tolist() == ["▲1", "▼1", "new", "="]
+    assert rank_changes(None, top([1, 2])).tolist() == ["", ""]
+
+
+def test_dropped_items_lists_titles():
+    assert dropped_items(top([1, 2, 3]), top([3, 1, 4])) == ["Movie 2"]
+    assert dropped_items(None, top([1])) == []
+
+
+def test_history_sorted_by_variant_and_step(recommender, tasks, sample_dataset):
+    plan = session_plan(tasks[min(tasks)], sample_dataset)
+    records = [run_step(recommender, plan, n, v) for n in (2, 0, 1) for v in ("teacher",)]
+    history = metric_history(records)
+    assert history["n"].tolist() == [0, 1, 2]
+    assert list(history.columns) == ["variant", "n", *QUERY_METRICS]
