@@ -1,7 +1,4 @@
-"""metarec dashboard, home page: the chosen data, its trained models and how to train them.
-
-Run it with ``streamlit run app.py``. The other pages are in ``pages/``.
-"""
+"""Home page: the chosen data, its trained models and how to train them."""
 
 import streamlit as st
 
@@ -83,7 +80,13 @@ else:
                "marks a ranking baseline, which predicts no ratings.")
     st.table(table.style.format("{:.3f}", na_rep="–"))
 
-st.page_link("pages/1_New_user.py", label="Try the models as a new user", icon="➡️")
+st.header("Try the models")
+st.page_link("pages/1_New_user.py", icon="➡️",
+             label="New user: rate a few movies and compare what every variant recommends")
+st.page_link("pages/3_Dynamic_session.py", icon="➡️",
+             label="Dynamic session: replay a test user's ratings one at a time")
+st.page_link("pages/4_Model_comparison.py", icon="➡️",
+             label="Model comparison: metrics by support size, accuracy against cost")
 
 with st.expander("Retrain the models"):
     training_controls("Retrain models")

@@ -1,0 +1,187 @@
+"""Streamlit side of the Model comparison page: sources, downloads, cost and timing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..data import Dataset
+from ..serving.recommender import Recommender
+from ..tasks import parse_shots
+from . import evaluation_charts
+from .results import (EvaluationResults, ResultsError, measure_latency, read_results,
+                      run_evaluation, timing_per_user, variant_costs)
+from .state import models_key, recommender_or_message, run_in_worker
+
+SHOT_CHOICES = ["1", "2", "3", "5", "10", "20", "all"]
+# With more variants than this, the charts start with FEATURED only.
+MAX_DEFAULT_VARIANTS = 6
+FEATURED = ("teacher", "student", "user-bias", "mf-als", "ensemble")
+COSTS = {
+    "median_ms": "adaptation time for one user (median ms)",
+    "parameters": "parameters",
+    "train_seconds": "training time (s)",
+}
+
+
+def load_controls(prefix: str) -> EvaluationResults | None:
+    """Draw a results upload and return its parsed contents, or None with a message."""
+    upload = st.file_uploader(
+        "Results file (.json or .csv)", type=["json", "csv"], key=f"{prefix}.file",
+        help="Written by 'python -m metarec evaluate --out FILE', which creates FILE.json "
+             "and FILE.csv. Add --seeds 0 1 2 for intervals over several trainings.")
+    if upload is None:
+        st.info("Load the JSON or CSV that 'python -m metarec evaluate --out FILE' writes, "
+                "or choose to run an evaluation here.")
+        return None
+    try:
+        return read_results(upload.getvalue(), upload.name)
+    except ResultsError as error:
+        st.error(str(error))
+        return None
+
+
+def run_controls(dataset: Dataset, recommender: Recommender,
+                 prefix: str) -> EvaluationResults | None:
+    """Draw evaluation options and a run button; return the session's latest run."""
+    results_key = f"{prefix}.run_results"
+    shots_column, users_column, catalogue_column = st.columns([3, 1, 2],
+                                                              vertical_alignment="bottom")
+    shots = shots_column.multiselect("Support sizes K", SHOT_CHOICES, default=["1", "5", "all"],
+                                     key=f"{prefix}.shots")
+    part = users_column.selectbox("Users", ["test", "validation"], key=f"{prefix}.part")
+    catalogue = catalogue_column.checkbox(
+        "Rank the whole catalogue too", key=f"{prefix}.catalogue",
+        help="Adds catalogue nDCG, precision and recall at 10; takes several times longer.")
+    variants = st.multiselect("Variants to evaluate", recommender.variants,
+                              default=recommender.variants, key=f"{prefix}.run_variants")
+    if st.button("Run evaluation", type="primary", disabled=not shots or not variants):
+        bar = st.progress(0.0, text="Evaluating…")
+        try:
+            st.session_state[results_key] = run_evaluation(
+                recommender, dataset, sorted(shots, key=_shot_order), variants, part,
+                catalogue, progress=lambda fraction, text: bar.progress(fraction, text=text))
+        except ValueError as error:
+            st.error(f"The evaluation failed: {error}")
+        bar.empty()
+    results = st.session_state.get(results_key)
+    if results is None:
+        st.info("Choose the support sizes and run the evaluation. It adapts every variant "
+                "to each held-out user, as 'python -m metarec evaluate' does.")
+    return results
+
+
+def default_variants(variants) -> list:
+    """Return ``variants`` when there are few, else those of ``FEATURED`` among them."""
+    if len(variants) <= MAX_DEFAULT_VARIANTS:
+        return list(variants)
+    featured = [v for v in variants if v in FEATURED]
+    return featured or list(variants)
+
+
+def _shot_order(shots: str):
+    value = parse_shots(shots)
+    return float("inf") if value == "all" else value
+
+
+def describe_source(results: EvaluationResults, dataset: Dataset):
+    """Caption what the results were computed on, and warn when it is other data."""
+    source = results.source
+    seeds = results.rows["split_seed"].nunique()
+    users = results.rows["users"].max()
+    parts = [f"dataset {source['dataset']!r}" if source.get("dataset") else None,
+             f"scenario {source['scenario']}" if source.get("scenario") else None,
+             f"{source['users']} users" if source.get("users") else None,
+             f"up to {users:,.0f} users per row" if pd.notna(users) else None,
+             f"{seeds} models folder{'' if seeds == 1 else 's'} (split seeds)"]
+    st.caption("Results on " + ", ".join(p for p in parts if p) + ".")
+    if source.get("dataset") and source["dataset"] != dataset.name:
+        st.warning(f"These results are for {source['dataset']!r}, but the sidebar's data is "
+                   f"{dataset.name!r}; costs and timings below come from the sidebar's "
+                   "models.")
+
+
+def highlight_best(table: pd.DataFrame, best: dict):
+    """Return ``table`` styled with four decimals and the best cell of each column bold."""
+    def bold(column):
+        return ["font-weight: bold" if best.get(column.name) == variant else ""
+                for variant in column.index]
+
+    return table.style.format("{:.4f}", na_rep="–").apply(bold)
+
+
+def interval_note(summary: pd.DataFrame) -> str:
+    if summary["seeds"].max() > 1:
+        return ("Cells are means over the models folders; the 95% intervals are in the "
+                "downloaded rows and the error bars.")
+    return "One models folder, so there are no intervals over seeds."
+
+
+def download_buttons(table: pd.DataFrame, summary: pd.DataFrame, prefix: str):
+    """Offer the shown metric table and its long form (with intervals) as CSV."""
+    table_column, rows_column, _ = st.columns([1, 1, 2])
+    table_column.download_button("Download table (CSV)", table.to_csv(),
+                                 "metarec-comparison.csv", mime="text/csv",
+                                 on_click="ignore", key=f"{prefix}.download_table")
+    rows_column.download_button("Download with intervals (CSV)",
+                                summary.to_csv(index=False), "metarec-comparison-long.csv",
+                                mime="text/csv", on_click="ignore",
+                                key=f"{prefix}.download_rows")
+
+
+@st.cache_data(show_spinner="Timing each variant's adaptation…", max_entries=8)
+def _latency(models: tuple, variants: tuple, _recommender: Recommender,
+             _dataset: Dataset) -> pd.DataFrame:
+    return run_in_worker(measure_latency, _recommender, _dataset, list(variants))
+
+
+def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
+                     colours, prefix: str):
+    """Draw the accuracy/cost scatter and the per-variant timing bars."""
+    recommender = recommender_or_message(dataset)
+    variants = list(dict.fromkeys(summary["variant"]))
+    if recommender is None:
+        st.info("The costs come from the trained models, which are missing.")
+        return
+    known = tuple(v for v in variants if v in recommender.variants)
+    latency = _latency(models_key(dataset), known, recommender, dataset)
+    costs = variant_costs(recommender.manifest, latency)
+
+    metric_column, shots_column, cost_column = st.columns(3)
+    metric = metric_column.selectbox("Accuracy", metrics, key=f"{prefix}.tradeoff_metric",
+                                     format_func=evaluation_charts.metric_label)
+    shot_options = list(dict.fromkeys(summary["shots"]))
+    shots = shots_column.selectbox("At K", shot_options, index=len(shot_options) - 1,
+                                   key=f"{prefix}.tradeoff_shots")
+    cost = cost_column.selectbox("Cost", list(COSTS), format_func=COSTS.get,
+                                 key=f"{prefix}.tradeoff_cost")
+    values = summary[(summary["metric"] == metric) & (summary["shots"] == shots)]
+    points = values[["variant", "mean"]].rename(columns={"mean": "value"}).merge(
+        costs[["variant", cost]].rename(columns={cost: "cost"}), on="variant", how="left")
+    points["cost"] = pd.to_numeric(points["cost"], errors="coerce")
+    missing = points.loc[points["cost"].isna() | points["value"].isna(), "variant"].tolist()
+    st.plotly_chart(evaluation_charts.tradeoff_figure(points, metric, COSTS[cost], colours))
+    if missing:
+        st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a {metric} value: "
+                   + ", ".join(missing) + ". Only networks have parameters and a training "
+                   "time, and ranking baselines have no rating error.")
+
+    st.header("Timing")
+    latency_column, evaluation_column = st.columns(2)
+    if not latency.empty:
+        bars = latency.rename(columns={"median_ms": "ms_per_user"})
+        latency_column.plotly_chart(evaluation_charts.timing_bars_figure(
+            bars, "Adapting to one user (median)", colours))
+        latency_column.caption(
+            f"Median of {int(latency['adaptations'].max())} adaptations to 5 ratings of "
+            "different test users, one at a time on the dashboard's adaptation thread; "
+            "scoring excluded. Measured on this machine now, so it moves with its load.")
+    per_user = timing_per_user(results.timings)
+    if per_user.empty:
+        evaluation_column.info("Run an evaluation here to see each variant's evaluation "
+                               "time per user; results files record no times.")
+    else:
+        evaluation_column.plotly_chart(evaluation_charts.timing_bars_figure(
+            per_user, "Evaluation time per user", colours))
+        evaluation_column.caption("Wall time of adapting and scoring each user in batches, "
+                                  "over every support size evaluated.")

@@ -1,0 +1,67 @@
+"""Model comparison: evaluation metrics, K-shot curves, accuracy against cost, timing."""
+
+import streamlit as st
+
+from metarec.ui import results_view
+from metarec.ui.charts import variant_colours
+from metarec.ui.evaluation_charts import kshot_figure, metric_label
+from metarec.ui.results import best_variants, metric_table, summarise
+from metarec.ui.state import recommender_or_message, selected_dataset
+
+PREFIX = "comparison"
+LOAD, RUN = "Load a results file", "Run an evaluation here"
+
+st.set_page_config(page_title="Model comparison · metarec", layout="wide")
+st.title("Model comparison")
+st.caption("Compare every variant on held-out users: error and ranking metrics by the "
+           "number of ratings each user gave (K), what accuracy costs in time and size, "
+           "and how long adapting takes.")
+
+dataset = selected_dataset()
+if dataset is None:
+    st.stop()
+source = st.radio("Results", [LOAD, RUN], horizontal=True, key=f"{PREFIX}.source",
+                  persist_state="session")
+if source == LOAD:
+    results = results_view.load_controls(PREFIX)
+else:
+    recommender = recommender_or_message(dataset)
+    if recommender is None:
+        st.stop()
+    results = results_view.run_controls(dataset, recommender, PREFIX)
+if results is None:
+    st.stop()
+results_view.describe_source(results, dataset)
+
+summary = summarise(results)
+metrics = st.multiselect("Metrics", results.metrics, default=results.metrics[:1] + [
+    m for m in ("ndcg@3",) if m in results.metrics], format_func=metric_label,
+    key=f"{PREFIX}.metrics")
+all_variants = list(dict.fromkeys(summary["variant"]))
+variants = st.multiselect("Variants", all_variants,
+                          default=results_view.default_variants(all_variants),
+                          key=f"{PREFIX}.variants",
+                          help="Starts with the meta-learned variants and the baselines they "
+                               "must beat when the results have many variants.")
+if not metrics or not variants:
+    st.info("Choose at least one metric and one variant.")
+    st.stop()
+shown = summary[summary["variant"].isin(variants)]
+colours = variant_colours(all_variants)
+
+st.header("Metrics")
+table = metric_table(shown, metrics)
+best = best_variants(table)
+st.table(results_view.highlight_best(table, best), border="horizontal")
+st.caption("Bold: the best variant in each column (lowest error, highest ranking metric). "
+           + results_view.interval_note(shown))
+results_view.download_buttons(table, shown, PREFIX)
+
+st.header("By support size")
+columns = st.columns(min(len(metrics), 2))
+for position, metric in enumerate(metrics):
+    columns[position % len(columns)].plotly_chart(
+        kshot_figure(shown[shown["metric"] == metric], metric, colours))
+
+st.header("Accuracy against cost")
+results_view.tradeoff_section(dataset, shown, metrics, results, colours, PREFIX)

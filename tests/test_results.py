@@ -1,0 +1,133 @@
+"""Tests for the Model comparison page's results (metarec.ui.results)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from metarec.cli import SAMPLE_DIR, main
+from metarec.ui.results import (ResultsError, best_variants, measure_latency, metric_table,
+                                read_results, run_evaluation, summarise, timing_per_user,
+                                variant_costs)
+
+SHOTS = ["1", "5"]
+VARIANTS = ["teacher", "user-bias", "popularity"]
+
+
+@pytest.fixture(scope="module")
+def recommender(tiny_models, sample_dataset):
+    from metarec.serving.recommender import Recommender
+
+    return Recommender.load(tiny_models, sample_dataset)
+
+
+@pytest.fixture(scope="module")
+def written(tiny_models, tmp_path_factory):
+    """OUT.json and OUT.csv as 'python -m metarec evaluate --out OUT' writes them."""
+    out = tmp_path_factory.mktemp("results") / "run"
+    code = main(["evaluate", "--data", str(SAMPLE_DIR), "--models", str(tiny_models),
+                 "--shots", *SHOTS, "--variants", *VARIANTS, "--out", str(out)])
+    assert code == 0
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_reads_cli_output(written, suffix):
+    path = written.with_suffix(suffix)
+    results = read_results(path.read_bytes(), path.name)
+
+    assert results.rows["variant"].unique().tolist() == VARIANTS
+    assert results.rows["shots"].unique().tolist() == SHOTS
+    assert results.metrics == ["mae", "rmse", "ndcg@1", "ndcg@3", "auc"]
+    assert results.rows.loc[results.rows["variant"] == "popularity", "mae"].isna().all()
+    if suffix == ".json":
+        assert results.source["dataset"] == "sample_data"
+        assert results.source["users"] == "test"
+
+
+def test_run_matches_cli(written, recommender, sample_dataset):
+    cli = read_results(written.with_suffix(".csv").read_bytes(), "run.csv")
+    steps = []
+    here = run_evaluation(recommender, sample_dataset, SHOTS, VARIANTS,
+                          progress=lambda fraction, text: steps.append(fraction))
+
+    merged = cli.rows.merge(here.rows, on=["variant", "shots"], suffixes=("_cli", "_here"))
+    assert len(merged) == len(VARIANTS) * len(SHOTS)
+    for metric in cli.metrics:
+        assert np.allclose(merged[f"{metric}_cli"], merged[f"{metric}_here"], equal_nan=True)
+    assert steps[0] == 0.0
+    assert steps[-1] == 1.0
+    assert steps == sorted(steps)
+    assert set(here.timings["variant"]) == set(VARIANTS)
+    assert (timing_per_user(here.timings)["ms_per_user"] > 0).all()
+
+
+def test_summary_interval_over_seeds():
+    rows = pd.DataFrame({"split_seed": [0, 1, 2], "variant": "a", "shots": "5",
+                         "users": 10, "mae": [0.8, 0.9, 1.0]})
+    data = rows.to_csv(index=False).encode()
+    summary = summarise(read_results(data, "seeds.csv"))
+
+    row = summary.iloc[0]
+    half = stats.t.ppf(0.975, df=2) * np.std([0.8, 0.9, 1.0], ddof=1) / np.sqrt(3)
+    assert row["mean"] == pytest.approx(0.9)
+    assert row["ci95"] == pytest.approx(half)
+    assert row["seeds"] == 3
+
+
+def test_table_and_best_variants():
+    summary = pd.DataFrame({
+        "variant": ["a", "b", "a", "b", "b"],
+        "shots": ["1", "1", "1", "1", "5"],
+        "metric": ["mae", "mae", "ndcg@3", "ndcg@3", "mae"],
+        "mean": [0.9, 0.8, 0.7, 0.6, 0.75], "ci95": np.nan, "seeds": 1})
+    table = metric_table(summary, ["mae", "ndcg@3"])
+
+    assert list(table.columns) == ["mae K=1", "mae K=5", "ndcg@3 K=1", "ndcg@3 K=5"]
+    assert table.loc["b", "mae K=5"] == 0.75
+    assert np.isnan(table.loc["a", "mae K=5"])
+    # No variant has nDCG@3 at K=5, so that column has no best.
+    assert best_variants(table) == {"mae K=1": "b", "mae K=5": "b", "ndcg@3 K=1": "a"}
+
+
+@pytest.mark.parametrize("content, name, message", [
+    (b"{", "r.json", r"'r.json' is not valid JSON"),
+    (b'{"summary": []}', "r.json", r"with a \"results\" list"),
+    (b"variant,mae\nteacher,0.8\n", "r.csv", r"lacks the column\(s\) shots"),
+    (b"variant,shots,users\nteacher,5,10\n", "r.csv", r"has no numbers in any metric column"),
+    (b"variant,shots,mae\nteacher,5,abc\n", "r.csv", r"has no numbers in any metric column"),
+    (b"", "r.csv", r"'r.csv' is not valid CSV"),
+    (b"variant,shots,mae\n", "r.xlsx", r"must end in .json or .csv"),
+])
+def test_malformed_results_raise(content, name, message):
+    with pytest.raises(ResultsError, match=message):
+        read_results(content, name)
+
+
+def test_run_rejects_bad_options(recommender, sample_dataset):
+    with pytest.raises(ValueError, match="choose at least one support size"):
+        run_evaluation(recommender, sample_dataset, [])
+    with pytest.raises(ValueError, match=r"unknown variants \['nope'\]"):
+        run_evaluation(recommender, sample_dataset, ["1"], ["nope"])
+    with pytest.raises(ValueError, match="shots must be 0, a positive integer or 'all'"):
+        run_evaluation(recommender, sample_dataset, ["zero"])
+
+
+def test_latency_and_costs(recommender, sample_dataset):
+    latency = measure_latency(recommender, sample_dataset, ["teacher", "user-bias"], users=3)
+    costs = variant_costs(recommender.manifest, latency).set_index("variant")
+
+    assert latency["adaptations"].tolist() == [3, 3]
+    assert (latency["median_ms"] >= 0).all()
+    assert costs.loc["teacher", "parameters"] > costs.loc["student", "parameters"]
+    assert np.isnan(costs.loc["user-bias", "parameters"])
+    assert np.isnan(costs.loc["student", "median_ms"])
+
+
+def test_json_with_bad_metric_values_kept_as_missing():
+    document = {"results": [{"variant": "a", "shots": "1", "mae": 0.8},
+                            {"variant": "b", "shots": "1", "mae": "n/a"}]}
+    results = read_results(json.dumps(document).encode(), "r.json")
+    assert np.isnan(results.rows.loc[1, "mae"])
