@@ -83,6 +83,8 @@ else:
 st.header("Try the models")
 st.page_link("pages/1_New_user.py", icon="➡️",
              label="New user: rate a few movies and compare what every variant recommends")
+st.page_link("pages/2_New_item.py", icon="➡️",
+             label="New item: describe a new movie and see who will like it")
 st.page_link("pages/3_Dynamic_session.py", icon="➡️",
              label="Dynamic session: replay a test user's ratings one at a time")
 st.page_link("pages/4_Model_comparison.py", icon="➡️",

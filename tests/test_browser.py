@@ -1,11 +1,12 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
 A Streamlit server is started on 127.0.0.1 against tiny models trained on the sample.
-Screenshots go to ``test-artifacts/``.
+Each page is used as a new user would use it, through its widgets, and a screenshot of
+it goes to ``test-artifacts/``.
 """
 
+import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,9 @@ PAGE_TIMEOUT_MS = 120_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
+FEATURED = ("teacher", "student", "user-bias", "ensemble")
+PAGES = ("Home", "New user", "Dynamic session", "Model comparison")
 
 
 def free_port():
@@ -78,49 +82,231 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def open_page(browser):
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
+    return context, page
+
+
+@pytest.fixture
+def page(browser):
+    context, page = open_page(browser)
     yield page
     context.close()
 
 
+@pytest.fixture(scope="module")
+def results_json(tiny_models, tmp_path_factory):
+    """The JSON that 'python -m metarec evaluate --out' writes for the tiny models."""
+    from metarec.cli import SAMPLE_DIR, main
+
+    out = tmp_path_factory.mktemp("evaluation") / "sample"
+    assert main(["evaluate", "--data", str(SAMPLE_DIR), "--models", str(tiny_models),
+                 "--shots", "1", "5", "all", "--out", str(out)]) == 0
+    return out.with_suffix(".json")
+
+
+def finish_run(page):
+    """Wait until the script run that the last action started has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')"
+        ".dataset.testScriptState === 'notRunning'")
+
+
+def visit(page, url, title):
+    """Open ``url`` and wait until its first script run has drawn the page."""
+    page.goto(url)
+    page.get_by_role("heading", name=title, exact=True).first.wait_for()
+    finish_run(page)
+
+
 def screenshot(page, name):
+    """Save the whole page, growing the window to the height of the main area."""
     ARTIFACTS.mkdir(exist_ok=True)
+    finish_run(page)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, 600)})
+    page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
+def no_exception(page):
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def clear_all(page):
+    # The variants multiselect has a "Clear all" button of its own.
+    page.locator("[data-testid^='stBaseButton']", has_text="Clear all").click()
+
+
+def rate_by_search(page, query, option, stars, count):
+    """Search titles, pick the ``option``-th match and add it with ``stars``."""
+    page.get_by_label("Search titles").fill(query)
+    page.get_by_label("Search titles").press("Enter")
+    finish_run(page)
+    page.get_by_label("Movie (").click()
+    page.get_by_role("option").nth(option).click()
+    finish_run(page)
+    page.get_by_role("radiogroup", name="Your rating").get_by_text(f"{stars} ★").click()
+    finish_run(page)
+    page.get_by_role("button", name="Add rating").click()
+    page.get_by_text(f"Your ratings ({count})").wait_for()
+    finish_run(page)
+
+
+def test_sidebar_lists_titled_pages(server, page):
+    visit(page, server, "Models")
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    titles = [links.nth(i).inner_text() for i in range(links.count())]
+
+    assert titles[0] == "Home"
+    assert set(PAGES) <= set(titles)
+    assert "app" not in titles
 
 
 def test_home_page_lists_models(server, page):
-    page.goto(server)
-    page.get_by_role("heading", name="Models").wait_for()
+    visit(page, server, "Models")
     page.get_by_text("Validation error").wait_for()
     for variant in ("teacher", "student", "ensemble"):
         page.get_by_role("cell", name=variant, exact=True).first.wait_for()
+    no_exception(page)
     screenshot(page, "home")
 
 
-def test_new_user_gets_recommendations_from_every_variant(server, page):
-    page.goto(f"{server}/New_user")
-    page.get_by_role("button", name="Add this persona's ratings").click()
-    page.get_by_text("Your ratings (").first.wait_for()
-    for variant in ("teacher", "student", "user-bias", "ensemble"):
+def test_new_user_rates_through_widgets(server, page):
+    visit(page, f"{server}/New_user", "New user")
+    rate_by_search(page, "the", 0, 5, 1)
+    rate_by_search(page, "the", 3, 4, 2)
+    rate_by_search(page, "of", 5, 1, 3)
+
+    for variant in FEATURED:
         page.get_by_role("heading", name=variant, exact=True).wait_for()
-    # One table of 10 recommendations per featured variant.
     tables = page.locator("[data-testid='stTable']")
-    tables.first.wait_for()
-    assert tables.count() >= 4
-    assert tables.first.locator("tbody tr").count() == 10
-    page.locator(".js-plotly-plot").first.wait_for()
+    assert tables.count() == len(FEATURED)
+    for index in range(len(FEATURED)):
+        assert tables.nth(index).locator("tbody tr").count() == 10
+    charts = page.locator(".js-plotly-plot")
+    assert charts.count() == 1
+    for variant in FEATURED:
+        assert charts.locator(".legendtext", has_text=variant).count() == 1
+
+    page.get_by_text("Show how each variant adapted").click()
+    page.locator(".js-plotly-plot", has_text="Adaptation time").wait_for()
+    # Scores of every variant, then support losses and adaptation times.
+    assert charts.count() == 3
+    no_exception(page)
     screenshot(page, "new_user")
 
 
-def test_new_user_adds_a_rating_by_search(server, page):
-    page.goto(f"{server}/New_user")
-    page.get_by_label("Search titles").fill("the")
-    page.get_by_label("Search titles").press("Enter")
-    page.get_by_role("button", name="Add rating").click()
-    page.get_by_text("Your ratings (1)").wait_for()
-    page.get_by_role("heading", name="student", exact=True).wait_for()
-    screenshot(page, "new_user_search")
+def test_new_user_persona_and_explanation(server, page):
+    visit(page, f"{server}/New_user", "New user")
+    page.get_by_role("button", name="Add this persona's ratings").click()
+    page.get_by_text("Your ratings (8)").wait_for()
+    page.get_by_text("Explain a top list").click()
+    page.get_by_text("pushed up by").wait_for()
+    page.locator(".js-plotly-plot", has_text="Effect of each rating").wait_for()
+
+    explained = page.locator("[data-testid='stTable']").nth(len(FEATURED))
+    assert explained.locator("tbody tr").count() == 10
+    no_exception(page)
+    screenshot(page, "new_user_explanation")
+
+
+def test_profile_download_and_upload(server, page, tmp_path):
+    visit(page, f"{server}/New_user", "New user")
+    page.get_by_role("button", name="Add this persona's ratings").click()
+    page.get_by_text("Your ratings (8)").wait_for()
+    page.get_by_text("Save or load your profile").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download JSON").click()
+    saved = tmp_path / "profile.json"
+    download.value.save_as(saved)
+    assert len(json.loads(saved.read_text())["ratings"]) == 8
+
+    clear_all(page)
+    page.get_by_text("Your ratings (0)").wait_for()
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"ratings": [{"item_id": 1, "rating": 9}]}')
+    upload = page.locator("[data-testid='stFileUploader']", has_text="Load a profile") \
+        .locator("input[type=file]")
+    upload.set_input_files(str(bad))
+    page.get_by_text("Your ratings are unchanged").wait_for()
+    page.get_by_text("Your ratings (0)").wait_for()
+
+    upload.set_input_files(str(saved))
+    page.get_by_role("button", name="Replace my profile").click()
+    page.get_by_text("Your ratings (8)").wait_for()
+    page.get_by_role("heading", name="teacher", exact=True).wait_for()
+    no_exception(page)
+
+
+def test_two_browser_sessions_isolated(server, browser):
+    first_context, first = open_page(browser)
+    second_context, second = open_page(browser)
+    try:
+        visit(first, f"{server}/New_user", "New user")
+        visit(second, f"{server}/New_user", "New user")
+        first.get_by_role("button", name="Add this persona's ratings").click()
+        rate_by_search(second, "the", 1, 2, 1)
+        first.get_by_text("Your ratings (8)").wait_for()
+
+        clear_all(second)
+        second.get_by_text("Your ratings (0)").wait_for()
+        first.get_by_label("Search titles").fill("a")
+        first.get_by_label("Search titles").press("Enter")
+        finish_run(first)
+        assert first.get_by_text("Your ratings (8)").count() == 1
+        assert first.locator("[data-testid='stTable']").count() == len(FEATURED)
+    finally:
+        first_context.close()
+        second_context.close()
+
+
+def test_dynamic_session_steps_and_autoplay(server, page):
+    visit(page, f"{server}/Dynamic_session", "Dynamic session")
+    page.get_by_text("0 of ").first.wait_for()
+    for step in range(1, 4):
+        page.get_by_role("button", name="Reveal next rating").click()
+        page.get_by_text(f"{step} of ", exact=False).first.wait_for()
+    page.get_by_role("heading", name="Top 10 after 3 ratings").wait_for()
+    tables = page.locator("[data-testid='stTable']")
+    assert tables.count() == len(FEATURED)
+    assert tables.first.locator("thead").inner_text().split()[-1] == "move"
+    page.locator(".js-plotly-plot", has_text="ratings revealed").wait_for()
+
+    page.get_by_text("Autoplay").click()
+    page.get_by_text("6 of ").first.wait_for()
+    page.get_by_text("Autoplay").click()
+    finish_run(page)
+    no_exception(page)
+    screenshot(page, "dynamic_session")
+
+
+def test_model_comparison_loads_results(server, page, results_json):
+    visit(page, f"{server}/Model_comparison", "Model comparison")
+    upload = page.locator("[data-testid='stFileUploader'] input[type=file]")
+    upload.set_input_files(str(results_json))
+    page.get_by_role("heading", name="By support size").wait_for()
+    page.locator(".js-plotly-plot", has_text="by support size").first.wait_for()
+    page.locator(".js-plotly-plot", has_text="Adapting to one user").wait_for()
+
+    assert page.locator("[data-testid='stTable']").count() == 1
+    assert page.locator(".js-plotly-plot").count() == 4
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download table (CSV)").click()
+    assert download.value.suggested_filename == "metarec-comparison.csv"
+    no_exception(page)
+    screenshot(page, "model_comparison")
+
+
+def test_model_comparison_runs_evaluation(server, page):
+    visit(page, f"{server}/Model_comparison", "Model comparison")
+    page.get_by_text("Run an evaluation here", exact=True).click()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.locator(".js-plotly-plot", has_text="Evaluation time per user").wait_for()
+
+    assert page.locator(".js-plotly-plot").count() == 5
+    no_exception(page)

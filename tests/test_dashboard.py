@@ -85,7 +85,7 @@ def assert_top_lists(app, variants):
         assert len(table) == TOP_K
         # Ranking baselines show a "ranking score" column, which is not a rating.
         if "score" in table:
-            assert table["score"].between(1.0, 5.0).all()
+            assert table["score"].astype(float).between(1.0, 5.0).all()
 
 
 def test_compare_scores_rating_variants(models_dir, sample_dataset, variants):
@@ -140,7 +140,10 @@ def test_persona_gives_every_top_list(app_env, variants, featured):
 
     assert len(entered_ratings(app)) == 8
     assert_top_lists(app, variants)
+    assert len(app.get("plotly_chart")) == 1
+    app.toggle(key="new_user.details").set_value(True).run()
     assert any("Its weights for 8 ratings" in c.value for c in app.caption)
+    # The scores, then the support losses and adaptation times.
     assert len(app.get("plotly_chart")) == 3
 
 
@@ -297,3 +300,256 @@ def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
     assert not app.exception, [e.value for e in app.exception]
     assert len(entered_ratings(app)) == 8
     assert any("Train them on the home page" in i.value for i in app.info)
+
+
+# Profile files -------------------------------------------------------------------------
+
+def upload_profile(app, name, content):
+    mime = "application/json" if name.endswith(".json") else "text/csv"
+    app.file_uploader(key="new_user.profile_file").set_value((name, content, mime)).run()
+    return app
+
+
+def test_profile_replace_restores_ratings(app_env, sample_dataset):
+    from metarec.ui.profile_io import profile_json
+
+    saved = {1: 5.0, 2: 4.0, 3: 1.0}
+    user = {"age": 30, "gender": "F", "occupation": "student"}
+    app = new_user_page({7: 2.0})
+    upload_profile(app, "me.json", profile_json(sample_dataset, saved, user).encode())
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("'me.json' has 3 rating(s): 3 you have not entered" in i.value
+               for i in app.info)
+    assert entered_ratings(app) == {7: 2.0}
+    app = click(app, "Replace my profile")
+
+    assert entered_ratings(app) == saved
+    assert app.number_input(key="new_user.age").value == 30
+    assert app.selectbox(key="new_user.gender").value == "F"
+    assert app.selectbox(key="new_user.occupation").value == "student"
+    assert any(h.value == "Your ratings (3)" for h in app.subheader)
+
+
+def test_profile_add_keeps_own_ratings(app_env, sample_dataset):
+    app = new_user_page({7: 2.0, 1: 3.0})
+    upload_profile(app, "me.csv", b"item_id,rating\n1,5\n2,4\n")
+    assert any("2 rating(s): 1 you have not entered and 1 that differ" in i.value
+               for i in app.info)
+    app = click(app, "Add to my ratings")
+
+    assert entered_ratings(app) == {7: 2.0, 1: 5.0, 2: 4.0}
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.json", b"{not json", "'bad.json' is not valid JSON"),
+    ("bad.csv", b"item_id,rating\n1,7\n", "rating 7 is not a whole number of stars"),
+    ("bad.csv", b"item_id,rating\n99999,4\n", "item 99999 is not in the catalogue"),
+    ("bad.csv", b"item_id,rating\n1,4\n1,5\n", "item 1 is rated more than once"),
+    ("bad.json", b'{"ratings": []}', "'bad.json' contains no ratings"),
+])
+def test_malformed_profile_keeps_ratings(app_env, name, content, message):
+    app = new_user_page({7: 2.0})
+    upload_profile(app, name, content)
+
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [e.value for e in app.error]
+    assert any(message in error for error in errors), errors
+    assert all("Your ratings are unchanged" in error for error in errors), errors
+    assert entered_ratings(app) == {7: 2.0}
+    assert not [b for b in app.button if b.label == "Replace my profile"]
+
+
+# Explanations --------------------------------------------------------------------------
+
+def test_explanation_lists_every_item(app_env, featured):
+    app = new_user_page({1: 5.0, 2: 4.0, 3: 1.0})
+    app.toggle(key="new_user.explain").set_value(True).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    explained = app.table[len(featured)].value
+    assert len(explained) == TOP_K
+    assert list(explained.columns) == ["predicted", "item mean", "pushed up by",
+                                       "pulled down by", "your genres"]
+    assert any("adaptations in" in c.value for c in app.caption)
+    # Score dots, prediction against mean and the two effect charts.
+    assert len(app.get("plotly_chart")) == 4
+
+    app.selectbox(key="new_user.explain_variant").set_value(featured[-1]).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.table[len(featured)].value) == TOP_K
+
+
+# Dynamic session -----------------------------------------------------------------------
+
+SESSION = "pages/3_Dynamic_session.py"
+
+
+def session_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(SESSION)
+    return app.run()
+
+
+def user_id(label: str) -> int:
+    """Return the id in a test user's label, "user 16 · 75 ratings · …"."""
+    return int(label.split()[1])
+
+
+def revealed_text(app) -> str:
+    return app.get("progress")[0].proto.text
+
+
+def test_session_steps_back_and_restart(app_env, featured):
+    app = session_page()
+    assert not app.exception, [e.value for e in app.exception]
+    assert revealed_text(app).startswith("0 of ")
+    assert any("Nothing revealed yet" in i.value for i in app.info)
+
+    click(app, "Reveal next rating")
+    click(app, "Reveal next rating")
+    assert revealed_text(app).startswith("2 of ")
+    assert any(h.value == "Top 10 after 2 ratings" for h in app.header)
+    top_tables = app.table
+    assert len(top_tables) == len(featured)
+    assert all(list(t.value.columns) == ["title", "score", "move"] for t in top_tables)
+    assert len(app.dataframe[0].value) == 2
+    assert list(app.dataframe[1].value.columns) == ["title", "rating", *featured]
+    assert len(app.get("plotly_chart")) == 1
+
+    click(app, "Back one")
+    assert revealed_text(app).startswith("1 of ")
+    click(app, "Restart")
+    assert revealed_text(app).startswith("0 of ")
+
+
+def test_session_reveal_all_disables_next(app_env):
+    app = session_page()
+    app.multiselect(key="session.variants").set_value(["student", "popularity"]).run()
+    click(app, "Reveal all")
+
+    total = int(revealed_text(app).split(" of ")[1].split()[0])
+    assert revealed_text(app).startswith(f"{total} of {total}")
+    assert [b for b in app.button if b.label == "Reveal next rating"][0].disabled
+    app.selectbox(key="session.metric").set_value("ndcg@3").run()
+    assert not app.exception, [e.value for e in app.exception]
+
+
+def test_session_survives_page_switch(app_env):
+    app = session_page()
+    user = user_id(app.selectbox(key="session.user").options[2])
+    app.selectbox(key="session.user").set_value(user).run()
+    click(app, "Reveal next rating")
+    app.switch_page("app.py").run()
+    app.switch_page(SESSION).run()
+
+    assert app.selectbox(key="session.user").value == user
+    assert revealed_text(app).startswith("1 of ")
+
+
+def test_session_new_user_restarts(app_env):
+    app = session_page()
+    click(app, "Reveal next rating")
+    other = user_id(app.selectbox(key="session.user").options[1])
+    app.selectbox(key="session.user").set_value(other).run()
+
+    assert revealed_text(app).startswith("0 of ")
+
+
+# Model comparison ----------------------------------------------------------------------
+
+COMPARISON = "pages/4_Model_comparison.py"
+# The variants the Model comparison page starts with when the results have many.
+FEATURED_RESULTS = ("teacher", "student", "user-bias", "mf-als", "ensemble")
+
+
+@pytest.fixture(scope="module")
+def results_file(models_dir, tmp_path_factory):
+    from metarec.cli import main
+
+    out = tmp_path_factory.mktemp("evaluation") / "sample"
+    assert main(["evaluate", "--data", str(SAMPLE_DIR), "--models", str(models_dir),
+                 "--shots", "1", "5", "all", "--out", str(out)]) == 0
+    return out
+
+
+def comparison_page() -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(COMPARISON)
+    return app.run()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_comparison_shows_loaded_results(app_env, results_file, variants, suffix):
+    app = comparison_page()
+    path = results_file.with_suffix(suffix)
+    app.file_uploader(key="comparison.file").set_value(
+        (path.name, path.read_bytes(), "text/plain")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    table = app.table[0].value
+    assert table.index.tolist() == [v for v in variants if v in FEATURED_RESULTS]
+    assert list(table.columns) == [f"{m} K={k}" for m in ("mae", "ndcg@3")
+                                   for k in ("1", "5", "all")]
+    # Two K-shot charts, the trade-off, adaptation latency.
+    assert len(app.get("plotly_chart")) == 4
+    assert [b.label for b in app.get("download_button")] == [
+        "Download table (CSV)", "Download with intervals (CSV)"]
+
+    app.selectbox(key="comparison.tradeoff_cost").set_value("parameters").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Not drawn, for lack of a parameters" in c.value for c in app.caption)
+
+
+def test_comparison_malformed_file_shows_error(app_env):
+    app = comparison_page()
+    app.file_uploader(key="comparison.file").set_value(
+        ("results.csv", b"variant,mae\nteacher,0.8\n", "text/csv")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("lacks the column(s) shots" in e.value for e in app.error)
+    assert not app.table
+
+
+def test_comparison_runs_evaluation(app_env):
+    app = comparison_page()
+    app.radio(key="comparison.source").set_value("Run an evaluation here").run()
+    app.multiselect(key="comparison.shots").set_value(["1", "5"])
+    app.multiselect(key="comparison.run_variants").set_value(["student", "user-bias"]).run()
+    app = click(app, "Run evaluation")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert app.table[0].value.index.tolist() == ["student", "user-bias"]
+    # Two K-shot charts, the trade-off, latency and evaluation time per user.
+    assert len(app.get("plotly_chart")) == 5
+
+
+# Broken inputs on every page -----------------------------------------------------------
+
+@pytest.mark.parametrize("page", [NEW_USER, SESSION, COMPARISON])
+def test_incompatible_models_show_error(app_env, monkeypatch, tmp_path, page):
+    (tmp_path / "manifest.json").write_text('{"format_version": 99}')
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(page)
+    app.session_state[RATINGS_KEY] = {str(SAMPLE_DIR): {1: 5.0}}
+    app.run()
+    if page == COMPARISON:
+        app.radio(key="comparison.source").set_value("Run an evaluation here").run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("format version 99" in e.value for e in app.error), [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("page", [NEW_USER, SESSION, COMPARISON])
+def test_folder_without_data_files_shows_error(app_env, tmp_path, page):
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(page)
+    app.run()
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path)).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.error, "no error shown for an empty data folder"
