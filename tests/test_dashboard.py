@@ -553,3 +553,18 @@ def test_folder_without_data_files_shows_error(app_env, tmp_path, page):
 
     assert not app.exception, [e.value for e in app.exception]
     assert app.error, "no error shown for an empty data folder"
+
+
+def test_comparison_survives_page_switch(app_env, results_file):
+    app = comparison_page()
+    path = results_file.with_suffix(".json")
+    app.file_uploader(key="comparison.file").set_value(
+        (path.name, path.read_bytes(), "application/json")).run()
+    app.multiselect(key="comparison.metrics").set_value(["rmse"]).run()
+    app.switch_page("app.py").run()
+    app.switch_page(COMPARISON).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(f"Showing '{path.name}', loaded earlier" in c.value for c in app.caption)
+    assert app.multiselect(key="comparison.metrics").value == ["rmse"]
+    assert list(app.table[0].value.columns) == ["rmse K=1", "rmse K=5", "rmse K=all"]

@@ -25,20 +25,46 @@ COSTS = {
 
 
 def load_controls(prefix: str) -> EvaluationResults | None:
-    """Draw a results upload and return its parsed contents, or None with a message."""
+    """Draw a results upload and return its parsed contents, or None with a message.
+
+    Streamlit empties the upload when the person switches pages, so the parsed results
+    are kept in ``st.session_state`` until the person removes or replaces the file.
+    """
+    loaded_key = f"{prefix}.loaded"
     upload = st.file_uploader(
         "Results file (.json or .csv)", type=["json", "csv"], key=f"{prefix}.file",
+        on_change=st.session_state.pop, args=(loaded_key, None),
         help="Written by 'python -m metarec evaluate --out FILE', which creates FILE.json "
              "and FILE.csv. Add --seeds 0 1 2 for intervals over several trainings.")
-    if upload is None:
-        st.info("Load the JSON or CSV that 'python -m metarec evaluate --out FILE' writes, "
-                "or choose to run an evaluation here.")
-        return None
-    try:
-        return read_results(upload.getvalue(), upload.name)
-    except ResultsError as error:
-        st.error(str(error))
-        return None
+    if upload is not None:
+        try:
+            results = read_results(upload.getvalue(), upload.name)
+        except ResultsError as error:
+            st.error(str(error))
+            return None
+        st.session_state[loaded_key] = (upload.name, results)
+        return results
+    if loaded_key in st.session_state:
+        name, results = st.session_state[loaded_key]
+        st.caption(f"Showing '{name}', loaded earlier in this session. Load another file "
+                   "to replace it.")
+        return results
+    st.info("Load the JSON or CSV that 'python -m metarec evaluate --out FILE' writes, "
+            "or choose to run an evaluation here.")
+    return None
+
+
+def keep_known(key: str, options):
+    """Drop remembered choices under ``key`` that ``options`` lacks, before its widget.
+
+    Another results file can have other variants, metrics or support sizes than the
+    choices a person made for the last one.
+    """
+    value = st.session_state.get(key)
+    if isinstance(value, list):
+        st.session_state[key] = [v for v in value if v in options]
+    elif value is not None and value not in options:
+        del st.session_state[key]
 
 
 def run_controls(dataset: Dataset, recommender: Recommender,
@@ -148,13 +174,16 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
     costs = variant_costs(recommender.manifest, latency)
 
     metric_column, shots_column, cost_column = st.columns(3)
+    keep_known(f"{prefix}.tradeoff_metric", metrics)
     metric = metric_column.selectbox("Accuracy", metrics, key=f"{prefix}.tradeoff_metric",
-                                     format_func=evaluation_charts.metric_label)
+                                     format_func=evaluation_charts.metric_label,
+                                     persist_state="session")
     shot_options = list(dict.fromkeys(summary["shots"]))
+    keep_known(f"{prefix}.tradeoff_shots", shot_options)
     shots = shots_column.selectbox("At K", shot_options, index=len(shot_options) - 1,
-                                   key=f"{prefix}.tradeoff_shots")
+                                   key=f"{prefix}.tradeoff_shots", persist_state="session")
     cost = cost_column.selectbox("Cost", list(COSTS), format_func=COSTS.get,
-                                 key=f"{prefix}.tradeoff_cost")
+                                 key=f"{prefix}.tradeoff_cost", persist_state="session")
     values = summary[(summary["metric"] == metric) & (summary["shots"] == shots)]
     points = values[["variant", "mean"]].rename(columns={"mean": "value"}).merge(
         costs[["variant", cost]].rename(columns={cost: "cost"}), on="variant", how="left")
