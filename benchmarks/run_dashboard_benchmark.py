@@ -254,8 +254,8 @@ def main(argv=None):
         "session, and `first` is its first press.\n\n"
         + _markdown(table)
         + f"\n\nTarget: p50 at most {TARGET_P50_MS} ms on the New user page with "
-        f"{variants} chosen; measured {target:.0f} ms "
-        f"({'met' if target <= TARGET_P50_MS else 'not met'} at this load).\n\n"
+        f"{variants} chosen; measured {target:.0f} ms, so the target is "
+        f"{'met' if target <= TARGET_P50_MS else 'not met'}.\n\n"
         "How much the personas' top 10s differ on the New user page (mean items that two "
         "of the four personas' top 10s share, and the loved-minus-disliked change of "
         "predicted ratings after the persona's 8 ratings):\n\n"
