@@ -57,7 +57,7 @@ TRAIN_STEPS = (1, 3, 5)
 
 
 def student_variants() -> dict:
-    """Every extra student this script trains, by row name."""
+    """Return every extra student this script trains, by row name."""
     base = default_variants()["student"]
     undistilled = replace(base.train, **DISTILLATION["none"])
     out = {}

@@ -180,8 +180,8 @@ def spawn_workers(out_dir, mode, timeout_s=60.0, world_size=2, wait_s=240.0):
                 os.environ[key] = value
     processes[0].join(wait_s)
     rank_zero_finished = not processes[0].is_alive()
-    # The other workers finish the same steps a moment later; give them time to exit on
-    # their own before stopping them, or a slow machine reads as a failure.
+    # The other workers finish the same steps a moment later. Give them time to exit on
+    # their own, because stopping them at once makes a slow machine read as a failure.
     for process in processes[1:]:
         process.join(60 if rank_zero_finished else 0)
     for process in processes:

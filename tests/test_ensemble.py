@@ -67,7 +67,7 @@ def test_missing_member_is_named(members):
         SupportSizeEnsemble(["prior", "other"]).fit(predictions, shots, truth)
 
 
-def test_a_blend_that_does_not_validate_falls_back_to_the_best_member():
+def test_ensemble_falls_back_to_best_member():
     rng = np.random.default_rng(1)
     truth = rng.normal(3.5, 1.0, N)
     shots = np.ones(N)

@@ -329,8 +329,10 @@ def test_serving_follows_the_schedule(tiny_models, sample_dataset):
     saved = learner.serve_schedule
     learner.serve_schedule = [[0, 1], [3, 4]]
     try:
-        assert learner.steps_for(0) == 1 and learner.steps_for(2) == 1
-        assert learner.steps_for(3) == 4 and learner.steps_for(50) == 4
+        assert learner.steps_for(0) == 1
+        assert learner.steps_for(2) == 1
+        assert learner.steps_for(3) == 4
+        assert learner.steps_for(50) == 4
         two = recommender.adapt({1: 5.0, 2: 1.0}, "student")
         three = recommender.adapt({1: 5.0, 2: 1.0, 3: 4.0}, "student")
         assert len(two.support_losses) == 2

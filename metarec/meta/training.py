@@ -133,7 +133,7 @@ def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8, 12), toleran
 
     A person with one rating needs fewer steps than one with fifty: more steps fit one
     rating too closely, and too few leave fifty ratings unused. The validation
-    ``batches`` are grouped by their median support size (each holds tasks of one
+    ``batches`` are grouped by their median support size (each contains tasks of one
     ``validation_shots`` setting). In each group every candidate count is scored, and
     the smallest count within ``tolerance`` of the group's lowest error wins, since each
     step costs every person served some latency. ``learner.serve_schedule`` then switches

@@ -253,7 +253,7 @@ class Recommender:
         return self._adapt_network(variant, items, values, features, rated, steps)
 
     def _fast_adapter(self, variant):
-        """The variant's :class:`FastAdapter`, or None where it does not apply."""
+        """Return the variant's :class:`FastAdapter`, or None where it does not apply."""
         if variant not in self._fast:
             try:
                 self._fast[variant] = FastAdapter(self.learners[variant])
