@@ -527,6 +527,14 @@ def start_streamlit(env):
         time.sleep(0.5)
 
 
+def wait_until_idle(page):
+    """Wait until the dashboard's current script run has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stApp]')"
+        ".dataset.testScriptState === 'notRunning'")
+
+
 @pytest.mark.browser
 def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
     if not Path(CHROMIUM).exists():
@@ -548,6 +556,9 @@ def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
             for index, name in enumerate(CSV_NAMES):
                 inputs.nth(index).set_input_files(str(own_data / name))
                 page.get_by_text(name).first.wait_for()
+                # On a busy machine the next upload can land while this one's rerun is
+                # still drawing the sidebar, and is then lost; wait for the run to end.
+                wait_until_idle(page)
             page.get_by_text("ratings: ").first.wait_for()
             page.get_by_role("cell", name="student", exact=True).first.wait_for()
             ARTIFACTS.mkdir(exist_ok=True)

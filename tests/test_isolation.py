@@ -1,11 +1,12 @@
 """Two dashboard sessions at once: neither sees the other's input, the models stay put.
 
 Both sessions run in this process, as two browser tabs share one Streamlit server, so
-they share the cached models and the adaptation thread. Their script runs overlap in
-two threads.
+they share the cached models and the adaptation thread. Their script runs take turns:
+AppTest swaps process-wide state (the runtime instance, the pages manager) for each run,
+so two AppTest runs cannot overlap in one process. Overlapping runs are the browser
+test's job (``test_two_browser_sessions_isolated``), where each tab has its own
+script thread in one server.
 """
-
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -33,10 +34,10 @@ def app_env(tiny_models, monkeypatch):
 
 
 def run_both(apps):
-    """Run the apps' pending reruns at the same time, one thread each."""
-    with ThreadPoolExecutor(len(apps)) as pool:
-        for app in pool.map(lambda app: app.run(), apps):
-            assert not app.exception, [e.value for e in app.exception]
+    """Run each app's pending rerun, one after the other."""
+    for app in apps:
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
 
 
 def weights(recommender) -> dict:
