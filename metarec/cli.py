@@ -165,13 +165,22 @@ def cmd_evaluate(args):
                                   variants=args.variants, seed=query_seed,
                                   min_ratings=args.min_ratings,
                                   max_ratings=args.max_ratings or None,
-                                  catalogue=args.catalogue)
+                                  catalogue=args.catalogue, query_size=args.query_size)
+        if table.empty:
+            raise ValueError(
+                f"no {args.users} {'item' if scenario == 'new-item' else 'user'} of the "
+                f"models in {str(folder)!r} has between {args.min_ratings} "
+                f"and {args.max_ratings or 'any number of'} ratings with room for a "
+                f"{args.query_size}-rating query and the support; for small data pass a "
+                f"smaller --query-size and --min-ratings (for example --query-size 2 "
+                f"--min-ratings 3)")
         table.insert(0, "split_seed", saved.users.seed)
         tables.append(table)
         scenarios.append(saved.to_dict())
     table = pd.concat(tables, ignore_index=True)
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
-    print(f"{dataset.name}, scenario {args.scenario}, {args.users} users, query 10 ratings "
+    print(f"{dataset.name}, scenario {args.scenario}, {args.users} users, query "
+          f"{args.query_size} ratings "
           f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
     _print_table(table.to_dict(orient="records"), f"{args.users} users")
 
@@ -309,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "at 10); slower")
     evaluate.add_argument("--min-ratings", type=int, default=13,
                           help="leave out users with fewer ratings (default 13)")
+    evaluate.add_argument("--query-size", type=int, default=10,
+                          help="ratings in each query set (default 10)")
     evaluate.add_argument("--max-ratings", type=int, default=100,
                           help="leave out users with more ratings (default 100; 0 for no "
                                "limit)")

@@ -22,7 +22,7 @@ from .models.prior import ItemPrior
 from .models.variants import build_learner, default_variants
 from .serving.recommender import Recommender
 from .serving.store import save_models
-from .tasks import ALL, make_tasks
+from .tasks import ALL, TaskSize, make_tasks, task_size_for
 from .tasks.scenarios import make_scenario
 
 logger = logging.getLogger("metarec")
@@ -159,9 +159,15 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     recommender = Recommender(manifest, encoder, prior, learners, classical, None,
                               dataset.item_titles())
     members = [m for m in ENSEMBLE_MEMBERS if m in recommender.variants]
+    size = task_size_for(validation_ratings, split.validation)
+    if size != TaskSize():
+        logger.warning("no validation user has %d ratings; validation tasks use a query "
+                       "of %d ratings from users with %d or more", TaskSize().min_ratings,
+                       size.query_size, size.min_ratings)
     # Several draws of support and query per user and size give the weights more data.
     tasks = [task for draw in range(ENSEMBLE_DRAWS) for shots in ENSEMBLE_SHOTS
              for task in make_tasks(validation_ratings, split.validation, shots,
+                                    query_size=size.query_size, min_ratings=size.min_ratings,
                                     seed=seed + 1000 * draw, max_ratings=None)]
     predictions = {m: score_tasks(recommender, m, tasks, user_features) for m in members}
     shots = [task.shots for task in tasks for _ in task.query_items]
@@ -174,7 +180,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     # Validation metrics go into the manifest; test users stay untouched.
     report("scoring validation users", 0.98)
     validation = evaluate_users(recommender, validation_ratings, split.validation,
-                                user_features, VALIDATION_SHOTS, seed=seed)
+                                user_features, VALIDATION_SHOTS, seed=seed,
+                                query_size=size.query_size, min_ratings=size.min_ratings)
     logger.info("validation metrics:\n%s", validation.to_string(index=False))
 
     path = save_models(

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metarec.tasks import ALL, make_tasks, parse_shots, split_users
+from metarec.tasks import ALL, TaskSize, make_tasks, parse_shots, split_users, task_size_for
 
 
 def test_split_is_disjoint_and_complete(sample_dataset):
@@ -72,3 +72,28 @@ def test_parse_shots_rejects_bad_values(value):
 def test_parse_shots_accepts_zero_and_all():
     assert parse_shots("0") == 0
     assert parse_shots(" ALL ") == "all"
+
+
+def small_ratings(counts):
+    rows = [(user, item, 3.0) for user, count in counts.items() for item in range(count)]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
+
+
+def test_task_size_kept_when_a_user_has_enough_ratings():
+    ratings = small_ratings({1: 5, 2: 13})
+    assert task_size_for(ratings, [1, 2]) == TaskSize(query_size=10, min_ratings=13)
+
+
+def test_task_size_shrinks_for_small_data():
+    # The largest user has 5 ratings: a query of 2 leaves up to 3 for the support.
+    ratings = small_ratings({1: 5, 2: 4, 3: 40})
+    size = task_size_for(ratings, [1, 2])
+    assert size == TaskSize(query_size=2, min_ratings=3)
+    tasks = make_tasks(ratings, [1, 2], ALL, query_size=size.query_size,
+                       min_ratings=size.min_ratings)
+    assert [(len(t.query_items), t.shots) for t in tasks] == [(2, 3), (2, 2)]
+
+
+def test_task_size_needs_two_ratings():
+    with pytest.raises(ValueError, match="no held-out user has 2 or more ratings"):
+        task_size_for(small_ratings({1: 1, 2: 1}), [1, 2])

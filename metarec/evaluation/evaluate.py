@@ -130,16 +130,17 @@ def evaluate_tasks(recommender, tasks, user_features, variants=None, catalogue=T
 
 
 def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, variants=None,
-                   seed=0, min_ratings=13, max_ratings=100, catalogue=False) -> pd.DataFrame:
+                   seed=0, min_ratings=13, max_ratings=100, catalogue=False,
+                   query_size=10) -> pd.DataFrame:
     """Return one row per variant and support size, metrics averaged over users.
 
     Users with fewer than ``min_ratings`` or more than ``max_ratings`` ratings are left
-    out, and ``None`` turns a limit off. Each user's query is 10 ratings drawn with
-    ``seed``.
+    out, and ``None`` turns a limit off. Each user's query is ``query_size`` ratings
+    drawn with ``seed``.
     """
     def tasks_for(shots):
-        return make_tasks(ratings, user_ids, shots, seed=seed, min_ratings=min_ratings,
-                          max_ratings=max_ratings)
+        return make_tasks(ratings, user_ids, shots, query_size=query_size, seed=seed,
+                          min_ratings=min_ratings, max_ratings=max_ratings)
 
     return _evaluate_by_shots(recommender, tasks_for, user_features, shots_list, variants,
                               catalogue)
@@ -175,7 +176,8 @@ def saved_scenario(manifest):
 
 
 def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=None, seed=0,
-                      min_ratings=13, max_ratings=100, catalogue=False) -> pd.DataFrame:
+                      min_ratings=13, max_ratings=100, catalogue=False,
+                      query_size=10) -> pd.DataFrame:
     """Score ``part`` users of the scenario the models were trained for.
 
     The split saved in the models' manifest decides which users (and, for
@@ -187,12 +189,12 @@ def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=No
         from .items import evaluate_item_scenario
 
         return evaluate_item_scenario(recommender, dataset, shots_list, part, variants, seed,
-                                      min_ratings, max_ratings, catalogue)
+                                      min_ratings, max_ratings, catalogue, query_size)
     split = saved_scenario(recommender.manifest)
 
     def tasks_for(shots):
         return split.tasks(dataset.ratings, part, shots, seed=seed, min_ratings=min_ratings,
-                           max_ratings=max_ratings)
+                           max_ratings=max_ratings, query_size=query_size)
 
     return _evaluate_by_shots(recommender, tasks_for,
                               recommender.encoder.encode_users(dataset.users), shots_list,

@@ -38,7 +38,7 @@ def evaluate_item_tasks(recommender, tasks, variants=None, catalogue=False) -> p
 
 def evaluate_item_scenario(recommender, dataset, shots_list, part="test", variants=None,
                            seed=0, min_ratings=13, max_ratings=100,
-                           catalogue=False) -> pd.DataFrame:
+                           catalogue=False, query_size=10) -> pd.DataFrame:
     """Score ``part`` items of the scenario the item models were trained for.
 
     The split saved in the models' manifest decides which items (and, for
@@ -58,8 +58,8 @@ def evaluate_item_scenario(recommender, dataset, shots_list, part="test", varian
     items = split.held_out_items(part)
     frames = []
     for shots in shots_list:
-        tasks = item_tasks(ratings, items, shots, seed=seed, min_ratings=min_ratings,
-                           max_ratings=max_ratings)
+        tasks = item_tasks(ratings, items, shots, seed=seed, query_size=query_size,
+                           min_ratings=min_ratings, max_ratings=max_ratings)
         if not tasks:
             continue
         frame = evaluate_item_tasks(recommender, tasks, variants, catalogue)

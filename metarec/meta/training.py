@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..tasks import ALL, group_ratings, make_tasks
+from ..tasks import ALL, TaskSize, group_ratings, make_tasks, task_size_for
 from .batching import EpisodeSampler, collate
 from .distributed import SINGLE_PROCESS, current_group
 from .inner_loop import TASK_LOSSES, masked_mse
@@ -116,9 +116,11 @@ def validation_episodes(learner, validation_ratings, encoder, user_features, pri
     come from the model and not from the draw.
     """
     batches = []
+    users = validation_ratings["user_id"].unique()
+    size = task_size_for(validation_ratings, users, TaskSize(query_size=config.query_size))
     for shots in config.validation_shots:
-        tasks = make_tasks(validation_ratings, validation_ratings["user_id"].unique(), shots,
-                           query_size=config.query_size, seed=config.seed)
+        tasks = make_tasks(validation_ratings, users, shots, query_size=size.query_size,
+                           min_ratings=size.min_ratings, seed=config.seed)
         for start in range(0, len(tasks), 256):
             batches.append(collate(tasks[start:start + 256], encoder, user_features, prior,
                                    target=learner.task))

@@ -65,6 +65,36 @@ def group_ratings(ratings: pd.DataFrame, by="user_id") -> dict[int, tuple[np.nda
     return grouped
 
 
+@dataclass(frozen=True)
+class TaskSize:
+    """Query size of a task, and the fewest ratings a user needs to get one."""
+
+    query_size: int = 10
+    min_ratings: int = 13
+
+
+def task_size_for(ratings, user_ids, size: TaskSize = TaskSize(), by="user_id") -> TaskSize:
+    """Return ``size``, shrunk when none of ``user_ids`` has ``size.min_ratings`` ratings.
+
+    MovieLens keeps users with 20 ratings or more, so the default 10-rating query always
+    fits. A person's own file can be much smaller, such as four users with five ratings
+    each. There the query becomes half of the largest user's ratings, and the rest is
+    left for the support, so small data still trains and evaluates (with noisier
+    numbers) instead of finding no task at all.
+    """
+    counts = ratings.loc[ratings[by].isin([int(u) for u in user_ids]), by].value_counts()
+    largest = int(counts.max()) if len(counts) else 0
+    if largest >= size.min_ratings:
+        return size
+    if largest < 2:
+        noun = "user" if by == "user_id" else "item"
+        raise ValueError(
+            f"no held-out {noun} has 2 or more ratings (the most is {largest}), so no "
+            f"task can hold both a support and a query rating; add ratings or {noun}s")
+    query_size = max(1, min(size.query_size, largest // 2))
+    return TaskSize(query_size=query_size, min_ratings=query_size + 1)
+
+
 def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
                max_ratings=100, entity="user") -> list[Task]:
     """Build one evaluation task per eligible user (or item, with ``entity="item"``).
