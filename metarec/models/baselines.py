@@ -16,6 +16,8 @@ and :class:`RandomRanker` return ranking scores, not ratings.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -592,89 +594,81 @@ class PopularityRanker(_Baseline):
         return np.where(index >= 0, self.item_counts_[index], 0).astype(float)
 
 
-_UINT64_MASK = (1 << 64) - 1
-
-
 class RandomRanker(_Baseline):
     """Score items uniformly at random in [0, 1), the chance level of ranking metrics.
 
-    Each ``predict`` call draws new scores from one generator seeded by
-    ``random_state`` in ``fit``, so the same sequence of calls on a model fitted with
-    the same seed returns the same scores. ``get_state`` stores the generator's
-    position, so a restored model continues the sequence where the original stopped.
+    The scores of a call are drawn from a generator seeded by the fitted seed and the
+    call's support set. The same support gives the same scores, and a call never
+    changes the model, so one fitted ranker can serve many people at once (as the
+    dashboard's shared models do) and evaluation does not depend on call order.
 
     Parameters
     ----------
     random_state : int or None, default=None
-        Seed of the score generator. A Generator is rejected, as in
-        :class:`ALSMatrixFactorization`.
+        Seed of the scores. With None, ``fit`` draws a seed from the operating system.
+        A Generator is rejected, as in :class:`ALSMatrixFactorization`.
 
     Attributes
     ----------
-    rng_ : numpy.random.Generator
-        PCG64 generator that draws the scores.
+    seed_ : int
+        The 64-bit seed that ``fit`` fixed.
     """
 
     is_ranker = True
 
     _params = ("random_state",)
-    _fitted = ("rng_",)
+    _fitted = ("seed_",)
 
     def __init__(self, random_state=None):
         self.random_state = random_state
 
     def fit(self, ratings: pd.DataFrame) -> RandomRanker:
-        """Seed the score generator. The ratings are only validated."""
+        """Fix the seed. The ratings are only validated."""
         _check_random_state(self.random_state)
         _check_ratings_frame(ratings)
-        self.rng_ = np.random.Generator(np.random.PCG64(self.random_state))
+        if self.random_state is None:
+            self.seed_ = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        else:
+            self.seed_ = int(self.random_state)
         return self
 
     def predict(self, support_items, support_ratings, item_ids) -> np.ndarray:
         """Return a random score for each of ``item_ids``."""
         self._check_is_fitted()
-        _, _, item_ids = _check_user_input(support_items, support_ratings, item_ids)
-        return self.rng_.random(item_ids.size)
+        support_items, support_ratings, item_ids = _check_user_input(
+            support_items, support_ratings, item_ids)
+        digest = hashlib.sha256(np.asarray(support_items, dtype=np.int64).tobytes()
+                                + np.asarray(support_ratings, dtype=np.float64).tobytes())
+        words = np.frombuffer(digest.digest()[:16], dtype=np.uint32).tolist()
+        generator = np.random.default_rng(np.random.SeedSequence([self.seed_, *words]))
+        return generator.random(item_ids.size)
 
     def get_state(self) -> dict:
-        """Return the seed and the generator's position as a uint64 array.
-
-        The 128-bit PCG64 state and increment are each split into two 64-bit words.
-        """
+        """Return the seed as arrays."""
         self._check_is_fitted()
-        position = self.rng_.bit_generator.state
-        words = [
-            position["state"]["state"] >> 64, position["state"]["state"] & _UINT64_MASK,
-            position["state"]["inc"] >> 64, position["state"]["inc"] & _UINT64_MASK,
-            position["has_uint32"], position["uinteger"],
-        ]
         state = {"model": np.array(type(self).__name__)}
         if self.random_state is not None:
             state["random_state"] = self.random_state
-        state["rng_"] = np.array(words, dtype=np.uint64)
+        state["seed_"] = np.array(self.seed_, dtype=np.uint64)
         return state
 
     @classmethod
     def from_state(cls, state) -> RandomRanker:
-        """Rebuild the ranker with its generator at the stored position."""
+        """Rebuild the ranker from :meth:`get_state`'s output.
+
+        Models saved before the seed replaced the generator position keep ``rng_``, the
+        generator's words; its low state word becomes the seed.
+        """
         _check_state_model(cls.__name__, state)
-        if "rng_" not in state:
-            raise ValueError(
-                "state for RandomRanker is missing the generator position 'rng_'; pass "
-                "the output of RandomRanker.get_state."
-            )
-        words = [int(word) for word in np.asarray(state["rng_"], dtype=np.uint64)]
-        bit_generator = np.random.PCG64()
-        bit_generator.state = {
-            "bit_generator": "PCG64",
-            "state": {
-                "state": (words[0] << 64) | words[1],
-                "inc": (words[2] << 64) | words[3],
-            },
-            "has_uint32": words[4],
-            "uinteger": words[5],
-        }
         seed = _from_state_value(state["random_state"]) if "random_state" in state else None
         model = cls(random_state=seed)
-        model.rng_ = np.random.Generator(bit_generator)
+        if "seed_" in state:
+            model.seed_ = int(np.asarray(state["seed_"], dtype=np.uint64))
+        elif "rng_" in state:
+            model.seed_ = int(np.asarray(state["rng_"], dtype=np.uint64)[1])
+        else:
+            raise ValueError(
+                "state for RandomRanker is missing its seed 'seed_'; pass the output of "
+                "RandomRanker.get_state."
+            )
         return model
