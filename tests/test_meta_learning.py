@@ -294,6 +294,9 @@ def test_top_k_ranks_by_unclipped_scores(tiny_models):
     assert (top["score"] == 5.0).all()
     expected = [i for i in recommender.item_ids if i != 1][:5]
     assert top["item_id"].tolist() == expected
+    ids = recommender.item_ids[:3]
+    np.testing.assert_array_equal(result.predict(ids), [5.0, 5.0, 5.0])
+    np.testing.assert_allclose(result.predict(ids, clip=False), raw[:3])
 
 
 def test_like_variant_gives_like_probabilities(tiny_models, sample_dataset):

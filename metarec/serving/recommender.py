@@ -47,14 +47,17 @@ class Adaptation:
     rated: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
 
-    def predict(self, item_ids) -> np.ndarray:
+    def predict(self, item_ids, clip=True) -> np.ndarray:
         """Return predicted ratings for ``item_ids`` (dataset ids), clipped to the scale.
 
-        For a ranking baseline (popularity, random) these are ranking scores, unclipped.
+        With ``clip=False`` the scores come as the model computed them, which can fall
+        outside the scale: useful to order or explain items predicted above the top.
+        For a ranking variant (popularity, random, a like/dislike learner) these are
+        ranking scores and are never clipped.
         """
         item_ids = np.asarray(item_ids, dtype=np.int64)
         scores = np.asarray(self._scorer(item_ids), dtype=float)
-        if self.is_ranker:
+        if self.is_ranker or not clip:
             return scores
         low, high = self._recommender.rating_scale
         return np.clip(scores, low, high)

@@ -86,8 +86,7 @@ def raw_scores(adaptation, item_ids) -> np.ndarray:
     :meth:`~metarec.serving.recommender.Adaptation.predict` clips ratings to the scale,
     which would hide what pushed an item predicted above the top of the scale.
     """
-    # TODO: call a public unclipped prediction once Adaptation offers one.
-    return np.asarray(adaptation._scorer(np.asarray(item_ids, dtype=np.int64)), dtype=float)
+    return adaptation.predict(item_ids, clip=False)
 
 
 def item_statistics(dataset: Dataset) -> pd.DataFrame:
