@@ -606,3 +606,33 @@ def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def test_edited_file_with_same_name_and_count_is_told_apart(tmp_path, own_data, own_models):
+    """An edited copy keeps the name and the rating count; the fingerprints differ."""
+    from metarec.serving.recommender import Recommender
+    from metarec.serving.store import ModelsDirectoryError
+
+    def read(folder):
+        # As own_models' training read them: the ratings file, with the others beside it.
+        return load_dataset(folder / "ratings.csv", items=folder / "items.csv",
+                            users=folder / "users.csv")
+
+    original = read(own_data)
+    folder = tmp_path / own_data.name
+    folder.mkdir()
+    lines = (own_data / "ratings.csv").read_text().splitlines()
+    # Change one rating's value: same users, items and count.
+    user, item, rating, *rest = lines[1].split(",")
+    lines[1] = ",".join([user, item, "1" if rating != "1" else "2", *rest])
+    (folder / "ratings.csv").write_text("\n".join(lines) + "\n")
+    for name in ("items.csv", "users.csv"):
+        (folder / name).write_bytes((own_data / name).read_bytes())
+    edited = read(folder)
+    assert (edited.name, edited.n_ratings) == (original.name, original.n_ratings)
+
+    Recommender.load(own_models, original)
+    with pytest.raises(ModelsDirectoryError, match="fingerprint") as caught:
+        Recommender.load(own_models, edited)
+    assert original.fingerprint()[:12] in str(caught.value)
+    assert edited.fingerprint()[:12] in str(caught.value)

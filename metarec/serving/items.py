@@ -27,7 +27,7 @@ from ..data.features import age_band
 from ..data.text import encode_texts, item_text
 from ..models.item_side import ItemContent
 from .item_store import load_item_models
-from .store import ModelsDirectoryError
+from .store import ModelsDirectoryError, other_data_message
 
 ENSEMBLE = "ensemble"
 # The variants the New item page selects first: the meta-learned ones and the baselines
@@ -179,13 +179,8 @@ class ItemRecommender:
         """
         manifest, task_encoder, learners, classical, ensemble, users = load_item_models(directory)
         if dataset is not None and dataset.fingerprint() != manifest["dataset"]["fingerprint"]:
-            trained_on = manifest["dataset"]
-            raise ModelsDirectoryError(
-                f"The item models in {str(Path(directory))!r} were trained on "
-                f"{trained_on['name']!r} ({trained_on['ratings']:,} ratings), not on "
-                f"{dataset.name!r} ({dataset.n_ratings:,} ratings). Train item models for "
-                f"this dataset or pick its models folder."
-            )
+            raise ModelsDirectoryError(other_data_message(
+                "item models", directory, manifest["dataset"], dataset))
         return cls(manifest, task_encoder, learners, classical, ensemble, users)
 
     @property

@@ -132,7 +132,7 @@ class Recommender:
         ModelsDirectoryError
             If the directory is incomplete, or ``dataset`` differs from the training data.
         """
-        from .store import ModelsDirectoryError
+        from .store import ModelsDirectoryError, other_data_message
 
         manifest, encoder, prior, learners, classical, ensemble = load_models(directory)
         titles = None
@@ -140,11 +140,7 @@ class Recommender:
             trained_on = manifest["dataset"]
             if dataset.fingerprint() != trained_on["fingerprint"]:
                 raise ModelsDirectoryError(
-                    f"The models in {str(Path(directory))!r} were trained on "
-                    f"{trained_on['name']!r} ({trained_on['ratings']:,} ratings), not on "
-                    f"{dataset.name!r} ({dataset.n_ratings:,} ratings). Train models for "
-                    f"this dataset or pick its models directory."
-                )
+                    other_data_message("models", directory, trained_on, dataset))
             titles = dataset.item_titles()
         return cls(manifest, encoder, prior, learners, classical, ensemble, titles)
 

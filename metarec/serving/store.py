@@ -30,6 +30,24 @@ class ModelsDirectoryError(ValueError):
     """A models directory is missing, incomplete or was written by an incompatible version."""
 
 
+def other_data_message(models_kind, directory, trained_on: dict, dataset) -> str:
+    """Say that the models in ``directory`` were trained on other data than ``dataset``.
+
+    Two files can share a name and a rating count and still differ (an edited CSV), so
+    the message then adds where each came from and the start of both fingerprints.
+    """
+    def describe(name, ratings, source):
+        return f"{name!r} ({ratings:,} ratings{f', from {source}' if source else ''})"
+
+    trained = describe(trained_on["name"], trained_on["ratings"], trained_on.get("source"))
+    loaded = describe(dataset.name, dataset.n_ratings, dataset.source)
+    if (trained_on["name"], trained_on["ratings"]) == (dataset.name, dataset.n_ratings):
+        trained += f", fingerprint {trained_on['fingerprint'][:12]}"
+        loaded += f", fingerprint {dataset.fingerprint()[:12]}"
+    return (f"The {models_kind} in {str(Path(directory))!r} were trained on {trained}, not on "
+            f"{loaded}. Train {models_kind} for this dataset or pick its models folder.")
+
+
 def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,
                 text_features=None,
                 histories, classical, ensemble, validation, extra=None) -> Path:
