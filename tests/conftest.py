@@ -34,3 +34,13 @@ def tiny_models(sample_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("models")
     train_models(sample_dataset, out, seed=0, epochs=2)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_item_models(sample_dataset, tmp_path_factory):
+    """Item-side variants for the New item page, trained for 2 epochs on the sample."""
+    from metarec.item_pipeline import train_item_models
+
+    out = tmp_path_factory.mktemp("item-models")
+    train_item_models(sample_dataset, out, seed=0, epochs=2)
+    return out

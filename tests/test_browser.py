@@ -1,12 +1,14 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
-A Streamlit server is started on 127.0.0.1 against tiny models trained on the sample.
+A Streamlit server is started on 127.0.0.1 against tiny user-side and item-side models
+trained on the sample.
 Each page is used as a new user would use it, through its widgets, and a screenshot of
 it goes to ``test-artifacts/``.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,7 +30,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-sync", "--no-first-run"]
 VIEWPORT = {"width": 1400, "height": 1000}
 FEATURED = ("teacher", "student", "user-bias", "ensemble")
-PAGES = ("Home", "New user", "Dynamic session", "Model comparison")
+ITEM_FEATURED = ("teacher", "student", "content-only", "genre-mean", "ensemble")
+PAGES = ("Home", "New user", "New item", "Dynamic session", "Model comparison")
 
 
 def free_port():
@@ -38,12 +41,13 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def server(tiny_models):
+def server(tiny_models, tiny_item_models):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
     pytest.importorskip("playwright.sync_api")
     port = free_port()
-    env = {**os.environ, "METAREC_MODELS_DIR": str(tiny_models)}
+    env = {**os.environ, "METAREC_MODELS_DIR": str(tiny_models),
+           "METAREC_ITEM_MODELS_DIR": str(tiny_item_models)}
     env.pop("METAREC_DATA_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -263,6 +267,107 @@ def test_two_browser_sessions_isolated(server, browser):
     finally:
         first_context.close()
         second_context.close()
+
+
+def describe_item(page, title, genres, year, description):
+    """Type the new item's title, year and description, and pick exactly ``genres``."""
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Title", exact=True).press("Enter")
+    finish_run(page)
+    page.get_by_label("Release year").fill(str(year))
+    page.get_by_label("Release year").press("Enter")
+    finish_run(page)
+    chosen = page.locator("[data-testid=stMultiSelect]", has_text="Genres") \
+        .locator("[aria-label^='Remove ']")
+    while chosen.count():
+        chosen.first.click()
+        finish_run(page)
+    for genre in genres:
+        # The open dropdown renders only its first options, so typing filters it first.
+        page.get_by_label("Genres").fill(genre)
+        page.get_by_role("option", name=genre, exact=True).click()
+        finish_run(page)
+    page.keyboard.press("Escape")
+    page.get_by_label("Description", exact=True).fill(description)
+    # A text area keeps its value until it loses focus or Ctrl+Enter is pressed.
+    page.get_by_label("Description", exact=True).press("Control+Enter")
+    finish_run(page)
+
+
+def rate_as_user(page, option, stars, count):
+    """Pick the ``option``-th user, pick ``stars`` and add that user's rating of the item."""
+    page.get_by_label("User", exact=True).click()
+    page.get_by_role("option").nth(option).click()
+    finish_run(page)
+    page.get_by_role("radiogroup", name="Their rating").get_by_text(f"{stars} ★").click()
+    finish_run(page)
+    page.get_by_role("button", name="Add rating").click()
+    page.get_by_text(f"Ratings of the new item ({count})").wait_for()
+    finish_run(page)
+
+
+def chart_titled(page, title):
+    """Return the chart whose title starts with ``title``."""
+    return page.locator(".js-plotly-plot").filter(
+        has=page.locator(".gtitle", has_text=re.compile("^" + re.escape(title))))
+
+
+def item_audience_shown(page):
+    """Check each featured variant's top users, the four charts and the timings."""
+    for variant in ITEM_FEATURED:
+        page.get_by_role("heading", name=variant, exact=True).wait_for()
+    tables = page.locator("[data-testid='stTable']")
+    assert tables.count() == len(ITEM_FEATURED)
+    for index in range(len(ITEM_FEATURED)):
+        assert tables.nth(index).locator("tbody tr").count() == 10
+    assert page.get_by_text("adapted in ").count() == len(ITEM_FEATURED)
+    for title in ("Predicted rating of every user", "Top audience",
+                  "Mean predicted rating by age band", "Adaptation time"):
+        chart_titled(page, title).wait_for()
+
+
+def test_new_item_rated_by_chosen_users(server, page):
+    visit(page, f"{server}/New_item", "New item")
+    describe_item(page, "Haunted Lighthouse", ["Horror", "Mystery"], 1987,
+                  "A keeper alone on a rock in the North Sea hears voices in the fog.")
+    rate_as_user(page, 0, 5, 1)
+    rate_as_user(page, 4, 2, 2)
+    rate_as_user(page, 9, 5, 3)
+
+    item_audience_shown(page)
+    chart_titled(page, "Support loss during adaptation").wait_for()
+    assert page.locator(".js-plotly-plot").count() == 5
+    assert page.get_by_text("Embedding the item's text took").count() == 1
+    chart = chart_titled(page, "Adaptation time")
+    for variant in ITEM_FEATURED:
+        assert chart.locator(".ytick", has_text=variant).count() == 1
+
+    page.get_by_role("radiogroup", name="Break down by").get_by_text("gender").click()
+    chart_titled(page, "Mean predicted rating by gender").wait_for()
+    no_exception(page)
+    screenshot(page, "new_item")
+
+
+def test_new_item_synthetic_audience(server, page):
+    visit(page, f"{server}/New_item", "New item")
+    page.get_by_label("Audience", exact=True).click()
+    page.get_by_role("option", name="Older drama lovers loved it").click()
+    finish_run(page)
+    page.get_by_role("button", name="Add this audience's ratings").click()
+    page.get_by_text("Ratings of the new item (8)").wait_for()
+    finish_run(page)
+
+    item_audience_shown(page)
+    chart_titled(page, "Support loss during adaptation").wait_for()
+    no_exception(page)
+    screenshot(page, "new_item_audience")
+
+    # With no ratings the variants predict from the content alone, so no curves.
+    clear_all(page)
+    page.get_by_text("Ratings of the new item (0)").wait_for()
+    page.get_by_text("there are no adaptation curves").wait_for()
+    item_audience_shown(page)
+    no_exception(page)
 
 
 def test_dynamic_session_steps_and_autoplay(server, page):
