@@ -5,6 +5,8 @@ through Playwright, as a person would:
 
 * New user: add ratings one at a time (search a title, pick stars, press "Add rating")
   with student, teacher and ensemble chosen, then again with the explanation switched on.
+* New item: add ratings of the page's default item one at a time (pick a user, pick
+  stars, press "Add rating") with the page's featured variants chosen.
 * Dynamic session: press "Reveal next rating" again and again.
 * Model comparison: load the results of ``python -m metarec evaluate --out``, then change
   the support size of the accuracy/cost chart.
@@ -14,10 +16,13 @@ it caused (see ``dashboard_browser.timed``). The first press in a fresh session 
 reported on its own, and p50/p95 cover every press. Server and browser share the
 machine, so the load average is recorded with the numbers.
 
-    python benchmarks/run_dashboard_benchmark.py [--data DIR] [--models DIR]
+    python benchmarks/run_dashboard_benchmark.py [--data DIR] [--models DIR] \\
+        [--item-models DIR]
 
-Models are trained into ``--models`` first when it contains none. The script rewrites the
-"dashboard" section of benchmarks/RESULTS.md unless ``--no-write`` is given.
+Models are trained into ``--models`` first when it contains none, and item models
+(``train --scenario new-item``) into ``--item-models`` (default: the ``items`` folder of
+``--models``) likewise. The script rewrites the "dashboard" section of
+benchmarks/RESULTS.md unless ``--no-write`` is given.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from metarec.cli import SAMPLE_DIR, main as cli_main, resolve_models_dir  # noqa: E402
 from metarec.data import load_movielens_100k  # noqa: E402
+from metarec.serving.item_store import ITEM_MANIFEST  # noqa: E402
+from metarec.serving.items import FEATURED as ITEM_FEATURED  # noqa: E402
+from metarec.ui.item_state import ITEM_MODELS_DIR_ENV, ITEMS_SUBDIR  # noqa: E402
 
 from dashboard_browser import chromium, new_page, timed, visit  # noqa: E402
 from results import header, update_section  # noqa: E402
@@ -107,6 +115,26 @@ def new_user_times(browser, url, titles, explain=False) -> list[float]:
             settle(page)
             continue
         times.append(milliseconds)
+    page.context.close()
+    return times
+
+
+def new_item_times(browser, url, user_ids) -> list[float]:
+    """Add one rating of the new item per user in a fresh session and time each press."""
+    page = new_page(browser)
+    visit(page, f"{url}/New_item", "New item")
+    page.get_by_role("heading", name=ITEM_FEATURED[0], exact=True).wait_for()
+    times = []
+    for count, (user_id, stars) in enumerate(zip(user_ids, itertools.cycle(STARS)),
+                                              start=1):
+        # The open list renders only its first options, so typing filters it first.
+        page.get_by_label("User", exact=True).fill(f"user {user_id} ·")
+        page.get_by_role("option").first.click()
+        settle(page)
+        page.get_by_role("radiogroup", name="Their rating").get_by_text(f"{stars} ★").click()
+        settle(page)
+        times.append(timed(page, page.get_by_role("button", name="Add rating").click))
+        page.get_by_text(f"Ratings of the new item ({count})").wait_for()
     page.context.close()
     return times
 
@@ -188,8 +216,13 @@ def main(argv=None):
                         help="folder in the MovieLens-100K layout (default: the sample)")
     parser.add_argument("--models", help="models folder (default: models/DATASET_NAME); "
                                          "trained there first when it holds none")
+    parser.add_argument("--item-models",
+                        help="item models folder (default: the items folder of --models); "
+                             "trained there first when it holds none")
     parser.add_argument("--ratings", type=int, default=20,
                         help="ratings added on the New user page (default 20)")
+    parser.add_argument("--item-ratings", type=int, default=20,
+                        help="ratings added on the New item page (default 20)")
     parser.add_argument("--steps", type=int, default=20,
                         help="ratings revealed on the Dynamic session page (default 20)")
     parser.add_argument("--repeats", type=int, default=10,
@@ -205,6 +238,14 @@ def main(argv=None):
 
         print(f"training models into {models_dir}")
         train_models(dataset, models_dir)
+    item_models_dir = Path(args.item_models or models_dir / ITEMS_SUBDIR)
+    if not (item_models_dir / ITEM_MANIFEST).is_file():
+        from metarec.item_pipeline import train_item_models
+
+        print(f"training item models into {item_models_dir}")
+        train_item_models(dataset, item_models_dir)
+    # The dashboard started below inherits this environment.
+    os.environ[ITEM_MODELS_DIR_ENV] = str(item_models_dir.resolve())
     scratch = Path(tempfile.mkdtemp(prefix="metarec-dashboard-"))
     results = scratch / "evaluation"
     cli_main(["evaluate", "--data", args.data, "--models", str(models_dir), "--shots", "1",
@@ -214,6 +255,7 @@ def main(argv=None):
     started = time.perf_counter()
     data_dir = None if Path(args.data).resolve() == SAMPLE_DIR.resolve() else args.data
     titles = unique_titles(dataset, args.ratings)
+    raters = dataset.users["user_id"].head(args.item_ratings).tolist()
     from dashboard_browser import dashboard
 
     with dashboard(models_dir, data_dir) as url, chromium() as browser:
@@ -224,6 +266,8 @@ def main(argv=None):
             summarise("New user", "add a rating, explanation on", variants,
                       new_user_times(browser, url, titles[:max(3, args.ratings // 2 + 1)],
                                      explain=True)),
+            summarise("New item", "add a rating", ", ".join(ITEM_FEATURED),
+                      new_item_times(browser, url, raters)),
             summarise("Dynamic session", "reveal the next rating",
                       "teacher, student, user-bias, ensemble",
                       session_times(browser, url, args.steps)),
