@@ -518,6 +518,89 @@ def test_dashboard_rejects_a_bad_upload(tmp_path, monkeypatch):
     assert any("rejected as a whole because 2 of 3 data rows" in e.value for e in app.error)
 
 
+def upload_with_scale(tmp_path, monkeypatch, rows, scale):
+    """Upload ``rows`` as mine.csv in the dashboard and set the rating scale ``scale``."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Your own CSV").run()
+    content = "\n".join(["user_id,item_id,rating", *rows]) + "\n"
+    app.sidebar.file_uploader[0].set_value(("mine.csv", content.encode(), "text/csv"))
+    app.run()
+    app.sidebar.checkbox(key="data.upload.scale.set").check().run()
+    low, high = scale
+    app.sidebar.number_input(key="data.upload.scale.low").set_value(low)
+    app.sidebar.number_input(key="data.upload.scale.high").set_value(high)
+    return app.run()
+
+
+def scaled_upload_folders(tmp_path, scale="*") -> list:
+    """Return the upload folders that record the rating scale ``scale``, such as '0-10'."""
+    return sorted(options.parent for options in
+                  (tmp_path / "cache").glob(f"**/*-scale-{scale}/*/read_options.json"))
+
+
+def upload_kept(app) -> bool:
+    """Whether the pages still use the upload, read with the scale from the data."""
+    summary = "mine: 20 ratings from 4 users on 5 items"
+    return any(summary in caption.value for caption in app.sidebar.caption)
+
+
+def test_upload_rating_scale_recorded(tmp_path, monkeypatch):
+    from metarec.ui.upload import csv_options
+
+    rows = [*GOOD_ROWS, "u1,m9,x"]
+    app = upload_with_scale(tmp_path, monkeypatch, rows, (0.0, 10.0))
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.sidebar.error, [e.value for e in app.sidebar.error]
+    assert upload_kept(app)
+    [folder] = scaled_upload_folders(tmp_path, "0-10")
+    assert folder.name == "mine"
+    assert csv_options(folder) == {"rating_scale": (0.0, 10.0)}
+    dataset = load_dataset(folder, **csv_options(folder))
+    assert dataset.rating_scale == (0.0, 10.0)
+    assert dataset.n_ratings == 20
+    # The rejected rows are those of a read with the scale that was set.
+    assert any("Left out 1 invalid row" in w.value for w in app.sidebar.warning)
+
+
+def test_upload_rating_scale_low_not_below_high(tmp_path, monkeypatch):
+    app = upload_with_scale(tmp_path, monkeypatch, GOOD_ROWS, (5.0, 5.0))
+
+    assert not app.exception, [e.value for e in app.exception]
+    [error] = app.sidebar.error
+    assert "The lowest rating (5) must be below the highest rating (5)" in error.value
+    assert "Lower the lowest or raise the highest rating" in error.value
+    assert upload_kept(app)
+    assert scaled_upload_folders(tmp_path, "5-5") == []
+
+
+def test_upload_ratings_outside_scale(tmp_path, monkeypatch):
+    app = upload_with_scale(tmp_path, monkeypatch, GOOD_ROWS, (1.0, 4.0))
+
+    assert not app.exception, [e.value for e in app.exception]
+    [error] = app.sidebar.error
+    assert "4 of 20 ratings are outside the scale 1 to 4: 5." in error.value
+    assert "The ratings range from 1 to 5" in error.value
+    assert "clear 'Set the rating scale'" in error.value
+    assert upload_kept(app)
+    assert scaled_upload_folders(tmp_path, "1-4") == []
+
+
+def test_upload_rating_scale_fixed_after_error(tmp_path, monkeypatch):
+    app = upload_with_scale(tmp_path, monkeypatch, GOOD_ROWS, (1.0, 4.0))
+    app.sidebar.number_input(key="data.upload.scale.high").set_value(6.0).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.sidebar.error, [e.value for e in app.sidebar.error]
+    assert upload_kept(app)
+    assert len(scaled_upload_folders(tmp_path, "1-6")) == 1
+
+
 # In a real browser ---------------------------------------------------------------------------
 
 CHROMIUM = os.environ.get("METAREC_CHROMIUM", "/usr/bin/chromium")

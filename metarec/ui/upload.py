@@ -4,19 +4,27 @@ Each control returns the folder to load, or None while there is nothing to load 
 Uploaded files are written to a folder named by their content hash under the user
 cache directory, so the same upload is read and cached once. Pages opened later keep
 using that folder after the upload widget has been cleared.
+
+A rating scale set in the upload controls goes into a copy of that folder, as
+``read_options.json``, because the folder path is all that the data loader receives.
+:func:`csv_options` returns the keyword arguments of
+:func:`metarec.data.load_dataset` that such a folder needs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from ..data.csv_rows import CsvRejectedError
-from ..data.custom import CSV_FILES, read_csv_dataset
+from ..data.custom import COMMON_SCALES, CSV_FILES, read_csv_dataset
 from ..data.download import (
     MOVIELENS_ARCHIVES,
     DownloadError,
@@ -32,6 +40,8 @@ logger = logging.getLogger("metarec")
 DOWNLOAD_NAME_KEY = "data.download"
 UPLOAD_KEY = "data.upload"
 UPLOADED_FOLDER_KEY = "data.upload.folder"
+SCALE_KEY = "data.upload.scale"
+OPTIONS_FILE = "read_options.json"
 DOWNLOAD_LABELS = {"ml-100k": "MovieLens-100K (100,000 ratings, 4.9 MB)",
                    "ml-1m": "MovieLens-1M (1,000,209 ratings, about 6 MB)"}
 
@@ -86,19 +96,21 @@ def csv_upload_controls() -> Path | None:
     """Draw uploads for a ratings CSV and optional items and users CSVs.
 
     Returns the folder the files were saved to: the latest upload, or the one saved
-    earlier in this session while the widgets are empty (after a page switch).
+    earlier in this session while the widgets are empty (after a page switch). With a
+    valid rating scale set, that is a copy of the folder that records the scale.
     """
     sidebar = st.sidebar
     ratings = sidebar.file_uploader(
         "Ratings CSV", type="csv", key=f"{UPLOAD_KEY}.ratings",
         help="Columns user_id, item_id, rating and optionally timestamp. Ids may be any "
-             "text; the rating scale is read from the data.")
+             "text. The rating scale is read from the data unless you set it below.")
     items = sidebar.file_uploader(
         "Items CSV (optional)", type="csv", key=f"{UPLOAD_KEY}.items",
         help="Columns item_id and optionally title, genres (separated by |) and year.")
     users = sidebar.file_uploader(
         "Users CSV (optional)", type="csv", key=f"{UPLOAD_KEY}.users",
         help="Columns user_id and optionally age, gender, occupation and zip_code.")
+    scale = rating_scale_controls()
 
     if ratings is not None:
         folder = save_upload(ratings.name, ratings.getvalue(),
@@ -113,8 +125,89 @@ def csv_upload_controls() -> Path | None:
         sidebar.info("Upload a ratings CSV to use your own data.")
         return None
 
+    if scale is not None:
+        problem = rating_scale_problem(folder, scale)
+        if problem is None:
+            folder = with_rating_scale(folder, scale)
+        else:
+            sidebar.error(problem)
     rejected_rows_report(folder)
     return folder
+
+
+def rating_scale_controls() -> tuple[float, float] | None:
+    """Draw an optional rating scale and return ``(lowest, highest)``, or None to infer it."""
+    sidebar = st.sidebar
+    common = ", ".join(f"{low:g} to {high:g}" for low, high, _ in COMMON_SCALES)
+    if not sidebar.checkbox(
+            "Set the rating scale", key=f"{SCALE_KEY}.set", persist_state="session",
+            help=f"Without it the scale is the first of {common} that contains every "
+                 "rating, else the lowest to the highest rating. Set it when the data "
+                 "does not reach the ends of its scale."):
+        return None
+    low_column, high_column = sidebar.columns(2)
+    low = low_column.number_input("Lowest rating", value=1.0, step=0.5,
+                                  key=f"{SCALE_KEY}.low", persist_state="session")
+    high = high_column.number_input("Highest rating", value=5.0, step=0.5,
+                                    key=f"{SCALE_KEY}.high", persist_state="session")
+    return (float(low), float(high))
+
+
+def rating_scale_problem(folder: Path, scale) -> str | None:
+    """Return why ``scale`` does not fit the upload in ``folder``, or None when it fits."""
+    low, high = scale
+    keep = ("Until then the scale is read from the data, or clear 'Set the rating scale' "
+            "to keep it that way.")
+    if not low < high:
+        return (f"The lowest rating ({low:g}) must be below the highest rating "
+                f"({high:g}). Lower the lowest or raise the highest rating. {keep}")
+    ratings, _ = _read_upload(str(folder))
+    if ratings is None:
+        # The upload itself is unreadable, and the page shows why.
+        return None
+    outside = ratings[(ratings < low) | (ratings > high)]
+    if outside.size == 0:
+        return None
+    examples = ", ".join(f"{value:g}" for value in np.unique(outside)[:5])
+    return (f"{outside.size:,} of {ratings.size:,} ratings are outside the scale {low:g} "
+            f"to {high:g}: {examples}. The ratings range from {ratings.min():g} to "
+            f"{ratings.max():g}, so set a scale that contains that range. {keep}")
+
+
+def with_rating_scale(folder: Path, scale) -> Path:
+    """Return a copy of the upload ``folder`` whose ``read_options.json`` sets ``scale``.
+
+    The copy is a sibling of the upload's hash folder, named by the scale, so each
+    scale of one upload gets a folder of its own and sessions never share a changing one.
+    """
+    low, high = scale
+    target = (folder.parent.parent / f"{folder.parent.name}-scale-{low:g}-{high:g}"
+              / folder.name)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CSV_FILES:
+        if (folder / name).is_file() and not (target / name).is_file():
+            shutil.copyfile(folder / name, target / name)
+    options = target / OPTIONS_FILE
+    if not options.is_file():
+        options.write_text(json.dumps({"rating_scale": [low, high]}))
+    return target
+
+
+def csv_options(folder) -> dict:
+    """Return the :func:`metarec.data.load_dataset` options recorded in an upload folder.
+
+    That is ``{"rating_scale": (lowest, highest)}`` for a folder from
+    :func:`with_rating_scale`, else an empty dict.
+
+    NOTE: :func:`metarec.ui.state.load_dataset` does not pass these options to the
+    loader yet, so the pages still read a scaled upload with the scale inferred from
+    the data. Only this module's checks and rejected-rows list use the scale.
+    """
+    path = Path(folder) / OPTIONS_FILE
+    if not path.is_file():
+        return {}
+    low, high = json.loads(path.read_text())["rating_scale"]
+    return {"rating_scale": (float(low), float(high))}
 
 
 def save_upload(file_name, ratings: bytes, items: bytes | None = None,
@@ -138,20 +231,26 @@ def save_upload(file_name, ratings: bytes, items: bytes | None = None,
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _rejected_rows(folder: str) -> list:
-    """Return the rejected rows of a saved upload. Load errors are shown elsewhere."""
+def _read_upload(folder: str) -> tuple[np.ndarray | None, list]:
+    """Return every kept rating of a saved upload and its rejected rows.
+
+    The upload is read with the options that :func:`csv_options` finds. When it is
+    invalid the ratings are None and no rows are listed, because the page shows the
+    load error.
+    """
     ratings, items, users = (Path(folder) / name for name in CSV_FILES)
     try:
         result = read_csv_dataset(ratings, items if items.is_file() else None,
-                                  users if users.is_file() else None)
+                                  users if users.is_file() else None, **csv_options(folder))
     except (CsvRejectedError, DataFormatError, ValueError, OSError):
-        return []
-    return [(row.file, row.line, row.reason) for row in result.rejected]
+        return None, []
+    rejected = [(row.file, row.line, row.reason) for row in result.rejected]
+    return result.dataset.ratings["rating"].to_numpy(), rejected
 
 
 def rejected_rows_report(folder: Path):
     """Show how many rows of an upload were rejected, and each one's line and reason."""
-    rejected = _rejected_rows(str(folder))
+    _, rejected = _read_upload(str(folder))
     if not rejected:
         return
     sidebar = st.sidebar
