@@ -61,6 +61,6 @@ except ValueError as error:
     st.error(f"Could not adapt to these ratings: {error}")
     st.stop()
 
-views.top_lists(comparison.results)
-views.comparison_charts(comparison, variants, len(ratings), PREFIX)
+views.top_lists(comparison.results, n_ratings=len(ratings))
+views.comparison_charts(comparison, variants, PREFIX)
 views.explanation_section(dataset, recommender, ratings, user, comparison, PREFIX)

@@ -19,6 +19,8 @@ APP = str(REPO / "app.py")
 NEW_USER = "pages/1_New_user.py"
 RATINGS_KEY = "new_user.ratings"
 TOP_K = 10
+# Enough ratings for the ensemble's last support-size bin (21 or more).
+MANY_RATINGS = 25
 # Seconds one script run may take; the first run of a module loads and warms the models.
 RUN_TIMEOUT = 60
 
@@ -140,11 +142,53 @@ def test_persona_gives_every_top_list(app_env, variants, featured):
 
     assert len(entered_ratings(app)) == 8
     assert_top_lists(app, variants)
+    # Every chart waits behind a switch, because the browser redraws each after a rating.
+    assert not app.get("plotly_chart")
+    app.toggle(key="new_user.scores_chart").set_value(True).run()
     assert len(app.get("plotly_chart")) == 1
     app.toggle(key="new_user.details").set_value(True).run()
-    assert any("Its weights for 8 ratings" in c.value for c in app.caption)
+    assert any("sum of its members' adaptations" in c.value for c in app.caption)
     # The scores, then the support losses and adaptation times.
     assert len(app.get("plotly_chart")) == 3
+
+
+def shown_weights(app) -> dict:
+    """Return the ensemble's member weights from the New user page's one weights table."""
+    assert len(app.dataframe) == 1, [frame.value for frame in app.dataframe]
+    table = app.dataframe[0].value
+    return dict(zip(table["member"], table["weight"]))
+
+
+def test_ensemble_weights_follow_support_size(app_env, models_dir, sample_dataset):
+    from metarec.serving.recommender import Recommender
+
+    ensemble = Recommender.load(models_dir, sample_dataset).ensemble
+    items = sample_dataset.ratings["item_id"].value_counts().index[:MANY_RATINGS].tolist()
+    shown_by_count = {}
+    for count in (1, MANY_RATINGS):
+        ratings = {int(item): float(5 - i % 4) for i, item in enumerate(items[:count])}
+        app = new_user_page(ratings)
+
+        assert not app.exception, [e.value for e in app.exception]
+        assert "ensemble" in app.multiselect(key="new_user.variants").value
+        weights = shown_weights(app)
+        assert sum(weights.values()) == pytest.approx(1.0)
+        assert weights == pytest.approx(ensemble.weights_for(count))
+        assert any(c.value.startswith(f"Your {count} rating") for c in app.caption)
+        assert any("depends on the number of ratings" in c.value for c in app.caption)
+        shown_by_count[count] = weights
+
+    # The tiny models may fit one mix for every bin, and then there is no change to show.
+    if ensemble.weights_for(1) != ensemble.weights_for(MANY_RATINGS):
+        assert shown_by_count[1] != shown_by_count[MANY_RATINGS]
+
+
+def test_ensemble_weights_hidden_without_ensemble(app_env):
+    app = new_user_page({1: 5.0, 2: 4.0})
+    app.multiselect(key="new_user.variants").set_value(["student", "teacher"]).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.dataframe
 
 
 @pytest.mark.parametrize("name", list(PERSONAS)[1:])
@@ -372,8 +416,8 @@ def test_explanation_lists_every_item(app_env, featured):
     assert list(explained.columns) == ["predicted", "item mean", "pushed up by",
                                        "pulled down by", "your genres"]
     assert any("adaptations in" in c.value for c in app.caption)
-    # Score dots, prediction against mean and the two effect charts.
-    assert len(app.get("plotly_chart")) == 4
+    # Prediction against mean and the two effect charts. The score dots stay switched off.
+    assert len(app.get("plotly_chart")) == 3
 
     app.selectbox(key="new_user.explain_variant").set_value(featured[-1]).run()
     assert not app.exception, [e.value for e in app.exception]
@@ -454,6 +498,29 @@ def test_session_new_user_restarts(app_env):
     app.selectbox(key="session.user").set_value(other).run()
 
     assert revealed_text(app).startswith("0 of ")
+
+
+def test_shared_dataset_unchanged_by_pages(app_env):
+    import pandas as pd
+
+    from metarec.data import load_movielens_100k
+    from metarec.ui.state import load_dataset
+
+    shared = load_dataset(SAMPLE_DIR)
+    app = new_user_page()
+    app.text_input(key="new_user.search").input("tokyo").run()
+    app = click(app, "Add this persona's ratings")
+    app.toggle(key="new_user.scores_chart").set_value(True).run()
+    app.toggle(key="new_user.explain").set_value(True).run()
+    app.switch_page(SESSION).run()
+    app = click(app, "Reveal next rating")
+    assert not app.exception, [e.value for e in app.exception]
+
+    assert load_dataset(SAMPLE_DIR) is shared
+    fresh = load_movielens_100k(SAMPLE_DIR)
+    for table in ("ratings", "items", "users"):
+        pd.testing.assert_frame_equal(getattr(shared, table), getattr(fresh, table))
+    assert shared.fingerprint() == fresh.fingerprint()
 
 
 # Model comparison ----------------------------------------------------------------------

@@ -32,10 +32,13 @@ class VariantResult:
     seconds : float
         Wall time of the adaptation, scoring excluded.
     weights : dict
-        Ensemble member weights; empty for the other variants.
+        Ensemble member weights for this number of ratings. Empty for the other variants.
     is_ranker : bool
         Whether ``score`` is a ranking score (popularity, random) instead of a
         predicted rating.
+    weight_bin : tuple
+        For the ensemble, the minimum and maximum number of ratings that get the same
+        ``weights``, as :func:`support_bin` returns them. Empty for the other variants.
     """
 
     variant: str
@@ -44,6 +47,7 @@ class VariantResult:
     seconds: float
     weights: dict
     is_ranker: bool = False
+    weight_bin: tuple = ()
 
 
 @dataclass
@@ -85,6 +89,18 @@ class Comparison:
         })
 
 
+def support_bin(bin_edges, n_ratings) -> tuple:
+    """Return the minimum and maximum support size of the bin that ``n_ratings`` is in.
+
+    ``bin_edges`` are the ensemble's increasing lower bin edges, starting at 1. The
+    maximum is None for the last bin. No ratings count as one, as in the ensemble itself.
+    """
+    edges = list(bin_edges)
+    index = int(np.searchsorted(edges, max(int(n_ratings), 1), side="right")) - 1
+    upper = edges[index + 1] - 1 if index + 1 < len(edges) else None
+    return edges[index], upper
+
+
 def compare_variants(recommender: Recommender, ratings, variants, user=None,
                      k=10) -> Comparison:
     """Adapt each of ``variants`` to ``ratings`` and ``user``, and score their top items.
@@ -107,9 +123,12 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
     for name, adaptation in adaptations.items():
         top = adaptation.top_k(k)
         top.insert(0, "rank", np.arange(1, len(top) + 1))
+        weight_bin = ()
+        if adaptation.weights:
+            weight_bin = support_bin(recommender.ensemble.bin_edges, len(adaptation.rated))
         results[name] = VariantResult(name, top, list(adaptation.support_losses),
                                       adaptation.seconds, dict(adaptation.weights),
-                                      adaptation.is_ranker)
+                                      adaptation.is_ranker, weight_bin)
     rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show

@@ -8,7 +8,7 @@ import streamlit as st
 from ..data import Dataset
 from ..serving.recommender import Recommender
 from . import charts
-from .compare import Comparison
+from .compare import Comparison, VariantResult
 from .explain import Explanation, explain_items, explanation_table
 from .state import models_key, run_in_worker
 
@@ -17,12 +17,15 @@ COLUMNS_PER_ROW = 4
 DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 
 
-def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW):
+def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW,
+              n_ratings: int | None = None):
     """Draw each variant's top list under its name, ``columns_per_row`` to a row.
 
     ``results`` maps variants to :class:`metarec.ui.compare.VariantResult`. ``changes``
     maps a variant to a Series of labels indexed like its top list (see
-    :func:`metarec.ui.session.rank_changes`); it adds a ``move`` column.
+    :func:`metarec.ui.session.rank_changes`); it adds a ``move`` column. With
+    ``n_ratings``, the person's number of ratings, the ensemble's list is followed by
+    the member weights it used (see :func:`ensemble_weights`).
     """
     results = list(results.values())
     for start in range(0, len(results), columns_per_row):
@@ -40,17 +43,41 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
                 st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+                if n_ratings is not None and result.weights:
+                    ensemble_weights(result, n_ratings)
 
 
-def comparison_charts(comparison: Comparison, variants, n_ratings: int, prefix: str):
-    """Draw the score dot chart and, on request, the support losses and adaptation times.
+def ensemble_weights(result: VariantResult, n_ratings: int):
+    """Draw the ensemble's member weights for ``n_ratings`` ratings, with why they vary."""
+    low, high = result.weight_bin
+    if high is None:
+        span = f"{low} or more ratings"
+    elif high == low:
+        span = f"{low} rating{'' if low == 1 else 's'}"
+    else:
+        span = f"{low} to {high} ratings"
+    weights = pd.DataFrame({"member": list(result.weights),
+                            "weight": list(result.weights.values())})
+    st.dataframe(weights, hide_index=True, column_config={
+        "weight": st.column_config.ProgressColumn("weight", format="%.2f", min_value=0.0,
+                                                  max_value=1.0)})
+    yours = "Your 1 rating gets" if n_ratings == 1 else f"Your {n_ratings} ratings get"
+    st.caption(f"{yours} the mix fitted for {span}. The mix depends on the number of "
+               "ratings, because the ensemble fitted one on validation users for each "
+               "range of rating counts.")
 
-    The loss curves and times are drawn only when the person switches them on. The
-    browser draws every chart anew after each rating, and on a busy 2-core machine each
-    chart cost it about 60 ms of CPU.
+
+def comparison_charts(comparison: Comparison, variants, prefix: str):
+    """Draw, each on its own switch, the score dot chart and the losses and times.
+
+    Both switches start off. The browser draws every chart anew after each rating, and on
+    a busy 2-core machine the score chart alone added about 100 ms to each rating's
+    round trip.
     """
     colours = charts.variant_colours(variants)
-    if not comparison.scores.empty:
+    if not comparison.scores.empty and st.toggle(
+            "Chart the predicted ratings of every listed title",
+            key=f"{prefix}.scores_chart", persist_state="session"):
         st.plotly_chart(charts.scores_figure(comparison.scores, colours))
         if any(result.is_ranker for result in comparison.results.values()):
             st.caption("Ranking baselines are left out of this chart: their scores are not "
@@ -64,11 +91,8 @@ def comparison_charts(comparison: Comparison, variants, n_ratings: int, prefix: 
         curves_column.plotly_chart(charts.curves_figure(curves, colours))
     timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
     if "ensemble" in comparison.results:
-        weights = comparison.results["ensemble"].weights
-        timing_column.caption(
-            f"The ensemble's time is the sum of its members' adaptations in its own run. "
-            f"Its weights for {n_ratings} rating{'' if n_ratings == 1 else 's'}: "
-            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
+        timing_column.caption("The ensemble's time is the sum of its members' adaptations "
+                              "in its own run.")
     timing_column.caption("Each time is a single measurement, so it varies with the load "
                           "on the machine.")
 
