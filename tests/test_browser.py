@@ -192,7 +192,12 @@ def test_new_user_rates_through_widgets(server, page):
     assert tables.count() == len(FEATURED)
     for index in range(len(FEATURED)):
         assert tables.nth(index).locator("tbody tr").count() == 10
+    # The predicted-rating chart waits behind its switch; the ensemble's mix is shown.
     charts = page.locator(".js-plotly-plot")
+    assert charts.count() == 0
+    assert page.get_by_text("Your 3 ratings get the mix fitted for 3 to 5 ratings").count() == 1
+    page.get_by_text("Chart the predicted ratings of every listed title").click()
+    charts.first.wait_for()
     assert charts.count() == 1
     for variant in FEATURED:
         assert charts.locator(".legendtext", has_text=variant).count() == 1

@@ -564,6 +564,9 @@ def test_upload_rating_scale_recorded(tmp_path, monkeypatch):
     dataset = load_dataset(folder, **csv_options(folder))
     assert dataset.rating_scale == (0.0, 10.0)
     assert dataset.n_ratings == 20
+    # The pages read the folder through the shared loader, which applies the scale too.
+    from metarec.ui.state import load_dataset as load_for_pages
+    assert load_for_pages(folder).rating_scale == (0.0, 10.0)
     # The rejected rows are those of a read with the scale that was set.
     assert any("Left out 1 invalid row" in w.value for w in app.sidebar.warning)
 

@@ -4,11 +4,6 @@ One tiny item models folder (2 epochs on the bundled sample) is trained per modu
 """
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -565,50 +560,3 @@ def test_page_offers_training_without_models(tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     assert any("No item models for 'sample_data'" in i.value for i in app.info)
     assert "Train item models" in [b.label for b in app.button]
-
-
-# Real browser ------------------------------------------------------------------------
-
-@pytest.mark.browser
-def test_new_item_page_in_browser(page_env, item_models, tmp_path):
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, PAGE_TIMEOUT_MS, free_port, screenshot
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    port = free_port()
-    env = {**os.environ, MODELS_DIR_ENV: str(tmp_path / "user-models"),
-           ITEM_MODELS_DIR_ENV: str(item_models)}
-    env.pop(DATA_DIR_ENV, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not start on {url}")
-                time.sleep(0.5)
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            page.goto(f"{url}/New_item")
-            page.get_by_role("button", name="Add this audience's ratings").click()
-            page.get_by_text("Ratings of the new item (8)").wait_for()
-            for variant in ("teacher", "student", "ensemble"):
-                page.get_by_role("heading", name=variant, exact=True).wait_for()
-            page.locator(".js-plotly-plot").nth(3).wait_for()
-            assert page.locator("[data-testid='stTable']").count() >= 3
-            screenshot(page, "new_item")
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

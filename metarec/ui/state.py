@@ -119,7 +119,8 @@ def _files_stamp(path) -> tuple:
 # change it.
 @st.cache_resource(show_spinner="Reading the ratings…", max_entries=4)
 def _read_dataset(directory: str, stamp: tuple) -> Dataset:
-    dataset = registry.load_dataset(directory)
+    # An upload with a rating scale set in the sidebar records it beside the files.
+    dataset = registry.load_dataset(directory, **upload.csv_options(directory))
     _freeze_long_lived_objects()
     return dataset
 

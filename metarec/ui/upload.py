@@ -197,11 +197,8 @@ def csv_options(folder) -> dict:
     """Return the :func:`metarec.data.load_dataset` options recorded in an upload folder.
 
     That is ``{"rating_scale": (lowest, highest)}`` for a folder from
-    :func:`with_rating_scale`, else an empty dict.
-
-    NOTE: :func:`metarec.ui.state.load_dataset` does not pass these options to the
-    loader yet, so the pages still read a scaled upload with the scale inferred from
-    the data. Only this module's checks and rejected-rows list use the scale.
+    :func:`with_rating_scale`, else an empty dict. :func:`metarec.ui.state.load_dataset`
+    passes them to the loader, so every page uses the scale the person set.
     """
     path = Path(folder) / OPTIONS_FILE
     if not path.is_file():
