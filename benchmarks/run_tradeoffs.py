@@ -156,8 +156,11 @@ def distillation_section(results, command):
              "or none; weights 0.5 each. `rating`: squared error to the adapted teacher's "
              "query predictions; `catalogue`: the same on 32 random catalogue items per "
              "task; `ranking`: KL divergence between the two models' softmax distributions "
-             "over those items. `student` is the default (rating + catalogue), trained by "
-             "run_benchmark.py. Test users, mean over seeds ± 95% half-width; seeds "
+             "over those items. Every row adapts with 5 inner steps. `student` (the default "
+             "objectives, rating + catalogue) and `teacher` are the run_benchmark.py models "
+             "the ablation was run against, saved in its per-seed files; the default "
+             "student has since moved to 3 inner steps (see the meta-gradient section). "
+             "Test users, mean over seeds ± 95% half-width; seeds "
              + _seeds(results, "distill/") + ".", ""]
     for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         lines += [f"### {title}", "",
@@ -235,7 +238,7 @@ def tradeoff_section(main_results, efficiency, command, out_dir):
              "K=10 (p50 over 50 test users): adapting to the support, scoring the whole "
              "catalogue, and both. Classical baselines have no trainable network; their "
              "parameter count is left blank. The latencies come from run_benchmark.py's "
-             "efficiency table; read its note on machine load first.", "",
+             "efficiency table, for the same models on the same machine.", "",
              markdown(ci, "variant", columns, 3), "",
              "![MAE at K=all against adaptation plus scoring latency](tradeoff.svg)", ""]
     ratio = _ratios(ci)
