@@ -55,9 +55,9 @@ DISTILLATION = {
 }
 ALGORITHMS = ("maml", "fomaml", "metasgd")
 TRAIN_STEPS = (1, 3, 5)
-# Inner steps of the distillation and algorithm rows. The ablation began with the
-# student's earlier default of 5 and keeps it, so the rows of all seeds compare; the
-# steps rows are what moved the default student to 3.
+# Inner steps of the distillation and algorithm rows. The ablation began when the
+# student's default was 5, and keeps 5 so that the rows of all seeds compare. The steps
+# rows are what moved the default student to 3.
 ABLATION_STEPS = 5
 
 

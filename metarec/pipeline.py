@@ -161,7 +161,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     members = [m for m in ENSEMBLE_MEMBERS if m in recommender.variants]
     size = task_size_for(validation_ratings, split.validation)
     if size != TaskSize():
-        logger.warning("no validation user has %d ratings; validation tasks use a query "
+        logger.warning("no validation user has %d ratings, so validation tasks use a query "
                        "of %d ratings from users with %d or more", TaskSize().min_ratings,
                        size.query_size, size.min_ratings)
     # Several draws of support and query per user and size give the weights more data.

@@ -139,19 +139,19 @@ def test_random_ranker_seeded(tiny_ratings):
     assert np.all((first >= 0.0) & (first < 1.0))
 
 
-def test_random_ranker_leaves_the_model_unchanged(tiny_ratings):
+def test_random_ranker_keeps_its_state(tiny_ratings):
     model = RandomRanker(random_state=7).fit(tiny_ratings)
     state = model.get_state()
     first = model.predict([10], [4.0], [20, 30])
     other = model.predict([20], [2.0], [20, 30])
-    # Calls in between do not shift the scores; another support draws other scores.
+    # Calls in between do not shift the scores, and another support draws other scores.
     np.testing.assert_array_equal(model.predict([10], [4.0], [20, 30]), first)
     assert not np.array_equal(first, other)
     assert model.get_state().keys() == state.keys()
     assert all(np.array_equal(model.get_state()[k], state[k]) for k in state)
 
 
-def test_random_ranker_reads_generator_of_older_saves(tiny_ratings):
+def test_random_ranker_reads_old_saves(tiny_ratings):
     old = {"model": np.array("RandomRanker"), "random_state": 3,
            "rng_": np.array([0, 12345, 0, 1, 0, 0], dtype=np.uint64)}
     model = RandomRanker.from_state(old)

@@ -412,7 +412,7 @@ def test_models_reject_other_data(own_models, sample_dataset):
         Recommender.load(own_models, sample_dataset)
 
 
-def test_twenty_line_csv_trains_evaluates_and_opens(tmp_path, capsys, monkeypatch):
+def test_twenty_line_csv_end_to_end(tmp_path, capsys, monkeypatch):
     """Four users with five ratings each: the task sizes shrink to fit, nothing fails."""
     from streamlit.testing.v1 import AppTest
 
@@ -423,7 +423,7 @@ def test_twenty_line_csv_trains_evaluates_and_opens(tmp_path, capsys, monkeypatc
     assert code == 0, capsys.readouterr().err
     assert (models / "manifest.json").is_file()
 
-    # The default 10-rating query does not fit; the error says what to pass instead.
+    # The default 10-rating query does not fit, and the error names the flags to pass.
     assert main(["evaluate", "--data", str(path), "--models", str(models)]) != 0
     assert "--query-size" in capsys.readouterr().err
     out = tmp_path / "eval"
@@ -432,7 +432,8 @@ def test_twenty_line_csv_trains_evaluates_and_opens(tmp_path, capsys, monkeypatc
     table = pd.read_csv(out.with_suffix(".csv"))
     assert set(table["shots"].astype(str)) == {"1", "all"}
     rating_rows = table[table["variant"].isin(["student", "teacher", "ensemble", "user-bias"])]
-    assert len(rating_rows) == 8 and rating_rows["mae"].notna().all()
+    assert len(rating_rows) == 8
+    assert rating_rows["mae"].notna().all()
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv(MODELS_DIR_ENV, str(models))
