@@ -19,6 +19,7 @@ from .models.item_learner import build_item_learner, default_item_variants
 from .models.item_side import UserTable
 from .serving.item_store import save_item_models
 from .serving.items import ItemRecommender
+from .tasks import task_size_for
 from .tasks.scenarios import make_scenario
 
 logger = logging.getLogger("metarec")
@@ -125,6 +126,8 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
     train_ratings = split.training_ratings(dataset.ratings)
     validation_ratings = split.held_out_ratings(dataset.ratings, "validation")
     validation_items = split.held_out_items("validation")
+    # Small data (a person's own file) may have no item with 13 ratings, so the query shrinks.
+    size = task_size_for(validation_ratings, validation_items, by="item_id")
     logger.info("%s; %s split seed %d, cut year %s: %d new items, %d training ratings",
                 dataset.summary(), scenario, seed, split.cut_year, len(split.new_items),
                 len(train_ratings))
@@ -155,7 +158,8 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
         # Early stopping reads validation items with any number of ratings.
         validation = [task for shots in spec.train.validation_shots
                       for task in item_tasks(validation_ratings, validation_items, shots,
-                                             seed=seed, max_ratings=None)]
+                                             seed=seed, query_size=size.query_size,
+                                             min_ratings=size.min_ratings, max_ratings=None)]
 
         def on_epoch(epoch, epochs, loss, error, name=name, offset=offset):
             report(f"{name}: epoch {epoch}/{epochs}, validation MAE {error:.3f}",
@@ -180,6 +184,7 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
     members = [m for m in ENSEMBLE_MEMBERS if m in recommender.variants]
     tasks = [task for shots in ENSEMBLE_SHOTS
              for task in item_tasks(validation_ratings, validation_items, shots, seed=seed,
+                                    query_size=size.query_size, min_ratings=size.min_ratings,
                                     max_ratings=None)]
     predictions = {m: np.concatenate(recommender.score_tasks(m, tasks)) for m in members}
     shots = np.array([task.shots for task in tasks for _ in task.query_items], dtype=float)

@@ -25,7 +25,10 @@ if recommender is None:
     st.stop()
 tasks = session_view.held_out_tasks(dataset, recommender)
 if not tasks:
-    st.info("No test user of these models has more than 10 ratings to replay.")
+    st.info("A replay needs a test user with more than 10 ratings: 10 are held out to "
+            "score the top lists, and the rest are revealed one by one. No test user of "
+            "these models has that many. Use data where more people rated more items, or "
+            "enter ratings by hand on the New user page.")
     st.stop()
 
 

@@ -723,3 +723,36 @@ def test_edited_file_with_same_name_and_count_is_told_apart(tmp_path, own_data, 
         Recommender.load(own_models, edited)
     assert original.fingerprint()[:12] in str(caught.value)
     assert edited.fingerprint()[:12] in str(caught.value)
+
+
+def test_new_item_page_without_users_csv(tmp_path, monkeypatch):
+    """Own ratings without a users CSV have no ages: the user list must still draw."""
+    from streamlit.testing.v1 import AppTest
+
+    from metarec.item_pipeline import train_item_models
+    from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
+
+    # Five items are too few for item cold start, and training says what is missing.
+    with pytest.raises(ValueError, match="no held-out item has 2 or more ratings"):
+        train_item_models(load_dataset(ratings_file(tmp_path, GOOD_ROWS)), tmp_path / "x",
+                          epochs=1)
+
+    path = ratings_file(tmp_path, GOOD_ROWS)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
+    monkeypatch.setenv(ITEM_MODELS_DIR_ENV, str(tmp_path / "items"))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Your own CSV").run()
+    app.sidebar.file_uploader[0].set_value(("ratings.csv", path.read_bytes(), "text/csv"))
+    app.run()
+    app.switch_page("pages/2_New_item.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    users = app.selectbox(key="new_item.user")
+    assert users.options[0] == "user 1"
+    [add] = [b for b in app.button if b.label == "Add rating"]
+    add.click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    assert any(b.label == "Train item models" for b in app.button)

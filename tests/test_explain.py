@@ -6,7 +6,7 @@ import pytest
 
 from metarec.data import Dataset
 from metarec.serving.recommender import Adaptation
-from metarec.ui.explain import explain_items, explanation_table, item_statistics
+from metarec.ui.explain import Explanation, explain_items, explanation_table, item_statistics
 
 TOLERANCE = 1e-9
 # Item id: genres. Items 1 to 3 are rated in the tests, 10 and 11 are explained.
@@ -164,3 +164,21 @@ def test_networks_and_ensemble_explained(tiny_models, sample_dataset):
         assert len(explanation.rated) == 10 * len(ratings)
         assert np.isfinite(explanation.rated["effect"]).all()
         assert np.isfinite(explanation.genres["effect"]).all()
+
+
+def uniform_case(effects_by_item):
+    """An Explanation whose rated item 7 has the given effect on each explained item."""
+    items = pd.DataFrame({"item_id": list(effects_by_item)})
+    rated = pd.DataFrame({"item_id": list(effects_by_item), "rated_item_id": 7,
+                          "rated_title": "x", "rating": 5.0,
+                          "effect": list(effects_by_item.values())})
+    return Explanation("teacher", False, items, rated, pd.DataFrame(), 1, 0.0)
+
+
+def test_uniform_effects_are_detected():
+    from metarec.ui.views import _effects_are_uniform
+
+    assert _effects_are_uniform(uniform_case({1: 0.21, 2: 0.215, 3: 0.208}))
+    assert not _effects_are_uniform(uniform_case({1: 0.21, 2: -0.05, 3: 0.3}))
+    # One explained item gives nothing to compare.
+    assert not _effects_are_uniform(uniform_case({1: 0.21}))

@@ -62,7 +62,8 @@ def test_no_disliked_ratings_when_zero(tiny_dataset):
 
 def test_missing_genre_raises(tiny_dataset):
     persona = Persona("western fan", loved=("Western",), disliked=())
-    with pytest.raises(ValueError, match=r"needs genres \['Western'\], which 'tiny' lacks"):
+    with pytest.raises(ValueError,
+                       match=r"needs genres \['Western'\], which 'tiny' does not have"):
         persona_ratings(tiny_dataset, persona)
 
 

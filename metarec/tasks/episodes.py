@@ -59,6 +59,8 @@ def group_ratings(ratings: pd.DataFrame, by="user_id") -> dict[int, tuple[np.nda
     users = ordered[by].to_numpy()
     items = ordered[other].to_numpy()
     values = ordered["rating"].to_numpy(dtype=np.float32)
+    if len(users) == 0:
+        return grouped
     bounds = np.flatnonzero(np.diff(users)) + 1
     for start, stop in zip(np.r_[0, bounds], np.r_[bounds, len(users)]):
         grouped[int(users[start])] = (items[start:stop], values[start:stop])

@@ -24,9 +24,19 @@ def item_ratings_for(dataset: Dataset, prefix: str) -> dict:
 
 
 def user_label(users, user_id) -> str:
-    """Return ``user 42 · 25 M student`` for a row of the users frame."""
+    """Return ``user 42 · 25 M student`` for a row of the users frame.
+
+    Fields the data lacks (own ratings without a users CSV) are left out.
+    """
     row = users.loc[user_id]
-    return f"user {user_id} · {int(row['age'])} {row['gender']} {row['occupation']}"
+    parts = [f"user {user_id}"]
+    age = row.get("age")
+    details = [str(int(age)) if age is not None and age == age else "",
+               *(str(row.get(field) or "") for field in ("gender", "occupation"))]
+    details = [d for d in details if d and d.lower() not in ("nan", "none", "unknown")]
+    if details:
+        parts.append(" ".join(details))
+    return " · ".join(parts)
 
 
 def item_content_controls(dataset: Dataset, prefix: str) -> dict:
@@ -58,7 +68,8 @@ def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
     stars = list(range(int(low), int(high) + 1))
     user = st.selectbox("User", list(users.index), key=f"{prefix}.user",
                         format_func=lambda u: user_label(users, u))
-    rating = st.segmented_control("Their rating", stars, default=stars[-2],
+    # required: clicking the chosen star again keeps it instead of clearing the choice.
+    rating = st.segmented_control("Their rating", stars, default=stars[-2], required=True,
                                   format_func=lambda s: f"{s} ★", key=f"{prefix}.stars")
     if st.button("Add rating", disabled=rating is None):
         ratings[int(user)] = float(rating)

@@ -68,7 +68,8 @@ def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
     if missing:
         raise ValueError(
             f"persona {persona.name!r} needs genres {missing}, which {dataset.name!r} "
-            f"lacks; its genres are {list(dataset.genres)}"
+            f"does not have (its genres: {', '.join(dataset.genres) or 'none'}); pick "
+            f"another persona or rate movies one by one"
         )
 
     items = _items_by_popularity(dataset)

@@ -56,14 +56,23 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
     count = f"{len(matches):,} match" + ("" if len(matches) == 1 else "es")
     item = st.selectbox(f"Movie ({count})", matches, format_func=labels.get,
                         key=f"{prefix}.movie")
-    rating = st.segmented_control("Your rating", stars, default=stars[-2],
+    # required: clicking the chosen star again keeps it instead of clearing the choice.
+    rating = st.segmented_control("Your rating", stars, default=stars[-2], required=True,
                                   format_func=lambda s: f"{s} ★", key=f"{prefix}.stars")
     if st.button("Add rating", disabled=rating is None):
+        before = ratings.get(int(item))
         ratings[int(item)] = float(rating)
+        if before is not None and before != float(rating):
+            st.toast(f"Changed your rating of {labels.get(item, item)} from {before:g} to "
+                     f"{float(rating):g} stars.")
 
 
 def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
     """Draw a persona choice and add its ratings on request, keeping the person's own."""
+    if not len(dataset.genres):
+        st.info(f"Personas pick movies by genre, and {dataset.name!r} has no genres. Rate "
+                "movies above instead, or upload an items CSV with a genres column.")
+        return
     name = st.selectbox("Persona", list(PERSONAS), key=f"{prefix}.persona",
                         persist_state="session")
     persona = PERSONAS[name]

@@ -65,9 +65,23 @@ def ensemble_weights(result: VariantResult, n_ratings: int):
         your_ratings = "Your 1 rating gets"
     else:
         your_ratings = f"Your {n_ratings} ratings get"
-    st.caption(f"{your_ratings} the mix fitted for {span}. The mix depends on the number "
+    caption = (f"{your_ratings} the mix fitted for {span}. The mix depends on the number "
                "of ratings, because the ensemble fitted one on validation users for each "
                "range of rating counts.")
+    alone = [member for member, weight in result.weights.items() if weight >= 1.0 - 1e-9]
+    if alone:
+        caption += (f" For this range no blend beat {alone[0]} alone on held-out validation "
+                    f"users, so the ensemble serves {alone[0]}'s predictions unchanged.")
+    st.caption(caption)
+
+
+def _effects_are_uniform(explanation: Explanation, tolerance=0.02) -> bool:
+    """Return whether each rated item moves every explained item by nearly the same amount."""
+    rated = explanation.rated
+    if rated.empty or explanation.items["item_id"].nunique() < 2:
+        return False
+    spread = rated.groupby("rated_item_id")["effect"].agg(lambda e: e.max() - e.min())
+    return bool((spread < tolerance).all())
 
 
 def comparison_charts(comparison: Comparison, variants, prefix: str):
@@ -136,6 +150,11 @@ def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dic
         f"Effects overlap, so they need not add up: on average over these items your "
         f"ratings moved the score by {change:+.2f} from the unadapted start, and the "
         f"single-rating effects sum to {summed:+.2f}.")
+    if _effects_are_uniform(explanation):
+        st.info(f"Every rating moves all these items by about the same amount, so the "
+                f"reasons read alike: {variant}'s adaptation shifts your overall level more "
+                f"than it reorders items. A variant that reorders more gives reasons "
+                f"that differ from item to item.")
     table = explanation_table(explanation)
     score_label = "ranking score" if explanation.is_ranker else "predicted"
     table = table.rename(columns={"score": score_label}).set_index("title")
