@@ -670,8 +670,8 @@ def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
             for index, name in enumerate(CSV_NAMES):
                 inputs.nth(index).set_input_files(str(own_data / name))
                 page.get_by_text(name).first.wait_for()
-                # On a busy machine the next upload can land while this one's rerun is
-                # still drawing the sidebar, and is then lost; wait for the run to end.
+                # On a busy machine an upload sent while the previous rerun still draws
+                # the sidebar is lost, so wait for that run to end first.
                 wait_until_idle(page)
             page.get_by_text("ratings: ").first.wait_for()
             page.get_by_role("cell", name="student", exact=True).first.wait_for()
@@ -695,7 +695,7 @@ def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
             process.kill()
 
 
-def test_edited_file_with_same_name_and_count_is_told_apart(tmp_path, own_data, own_models):
+def test_edited_csv_shows_fingerprints(tmp_path, own_data, own_models):
     """An edited copy keeps the name and the rating count; the fingerprints differ."""
     from metarec.serving.recommender import Recommender
     from metarec.serving.store import ModelsDirectoryError
@@ -732,7 +732,7 @@ def test_new_item_page_without_users_csv(tmp_path, monkeypatch):
     from metarec.item_pipeline import train_item_models
     from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
 
-    # Five items are too few for item cold start, and training says what is missing.
+    # Five items are too few for item cold start, and the error names what is missing.
     with pytest.raises(ValueError, match="no held-out item has 2 or more ratings"):
         train_item_models(load_dataset(ratings_file(tmp_path, GOOD_ROWS)), tmp_path / "x",
                           epochs=1)

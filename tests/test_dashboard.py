@@ -176,10 +176,10 @@ def test_ensemble_weights_follow_support_size(app_env, models_dir, sample_datase
         assert weights == pytest.approx(ensemble.weights_for(count))
         assert any(c.value.startswith(f"Your {count} rating") for c in app.caption)
         assert any("depends on the number of ratings" in c.value for c in app.caption)
-        # A bin served by one member alone says so.
+        # A bin served by one member alone is named in the caption.
         alone = [m for m, w in weights.items() if w == pytest.approx(1.0)]
-        said_alone = any("alone on held-out validation" in c.value for c in app.caption)
-        assert said_alone == bool(alone)
+        captioned = any("alone on held-out validation" in c.value for c in app.caption)
+        assert captioned == bool(alone)
         shown_by_count[count] = weights
 
     # The tiny models may fit one mix for every bin, and then there is no change to show.

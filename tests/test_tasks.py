@@ -79,7 +79,7 @@ def small_ratings(counts):
     return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
 
 
-def test_task_size_kept_when_a_user_has_enough_ratings():
+def test_task_size_kept_for_large_users():
     ratings = small_ratings({1: 5, 2: 13})
     assert task_size_for(ratings, [1, 2]) == TaskSize(query_size=10, min_ratings=13)
 
