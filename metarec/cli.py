@@ -167,11 +167,12 @@ def cmd_evaluate(args):
                                   max_ratings=args.max_ratings or None,
                                   catalogue=args.catalogue, query_size=args.query_size)
         if table.empty:
+            entity = "item" if scenario == "new-item" else "user"
+            most = args.max_ratings or "any number of"
             raise ValueError(
-                f"no {args.users} {'item' if scenario == 'new-item' else 'user'} of the "
-                f"models in {str(folder)!r} has between {args.min_ratings} "
-                f"and {args.max_ratings or 'any number of'} ratings with room for a "
-                f"{args.query_size}-rating query and the support; for small data pass a "
+                f"no {args.users} {entity} of the models in {str(folder)!r} has between "
+                f"{args.min_ratings} and {most} ratings with room for a "
+                f"{args.query_size}-rating query and the support. For small data, pass a "
                 f"smaller --query-size and --min-ratings (for example --query-size 2 "
                 f"--min-ratings 3)")
         table.insert(0, "split_seed", saved.users.seed)

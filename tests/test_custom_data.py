@@ -607,10 +607,8 @@ def test_upload_rating_scale_fixed_after_error(tmp_path, monkeypatch):
 
 # In a real browser ---------------------------------------------------------------------------
 
-CHROMIUM = os.environ.get("METAREC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+from test_browser import CHROMIUM, CHROMIUM_ARGS, finish_run  # noqa: E402
+
 START_TIMEOUT_S = 90
 PAGE_TIMEOUT_MS = 120_000
 
@@ -641,14 +639,6 @@ def start_streamlit(env):
         time.sleep(0.5)
 
 
-def wait_until_idle(page):
-    """Wait until the dashboard's current script run has finished."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=stApp]')"
-        ".dataset.testScriptState === 'notRunning'")
-
-
 @pytest.mark.browser
 def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
     if not Path(CHROMIUM).exists():
@@ -672,7 +662,7 @@ def test_browser_upload_trains_and_recommends(own_data, own_models, tmp_path):
                 page.get_by_text(name).first.wait_for()
                 # On a busy machine an upload sent while the previous rerun still draws
                 # the sidebar is lost, so wait for that run to end first.
-                wait_until_idle(page)
+                finish_run(page)
             page.get_by_text("ratings: ").first.wait_for()
             page.get_by_role("cell", name="student", exact=True).first.wait_for()
             ARTIFACTS.mkdir(exist_ok=True)
