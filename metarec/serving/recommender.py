@@ -214,10 +214,14 @@ class Recommender:
             )
         return user
 
-    def _user_features(self, user, items, values, task="rating"):
-        """Demographic features followed by the support context the networks expect."""
+    def _user_features(self, user, items, values, task="rating", rows=None):
+        """Demographic features followed by the support context the networks expect.
+
+        ``rows`` are the table rows of ``items`` where the caller has them already.
+        """
         user = self._check_user(user)
-        context = self.prior.context(self.encoder.item_rows(items), values, task)
+        rows = self.encoder.item_rows(items) if rows is None else rows
+        context = self.prior.context(rows, values, task)
         return torch.as_tensor(np.concatenate([self.encoder.encode_user(**user), context]))
 
     # Adaptation ------------------------------------------------------------------------
@@ -242,14 +246,15 @@ class Recommender:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
         items, values = self._check_ratings(ratings)
         task = self.learners[variant].task if variant in self.learners else "rating"
-        features = self._user_features(user, items, values, task)
+        rows = self.encoder.item_rows(items)
+        features = self._user_features(user, items, values, task, rows)
         rated = dict(zip(items.tolist(), values.tolist()))
 
         if variant in self.classical:
             return self._adapt_classical(variant, items, values, rated)
         if variant == ENSEMBLE:
-            return self._adapt_ensemble(items, values, features, rated, steps)
-        return self._adapt_network(variant, items, values, features, rated, steps)
+            return self._adapt_ensemble(items, values, features, rated, steps, rows)
+        return self._adapt_network(variant, items, values, features, rated, steps, rows)
 
     def _fast_adapter(self, variant):
         """Return the variant's :class:`FastAdapter`, or None where it does not apply."""
@@ -260,22 +265,23 @@ class Recommender:
                 self._fast[variant] = None
         return self._fast[variant]
 
-    def _adapt_network(self, variant, items, values, features, rated, steps):
+    def _adapt_network(self, variant, items, values, features, rated, steps, rows=None):
         learner = self.learners[variant]
         steps = learner.steps_for(len(items)) if steps is None else int(steps)
         if steps < 0:
             raise ValueError(f"steps must be 0 or more, got {steps}")
         started = time.perf_counter()
-        rows = torch.as_tensor(self.encoder.item_rows(items))
-        targets = torch.as_tensor(values)
+        rows = self.encoder.item_rows(items) if rows is None else rows
+        targets = values
         if learner.task == "like":
-            targets = (targets >= 4).float()
+            targets = (values >= 4).astype(np.float32)
         loss = TASK_LOSSES[learner.task]
         fast = self._fast_adapter(variant)
         if fast is not None:
             _, curve, scorer = fast.adapt(features, rows, targets, steps, loss,
                                           learner.support_shrinkage)
         else:
+            rows, targets = torch.as_tensor(rows), torch.as_tensor(targets)
             params, losses = adapt(
                 learner.net, learner.initial_params(), learner.adapted_names,
                 learner.inner_lrs(), features, rows, targets, torch.ones_like(targets),
@@ -316,13 +322,14 @@ class Recommender:
             curve = [float(np.mean((scorer(items) - values) ** 2))]
         return Adaptation(name, curve, seconds, scorer, self, rated)
 
-    def _adapt_ensemble(self, items, values, features, rated, steps):
+    def _adapt_ensemble(self, items, values, features, rated, steps, rows=None):
         members = {}
         for name in self.ensemble.members:
             if name in self.classical:
                 members[name] = self._adapt_classical(name, items, values, rated)
             else:
-                members[name] = self._adapt_network(name, items, values, features, rated, steps)
+                members[name] = self._adapt_network(name, items, values, features, rated, steps,
+                                                    rows)
         shots = len(items)
 
         def score(item_ids):
