@@ -39,6 +39,7 @@ from metarec.evaluation.evaluate import evaluate_users, saved_scenario  # noqa: 
 from metarec.meta.training import meta_train  # noqa: E402
 from metarec.models.variants import build_learner, default_variants  # noqa: E402
 from metarec.serving.recommender import Recommender  # noqa: E402
+from metarec.ui.evaluation_charts import label_positions  # noqa: E402
 
 from results import header, update_section  # noqa: E402
 from run_benchmark import markdown, with_ci  # noqa: E402
@@ -295,9 +296,16 @@ def scatter_svg(ci, width=640, height=380) -> str:
     parts.append(f'<text x="14" y="{(top + height - bottom) / 2:.0f}" transform="rotate(-90 '
                  f'14 {(top + height - bottom) / 2:.0f})" text-anchor="middle">MAE at K=all'
                  '</text>')
-    for (name, _, _), x, y in zip(points, xs, ys):
+    names = [name for name, _, _ in points]
+    positions = label_positions([px(x) for x in xs], [height - py(y) for y in ys], names)
+    # Offset of the text from its dot and the anchor, for each label position.
+    offsets = {"top center": (0, -8, "middle"), "bottom center": (0, 18, "middle"),
+               "middle right": (8, 4, "start"), "middle left": (-8, 4, "end")}
+    for name, x, y, position in zip(names, xs, ys, positions):
+        dx, dy, anchor = offsets[position]
         parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="#4c6ef5"/>')
-        parts.append(f'<text x="{px(x) + 6:.1f}" y="{py(y) - 6:.1f}">{name}</text>')
+        parts.append(f'<text x="{px(x) + dx:.1f}" y="{py(y) + dy:.1f}" '
+                     f'text-anchor="{anchor}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

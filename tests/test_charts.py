@@ -72,3 +72,30 @@ def test_ranking_scores_drawn_without_mean():
     figure = BUILDERS["ranking score vs mean"]()
     assert [trace.get("name") for trace in figure.to_dict()["data"]] == [
         "ranking score for you"]
+
+
+def test_lone_label_goes_above():
+    assert evaluation_charts.label_positions([100.0], [100.0], ["student"]) == ["top center"]
+
+
+def test_close_labels_take_different_places():
+    # Two dots 5 pixels apart: the second label must not cover the first.
+    positions = evaluation_charts.label_positions([100.0, 105.0], [100.0, 98.0],
+                                                  ["ensemble", "student"])
+    assert positions[0] == "top center"
+    assert positions[1] != "top center"
+
+
+def test_tradeoff_labels_avoid_each_other():
+    figure = evaluation_charts.tradeoff_figure(pd.DataFrame(
+        {"variant": ["user-bias", "mf-als", "student"], "cost": [0.01, 0.011, 0.4],
+         "value": [0.787, 0.786, 0.77]}), "mae", "milliseconds")
+    positions = [trace["textposition"] for trace in figure.to_dict()["data"]]
+    assert positions[0] != positions[1]
+
+
+def test_tradeoff_accepts_zero_cost():
+    figure = evaluation_charts.tradeoff_figure(pd.DataFrame(
+        {"variant": ["user-bias", "student"], "cost": [0.0, 0.4], "value": [0.78, 0.77]}),
+        "mae", "milliseconds")
+    assert len(figure.to_dict()["data"]) == 2

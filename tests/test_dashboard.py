@@ -176,6 +176,9 @@ def test_ensemble_weights_follow_support_size(app_env, models_dir, sample_datase
         assert weights == pytest.approx(ensemble.weights_for(count))
         assert any(c.value.startswith(f"Your {count} rating") for c in app.caption)
         assert any("depends on the number of ratings" in c.value for c in app.caption)
+        timings = [c.value for c in app.caption if c.value.startswith("adapted in")]
+        summed = [t for t in timings if t.endswith("the sum of its members' adaptations")]
+        assert len(summed) == 1
         # A bin served by one member alone is named in the caption.
         alone = [m for m, w in weights.items() if w == pytest.approx(1.0)]
         captioned = any("alone on held-out validation" in c.value for c in app.caption)

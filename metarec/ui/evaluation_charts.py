@@ -87,6 +87,60 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
     })
 
 
+# Approximate size in pixels of a chart's plotting area, for placing the labels.
+PLOT_AREA_PX = (640.0, 320.0)
+# Label positions around a dot, in Plotly's ``textposition`` names, in order of preference.
+LABEL_POSITIONS = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(xs, ys, names, char_width=7.0, line_height=14.0, gap=8.0) -> list[str]:
+    """Return where to write each dot's name so that labels overlap as little as possible.
+
+    ``xs`` and ``ys`` are the dots in pixels (y grows upwards). Each label is tried
+    above, below, right and left of its dot, and takes the first place that overlaps no
+    label placed before it and no other dot. Where every place overlaps, it takes the one
+    with the least overlapping area. The text width is estimated from ``char_width``.
+    """
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    dots = [(x - gap / 2, y - gap / 2, x + gap / 2, y + gap / 2) for x, y in zip(xs, ys)]
+    placed, chosen = [], [LABEL_POSITIONS[0]] * len(xs)
+    # Go from the highest dot down, so each label is placed after those above it.
+    for index in np.argsort(-ys, kind="stable"):
+        x, y, width = xs[index], ys[index], char_width * len(str(names[index]))
+        boxes = {
+            "top center": (x - width / 2, y + gap, x + width / 2, y + gap + line_height),
+            "bottom center": (x - width / 2, y - gap - line_height, x + width / 2, y - gap),
+            "middle right": (x + gap, y - line_height / 2, x + gap + width, y + line_height / 2),
+            "middle left": (x - gap - width, y - line_height / 2, x - gap, y + line_height / 2),
+        }
+        others = placed + [dot for i, dot in enumerate(dots) if i != index]
+        overlaps = {position: sum(_overlap(box, other) for other in others)
+                    for position, box in boxes.items()}
+        # min keeps the first of equal values, so a free place goes by preference.
+        best = min(LABEL_POSITIONS, key=overlaps.get)
+        chosen[index] = best
+        placed.append(boxes[best])
+    return chosen
+
+
+def _spread(values, length) -> np.ndarray:
+    """Return ``values`` mapped linearly onto ``[0, length]``, or the middle if all equal."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values
+    low, high = values.min(), values.max()
+    if high == low:
+        return np.full(values.shape, length / 2)
+    return (values - low) / (high - low) * length
+
+
+def _overlap(first, second) -> float:
+    """Return the area shared by two boxes given as ``(left, bottom, right, top)``."""
+    width = min(first[2], second[2]) - max(first[0], second[0])
+    height = min(first[3], second[3]) - max(first[1], second[1])
+    return max(width, 0.0) * max(height, 0.0)
+
+
 def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> go.Figure:
     """Draw each variant as a dot at its cost (x) and its ``metric`` (y).
 
@@ -95,14 +149,23 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
     """
     points = points.dropna(subset=["cost", "value"])
     colours = colours or variant_colours(points["variant"])
+    costs = points["cost"].to_numpy(dtype=float)
+    if log_cost:
+        # A log axis cannot show a cost of 0, so place such labels at the lowest cost.
+        positive = costs[costs > 0]
+        costs = np.log10(np.where(costs > 0, costs, positive.min() if positive.size else 1.0))
+    positions = label_positions(
+        _spread(costs, PLOT_AREA_PX[0]),
+        _spread(points["value"].to_numpy(dtype=float), PLOT_AREA_PX[1]),
+        points["variant"].tolist())
     data = [{
         "type": "scatter", "x": [float(row.cost)], "y": [float(row.value)],
         "mode": "markers+text", "name": row.variant, "text": [row.variant],
-        "textposition": "top center",
+        "textposition": position,
         "marker": {"color": colours.get(row.variant), "size": 14},
         "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{metric}: "
                          "%{y:.4f}<extra></extra>",
-    } for row in points.itertuples(index=False)]
+    } for row, position in zip(points.itertuples(index=False), positions)]
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} against {cost_label}"},
         "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},

@@ -52,7 +52,11 @@ def audience_tables(comparison):
                 top = result.top.assign(user=_labels(result.top)).set_index("rank")
                 top = top[["user", "predicted"]].rename_axis("#")
                 st.table(top.style.format({"predicted": "{:.2f}"}), border="horizontal")
-                st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+                timing = f"adapted in {result.seconds * 1000:,.1f} ms"
+                if result.weights:
+                    # The ensemble adapts every member in turn and reports their sum.
+                    timing += ", the sum of its members' adaptations"
+                st.caption(timing)
 
 
 def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str):

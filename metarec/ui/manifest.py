@@ -4,6 +4,62 @@ from __future__ import annotations
 
 import pandas as pd
 
+ALGORITHM_NAMES = {"maml": "second-order MAML", "fomaml": "first-order MAML",
+                   "metasgd": "Meta-SGD"}
+
+# Descriptions of the classical baselines, keyed by the class name in the manifest.
+CLASSICAL_DETAILS = {
+    "GlobalMean": "mean of all training ratings",
+    "ItemMean": "shrunk mean rating of the item",
+    "UserBiasBaseline": "shrunk item mean plus the user's shrunk rating bias",
+    "ALSMatrixFactorization": "biased matrix factorization by ALS, the new user's "
+                              "factors solved by ridge regression",
+    "PopularityRanker": "ranks items by their number of training ratings",
+    "RandomRanker": "ranks items in random order, the floor",
+}
+
+
+def _steps(count) -> str:
+    return f"{count} step" if count == 1 else f"{count} steps"
+
+
+def describe_schedule(learner: dict) -> str:
+    """Return how many inner steps a variant takes for each number of ratings, in words.
+
+    Adjacent support-size ranges with the same count are merged, so a schedule of
+    ``[[0, 1], [3, 3], [13, 3]]`` reads "1 step for 0 to 2, 3 steps for 3 or more
+    ratings".
+    """
+    schedule = learner.get("serve_schedule") or [
+        [0, learner.get("serve_steps", learner.get("inner_steps", 0))]]
+    merged = []
+    for lower, count in schedule:
+        if not merged or merged[-1][1] != count:
+            merged.append([int(lower), int(count)])
+    if len(merged) == 1:
+        return f"{_steps(merged[0][1])} for any number of ratings"
+    parts = []
+    for (lower, count), following in zip(merged, merged[1:] + [None]):
+        if following is None:
+            parts.append(f"{_steps(count)} for {lower} or more")
+        else:
+            parts.append(f"{_steps(count)} for {lower} to {following[0] - 1}")
+    return ", ".join(parts) + " ratings"
+
+
+def describe_learner(learner: dict) -> str:
+    """Return how a network variant was meta-trained and how it adapts, in words."""
+    adapts = learner.get("adapt", "?")
+    task = " for like/dislike" if learner.get("task") == "like" else ""
+    if learner.get("inner_steps") == 0:
+        trained = f"trained without an inner loop{task}, fine-tunes {adapts}"
+    else:
+        algorithm = learner.get("algorithm")
+        trained = (f"{ALGORITHM_NAMES.get(algorithm, algorithm)}{task} on {adapts}, "
+                   f"{_steps(learner.get('inner_steps'))} of size {learner.get('inner_lr')} "
+                   "in training")
+    return f"{trained[:1].upper()}{trained[1:]}. Serves {describe_schedule(learner)}."
+
 
 def variant_table(manifest) -> pd.DataFrame:
     """Return one row per variant: kind, parameters, training seconds and best epoch.
@@ -16,10 +72,9 @@ def variant_table(manifest) -> pd.DataFrame:
         if entry["kind"] == "ensemble":
             detail = "blend of " + ", ".join(entry.get("members", []))
         elif "spec" in entry:
-            learner = entry["spec"].get("learner", {})
-            detail = ", ".join(f"{key} {value}" for key, value in learner.items())
+            detail = describe_learner(entry["spec"].get("learner", {}))
         else:
-            detail = entry.get("class", "")
+            detail = CLASSICAL_DETAILS.get(entry.get("class", ""), entry.get("class", ""))
         rows.append({
             "variant": name,
             "kind": entry["kind"],

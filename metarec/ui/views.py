@@ -42,7 +42,11 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
-                st.caption(f"adapted in {result.seconds * 1000:,.1f} ms")
+                timing = f"adapted in {result.seconds * 1000:,.1f} ms"
+                if result.weights:
+                    # The ensemble adapts every member in turn and reports their sum.
+                    timing += ", the sum of its members' adaptations"
+                st.caption(timing)
                 if n_ratings is not None and result.weights:
                     ensemble_weights(result, n_ratings)
 

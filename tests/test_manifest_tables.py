@@ -1,0 +1,47 @@
+"""The home page's tables describe each variant in words."""
+
+import pytest
+
+from metarec.ui.manifest import describe_learner, describe_schedule, variant_table
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ([[0, 1], [3, 3], [13, 5]], "1 step for 0 to 2, 3 steps for 3 to 12, 5 steps for 13 or more "
+                                "ratings"),
+    ([[0, 1], [3, 3], [13, 3]], "1 step for 0 to 2, 3 steps for 3 or more ratings"),
+    ([[0, 2], [3, 2], [15, 2]], "2 steps for any number of ratings"),
+])
+def test_schedule_in_words(schedule, expected):
+    assert describe_schedule({"serve_schedule": schedule}) == expected
+
+
+def test_schedule_without_bins_uses_serve_steps():
+    assert describe_schedule({"inner_steps": 3, "serve_steps": 4}) == (
+        "4 steps for any number of ratings")
+
+
+def test_learner_in_words():
+    learner = {"adapt": "personal+decision", "algorithm": "metasgd", "inner_steps": 3,
+               "inner_lr": 0.1, "task": "like", "serve_schedule": [[0, 1], [3, 5]]}
+    assert describe_learner(learner) == (
+        "Meta-SGD for like/dislike on personal+decision, 3 steps of size 0.1 in training. "
+        "Serves 1 step for 0 to 2, 5 steps for 3 or more ratings.")
+
+
+def test_finetune_learner_in_words():
+    learner = {"adapt": "personal+decision", "algorithm": "maml", "inner_steps": 0,
+               "serve_steps": 5, "inner_lr": 0.1}
+    assert describe_learner(learner).startswith("Trained without an inner loop")
+
+
+def test_variant_table_details():
+    manifest = {"variants": {
+        "student": {"kind": "meta", "parameters": 10, "spec": {"learner": {
+            "adapt": "decision", "algorithm": "fomaml", "inner_steps": 1, "inner_lr": 0.5}}},
+        "user-bias": {"kind": "classical", "class": "UserBiasBaseline"},
+        "ensemble": {"kind": "ensemble", "members": ["student", "user-bias"]},
+    }}
+    details = variant_table(manifest).set_index("variant")["details"]
+    assert details["student"].startswith("First-order MAML on decision, 1 step of size 0.5")
+    assert details["user-bias"] == "shrunk item mean plus the user's shrunk rating bias"
+    assert details["ensemble"] == "blend of student, user-bias"
