@@ -249,9 +249,26 @@ def comparison_table(one_path, two_path, seeds_path) -> str:
                          f"| {two[key]['mean'] - one[key]['mean']:+.4f} | {interval} |")
     return "\n".join(lines)
 
-def load_average() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+def load_average() -> tuple:
+    return os.getloadavg()
+
+
+def load_note(loads) -> str:
+    """Return the load averages at start and end, and whether the machine was busy.
+
+    The run itself raises the load, so only the load at the start tells whether other
+    jobs shared the cores. A 1-minute load of 1 or more is taken as busy.
+    """
+    start, end = (", ".join(f"{value:.2f}" for value in load) for load in loads)
+    text = (f"Load average (1, 5, 15 min) when the runs started and ended: {start} and "
+            f"{end}.")
+    if loads[0][0] >= 1.0:
+        text += (f" Other jobs were using the {os.cpu_count()} cores at the start, so the "
+                 "timings are slower and noisier than on a quiet machine; rerun the "
+                 "command there for clean numbers.")
+    else:
+        text += " The machine was otherwise idle at the start."
+    return text
 
 
 def training_table(rows) -> str:
@@ -293,9 +310,7 @@ def write_section(command, training, latency, loads, epochs, repeats, comparison
     text = f"""## Scaling: meta-training workers and catalogue size
 
 {header(command)}
-Load average (1, 5, 15 min) when the runs started and ended: {loads[0]} and {loads[1]}.
-Timings taken while other jobs shared the cores are slower and noisier than on a quiet
-machine; rerun the command there for clean numbers.
+{load_note(loads)}
 
 ### Meta-training against users
 
