@@ -256,7 +256,7 @@ def load_average() -> tuple:
 def load_note(loads) -> str:
     """Return the load averages at start and end, and whether the machine was busy.
 
-    The run itself raises the load, so only the load at the start tells whether other
+    The run itself raises the load, so only the load at the start shows whether other
     jobs shared the cores. A 1-minute load of 1 or more is taken as busy.
     """
     start, end = (", ".join(f"{value:.2f}" for value in load) for load in loads)

@@ -79,3 +79,23 @@ def test_fast_path_refuses_item_parameters(recommender):
             FastAdapter(learner)
     finally:
         learner.adapted_names = original
+
+
+@pytest.mark.parametrize("variant", ["teacher", "student"])
+def test_numpy_and_torch_scoring_agree(recommender, variant):
+    adapter = FastAdapter(recommender.learners[variant])
+    items = recommender.item_ids[:5]
+    values = np.array([5.0, 1.0, 4.0, 2.0, 3.0], dtype=np.float32)
+    features = recommender._user_features(None, items, values)
+    rows = recommender.encoder.item_rows(items)
+    scores = {}
+    for numpy_scoring in (True, False):
+        adapter.numpy_scoring = numpy_scoring
+        _, _, score = adapter.adapt(features, rows, values, 2, TASK_LOSSES["rating"])
+        scores[numpy_scoring] = score(recommender._all_rows).numpy()
+    np.testing.assert_allclose(scores[True], scores[False], atol=1e-5)
+
+
+def test_small_networks_score_in_numpy(recommender):
+    assert FastAdapter(recommender.learners["student"]).numpy_scoring
+    assert not FastAdapter(recommender.learners["teacher"]).numpy_scoring
