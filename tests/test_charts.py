@@ -99,3 +99,16 @@ def test_tradeoff_accepts_zero_cost():
         {"variant": ["user-bias", "student"], "cost": [0.0, 0.4], "value": [0.78, 0.77]}),
         "mae", "milliseconds")
     assert len(figure.to_dict()["data"]) == 2
+
+
+def test_crowded_label_is_left_out():
+    # Five dots on one spot: four names fit around it, the fifth has no free place.
+    positions = evaluation_charts.label_positions([100.0] * 5, [100.0] * 5, list("abcde"),
+                                                  dot_size=14, crowded="none")
+    assert positions[:4] == list(evaluation_charts.LABEL_POSITIONS)
+    assert positions[4] is None
+
+
+def test_tradeoff_names_every_dot_in_legend():
+    figure = BUILDERS["trade-off"]()
+    assert figure.to_dict()["layout"].get("showlegend", True) is not False

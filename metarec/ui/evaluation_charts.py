@@ -87,23 +87,34 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
     })
 
 
-# Approximate size in pixels of a chart's plotting area, for placing the labels.
-PLOT_AREA_PX = (640.0, 320.0)
+# Span in pixels assumed for a trade-off chart's dots when placing labels. An estimate,
+# kept below the dashboard's plotting area (which Plotly also pads), so that labels err
+# toward more room on the page than assumed here.
+PLOT_AREA_PX = (560.0, 260.0)
+# Diameter in pixels of the trade-off chart's dots.
+DOT_SIZE_PX = 14
 # Label positions around a dot, in Plotly's ``textposition`` names, in order of preference.
 LABEL_POSITIONS = ("top center", "bottom center", "middle right", "middle left")
 
 
-def label_positions(xs, ys, names, char_width=7.0, line_height=14.0, gap=8.0) -> list[str]:
-    """Return where to write each dot's name so that labels overlap as little as possible.
+def label_positions(xs, ys, names, char_width=7.0, line_height=14.0, dot_size=8.0,
+                    crowded="least overlap") -> list:
+    """Return where to write each dot's name so that no label covers another or a dot.
 
-    ``xs`` and ``ys`` are the dots in pixels (y grows upwards). Each label is tried
-    above, below, right and left of its dot, and takes the first place that overlaps no
-    label placed before it and no other dot. Where every place overlaps, it takes the one
-    with the least overlapping area. The text width is estimated from ``char_width``.
+    ``xs`` and ``ys`` are the dots' centres in pixels (y grows upwards) and ``dot_size``
+    their diameter. Each label is tried above, below, right and left of its dot, and
+    takes the first place that overlaps no label placed before it and no dot. Where
+    every place overlaps, ``crowded="least overlap"`` takes the place with the least
+    overlapping area, and ``crowded="none"`` gives None: no label, for a chart whose
+    legend names the dot anyway. The text width is estimated from ``char_width``.
     """
+    if crowded not in ("least overlap", "none"):
+        raise ValueError(f"crowded must be 'least overlap' or 'none', got {crowded!r}")
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    dots = [(x - gap / 2, y - gap / 2, x + gap / 2, y + gap / 2) for x, y in zip(xs, ys)]
-    placed, chosen = [], [LABEL_POSITIONS[0]] * len(xs)
+    radius = dot_size / 2
+    gap = radius + 2
+    dots = [(x - radius, y - radius, x + radius, y + radius) for x, y in zip(xs, ys)]
+    placed, chosen = [], [None] * len(xs)
     # Go from the highest dot down, so each label is placed after those above it.
     for index in np.argsort(-ys, kind="stable"):
         x, y, width = xs[index], ys[index], char_width * len(str(names[index]))
@@ -118,6 +129,8 @@ def label_positions(xs, ys, names, char_width=7.0, line_height=14.0, gap=8.0) ->
                     for position, box in boxes.items()}
         # min keeps the first of equal values, so a free place goes by preference.
         best = min(LABEL_POSITIONS, key=overlaps.get)
+        if overlaps[best] > 0 and crowded == "none":
+            continue
         chosen[index] = best
         placed.append(boxes[best])
     return chosen
@@ -145,7 +158,8 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
     """Draw each variant as a dot at its cost (x) and its ``metric`` (y).
 
     ``points`` has ``variant``, ``cost`` and ``value``; rows with a missing value are
-    left out.
+    left out. A legend names every dot, and a dot also gets its name beside it where
+    the name covers no other label or dot (see :func:`label_positions`).
     """
     points = points.dropna(subset=["cost", "value"])
     colours = colours or variant_colours(points["variant"])
@@ -154,22 +168,24 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
         # A log axis cannot show a cost of 0, so place such labels at the lowest cost.
         positive = costs[costs > 0]
         costs = np.log10(np.where(costs > 0, costs, positive.min() if positive.size else 1.0))
+    # A dot whose name fits nowhere nearby stays unlabelled, and the legend names it.
     positions = label_positions(
         _spread(costs, PLOT_AREA_PX[0]),
         _spread(points["value"].to_numpy(dtype=float), PLOT_AREA_PX[1]),
-        points["variant"].tolist())
+        points["variant"].tolist(), dot_size=DOT_SIZE_PX, crowded="none")
     data = [{
         "type": "scatter", "x": [float(row.cost)], "y": [float(row.value)],
-        "mode": "markers+text", "name": row.variant, "text": [row.variant],
-        "textposition": position,
-        "marker": {"color": colours.get(row.variant), "size": 14},
+        "mode": "markers" if position is None else "markers+text", "name": row.variant,
+        "text": [row.variant], "textposition": position or "top center",
+        "marker": {"color": colours.get(row.variant), "size": DOT_SIZE_PX},
         "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{metric}: "
                          "%{y:.4f}<extra></extra>",
     } for row, position in zip(points.itertuples(index=False), positions)]
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} against {cost_label}"},
         "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},
-        "yaxis": {"title": {"text": metric}}, "height": 440, "showlegend": False,
+        "yaxis": {"title": {"text": metric}}, "height": 480,
+        "legend": {"orientation": "h", "y": -0.2},
         "margin": MARGIN,
     })
 
