@@ -90,3 +90,15 @@ def test_cross_validation_keeps_a_useful_blend(members):
     # Pooled over support sizes, neither member is best everywhere, so a blend wins.
     weights = ensemble.weights_for(3)
     assert 0.2 < weights["prior"] < 0.8
+
+
+def test_fallback_member_has_lowest_absolute_error():
+    # "steady" is off by 0.5 everywhere: MAE 0.5, MSE 0.25. "spiky" is exact on 80% of
+    # the ratings and off by 2 on the rest: MAE 0.4, MSE 0.8. No convex blend has an
+    # MAE below 0.4, so the bin falls back to one member, chosen by absolute error.
+    truth = np.zeros(N)
+    spiky = np.where(np.arange(N) % 5 == 0, 2.0, 0.0)
+    predictions = {"steady": np.full(N, 0.5), "spiky": spiky}
+    ensemble = SupportSizeEnsemble(["steady", "spiky"]).fit(
+        predictions, np.ones(N), truth, groups=np.arange(N) // 10)
+    assert ensemble.weights_for(1) == {"steady": 0.0, "spiky": 1.0}
