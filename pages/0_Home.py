@@ -77,7 +77,8 @@ else:
     users = max(record["users"] for record in manifest["validation"])
     st.caption(f"Mean absolute error on the held-out ratings of {users} validation "
                "users, given K of their ratings to adapt on (lower is better). A dash "
-               "marks a ranking baseline, which predicts no ratings.")
+               "marks a variant that predicts no ratings: a ranking baseline, or a "
+               "like/dislike classifier such as student-like.")
     st.table(table.style.format("{:.3f}", na_rep="–"))
 
 st.header("Try the models")

@@ -24,8 +24,9 @@ def test_learner_in_words():
     learner = {"adapt": "personal+decision", "algorithm": "metasgd", "inner_steps": 3,
                "inner_lr": 0.1, "task": "like", "serve_schedule": [[0, 1], [3, 5]]}
     assert describe_learner(learner) == (
-        "Meta-SGD for like/dislike on personal+decision, 3 steps of size 0.1 in training. "
-        "Serves 1 step for 0 to 2, 5 steps for 3 or more ratings.")
+        "Meta-SGD for like/dislike: adapts the user's embedding and bias and the decision "
+        "layers in 3 steps in training, with a step size learned for each parameter "
+        "(starting at 0.1). Serves 1 step for 0 to 2, 5 steps for 3 or more ratings.")
 
 
 def test_finetune_learner_in_words():
@@ -39,9 +40,12 @@ def test_variant_table_details():
         "student": {"kind": "meta", "parameters": 10, "spec": {"learner": {
             "adapt": "decision", "algorithm": "fomaml", "inner_steps": 1, "inner_lr": 0.5}}},
         "user-bias": {"kind": "classical", "class": "UserBiasBaseline"},
-        "ensemble": {"kind": "ensemble", "members": ["student", "user-bias"]},
+        "ensemble": {"kind": "ensemble", "members": ["student", "user-bias"],
+                     "weights": [[1.0, 0.0], [0.6, 0.0]]},
     }}
     details = variant_table(manifest).set_index("variant")["details"]
-    assert details["student"].startswith("First-order MAML on decision, 1 step of size 0.5")
+    assert details["student"].startswith(
+        "First-order MAML: adapts the decision layers in 1 step of size 0.5 in training.")
     assert details["user-bias"] == "shrunk item mean plus the user's shrunk rating bias"
-    assert details["ensemble"] == "blend of student, user-bias"
+    assert details["ensemble"] == ("Blend of student, user-bias, with weights fitted for each "
+                                   "range of ratings. user-bias gets weight 0 in every range.")

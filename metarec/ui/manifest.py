@@ -6,6 +6,13 @@ import pandas as pd
 
 ALGORITHM_NAMES = {"maml": "second-order MAML", "fomaml": "first-order MAML",
                    "metasgd": "Meta-SGD"}
+# The parameters each ``adapt`` setting lets the inner loop change.
+ADAPTED_PARTS = {
+    "personal": "the user's embedding and bias",
+    "decision": "the decision layers",
+    "personal+decision": "the user's embedding and bias and the decision layers",
+    "all": "every parameter",
+}
 
 # Descriptions of the classical baselines, keyed by the class name in the manifest.
 CLASSICAL_DETAILS = {
@@ -49,16 +56,36 @@ def describe_schedule(learner: dict) -> str:
 
 def describe_learner(learner: dict) -> str:
     """Return how a network variant was meta-trained and how it adapts, in words."""
-    adapts = learner.get("adapt", "?")
+    adapt = learner.get("adapt", "?")
+    adapts = ADAPTED_PARTS.get(adapt, adapt)
     task = " for like/dislike" if learner.get("task") == "like" else ""
+    algorithm = learner.get("algorithm")
     if learner.get("inner_steps") == 0:
-        trained = f"trained without an inner loop{task}, fine-tunes {adapts}"
+        trained = (f"trained without an inner loop{task}. Fine-tunes {adapts} with steps "
+                   f"of size {learner.get('inner_lr')}")
+    elif algorithm == "metasgd":
+        trained = (f"Meta-SGD{task}: adapts {adapts} in {_steps(learner.get('inner_steps'))} "
+                   f"in training, with a step size learned for each parameter (starting "
+                   f"at {learner.get('inner_lr')})")
     else:
-        algorithm = learner.get("algorithm")
-        trained = (f"{ALGORITHM_NAMES.get(algorithm, algorithm)}{task} on {adapts}, "
+        trained = (f"{ALGORITHM_NAMES.get(algorithm, algorithm)}{task}: adapts {adapts} in "
                    f"{_steps(learner.get('inner_steps'))} of size {learner.get('inner_lr')} "
                    "in training")
     return f"{trained[:1].upper()}{trained[1:]}. Serves {describe_schedule(learner)}."
+
+
+def describe_ensemble(entry: dict) -> str:
+    """Return the ensemble's members and which of them its fitted weights leave out."""
+    members = list(entry.get("members", []))
+    text = "Blend of " + ", ".join(members)
+    weights = entry.get("weights")
+    if weights:
+        text += ", with weights fitted for each range of ratings"
+        unused = [m for i, m in enumerate(members) if all(row[i] == 0 for row in weights)]
+        if unused:
+            text += f". {' and '.join(unused)} {'gets' if len(unused) == 1 else 'get'} " \
+                    "weight 0 in every range"
+    return text + "."
 
 
 def variant_table(manifest) -> pd.DataFrame:
@@ -70,7 +97,7 @@ def variant_table(manifest) -> pd.DataFrame:
     rows = []
     for name, entry in manifest["variants"].items():
         if entry["kind"] == "ensemble":
-            detail = "blend of " + ", ".join(entry.get("members", []))
+            detail = describe_ensemble(entry)
         elif "spec" in entry:
             detail = describe_learner(entry["spec"].get("learner", {}))
         else:
