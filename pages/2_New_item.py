@@ -51,7 +51,8 @@ if not chosen:
     st.info("Choose at least one variant.")
     st.stop()
 if not content["title"]:
-    st.info("Type the item's title.")
+    # The message sits under the Title field, so here the section only points to it.
+    st.info("The audience appears once the item has a title.")
     st.stop()
 try:
     comparison = compare_items_cached(dataset, recommender, ratings, chosen, content, k=TOP_K)

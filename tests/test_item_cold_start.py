@@ -28,6 +28,7 @@ from metarec.serving.items import ItemRecommender
 from metarec.serving.store import ModelsDirectoryError
 from metarec.tasks.scenarios import ScenarioSplit, make_scenario
 from metarec.ui.item_audience import PRESETS, audience_ratings
+from metarec.ui.item_charts import audience_figure
 from metarec.ui.item_compare import compare_item_variants
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
 
@@ -494,6 +495,24 @@ def test_comparison_collects_every_chart(recommender, sample_dataset):
     assert comparison.timings()["variant"].tolist() == variants
 
 
+def test_comparison_flags_cached_text(recommender):
+    item = new_item(description="A lighthouse keeper hears voices in the fog, once only.")
+    first = compare_item_variants(recommender, ["genre-mean"], **item)
+    second = compare_item_variants(recommender, ["genre-mean"], **item)
+
+    assert not first.text_cached
+    assert second.text_cached
+
+
+def test_audience_figure_draws_only_ranked_variants(recommender):
+    comparison = compare_item_variants(recommender, ["teacher", "genre-mean"], **new_item())
+    top = comparison.results["teacher"].top.assign(variant="teacher", label=lambda t: [
+        f"user {u}" for u in t["user_id"]])
+    figure = audience_figure(top, comparison.predictions)
+
+    assert [trace.name for trace in figure.data] == ["teacher"]
+
+
 # Dashboard -----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -543,12 +562,72 @@ def test_page_audience_preset_adds_ratings(page_env):
     assert any("adapted in" in c.value for c in app.caption)
 
 
-def test_page_rejects_missing_title(page_env):
+def plotly_figures(app) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def test_page_audience_chart_leaves_out_flat_variants(page_env):
     app = new_item_page()
-    app = app.text_input(key="new_item.title").set_value("").run()
 
     assert not app.exception, [e.value for e in app.exception]
-    assert any("Type the item's title" in i.value for i in app.info)
+    captions = [c.value for c in app.caption if "the audience chart leaves it out" in c.value]
+    assert len(captions) == 1
+    left_out = captions[0].split(" predict")[0].split(", ")
+    # genre-mean predicts the item's genre mean for everyone until users rate it.
+    assert "genre-mean" in left_out
+    audience = [figure for figure in plotly_figures(app)
+                if figure["layout"]["title"]["text"].startswith("Top audience")]
+    assert len(audience) == 1
+    drawn = {trace["name"] for trace in audience[0]["data"]}
+    assert drawn.isdisjoint(left_out)
+    assert "teacher" in drawn
+
+
+def test_page_rejects_missing_title(page_env):
+    app = new_item_page()
+    app = app.text_input(key="new_item.title").set_value("   ").run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.text_input(key="new_item.title").value == "   "
+    title_column = app.columns[0]
+    assert [t.key for t in title_column.text_input] == ["new_item.title"]
+    assert [e.value for e in title_column.error] == ["Type the item's title."]
+    assert not app.table
+
+
+def test_page_repeated_rating_shows_toast(page_env):
+    app = new_item_page()
+    user = app.selectbox(key="new_item.user").value
+    app = click(app, "Add rating")
+    assert not app.toast
+    app = click(app, "Add rating")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Ratings of the new item (1)" in h.value for h in app.subheader)
+    messages = [t.value for t in app.toast]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"No change: user {user} ")
+    assert messages[0].endswith("already rated the item with 4 stars.")
+
+
+def test_page_changed_rating_shows_toast(page_env):
+    app = new_item_page()
+    app = click(app, "Add rating")
+    app = app.segmented_control(key="new_item.stars").set_value(2).run()
+    app = click(app, "Add rating")
+
+    assert not app.exception, [e.value for e in app.exception]
+    messages = [t.value for t in app.toast]
+    assert len(messages) == 1
+    assert messages[0].endswith("from 4 to 2 stars.")
+
+
+def test_page_ensemble_weights_end_sentence(page_env):
+    app = new_item_page()
+
+    weights = [c.value for c in app.caption if "Its weights for" in c.value]
+    assert len(weights) == 1
+    assert weights[0].endswith(".")
 
 
 def test_page_offers_training_without_models(tmp_path, monkeypatch):

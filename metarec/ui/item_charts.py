@@ -44,12 +44,14 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
     """Draw each variant's predicted rating for the users some variant ranks on top.
 
     ``top`` has ``variant``, ``user_id`` and ``label`` (the union of the top lists);
-    ``predictions`` has ``variant``, ``user_id`` and ``predicted`` for every user. Users
-    are ordered by their mean predicted rating, best on top.
+    ``predictions`` has ``variant``, ``user_id`` and ``predicted`` for every user. Only
+    the variants in ``top`` are drawn, so leaving a variant out of ``top`` leaves it out
+    of the chart. Users are ordered by their mean predicted rating, best on top.
     """
     colours = colours or variant_colours(predictions["variant"].unique())
     labels = top.drop_duplicates("user_id").set_index("user_id")["label"]
-    shown = predictions[predictions["user_id"].isin(labels.index)].copy()
+    shown = predictions[predictions["user_id"].isin(labels.index)
+                        & predictions["variant"].isin(top["variant"])].copy()
     shown["label"] = shown["user_id"].map(labels)
     order = shown.groupby("label")["predicted"].mean().sort_values().index
     figure = go.Figure()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..serving import items as serving_items
 from ..serving.items import ItemRecommender
 
 
@@ -52,12 +53,16 @@ class ItemComparison:
         ``variant``, ``group``, ``value``, ``users`` and ``mean predicted``.
     encode_seconds : float
         Wall time of validating and embedding the item's text, shared by every variant.
+    text_cached : bool
+        True if the text embedding came from the cache of texts embedded before, so
+        ``encode_seconds`` contains no embedding.
     """
 
     results: dict
     predictions: pd.DataFrame
     groups: pd.DataFrame
     encode_seconds: float
+    text_cached: bool = False
 
     def curves(self) -> pd.DataFrame:
         """Return the support losses as rows of ``variant``, ``step`` and ``loss``."""
@@ -91,9 +96,14 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
         raise ValueError(f"choose at least one variant of {recommender.variants}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    # NOTE: the serving layer does not report cache hits, so this counts the misses of
+    # its private per-text embedding cache. Another thread embedding at the same moment
+    # would turn a hit into a reported miss, but the dashboard embeds on one thread.
+    misses_before = serving_items._embed.cache_info().misses
     started = time.perf_counter()
     content = recommender.new_item_content(title, genres, year, description)
     encode_seconds = time.perf_counter() - started
+    text_cached = serving_items._embed.cache_info().misses == misses_before
 
     results, predictions, groups = {}, [], []
     for name in variants:
@@ -109,4 +119,5 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
         group_means.insert(0, "variant", name)
         groups.append(group_means)
     return ItemComparison(results, pd.concat(predictions, ignore_index=True),
-                          pd.concat(groups, ignore_index=True), encode_seconds)
+                          pd.concat(groups, ignore_index=True), encode_seconds,
+                          text_cached)

@@ -13,6 +13,7 @@ from ..data import Dataset
 from .item_audience import PRESETS, audience_ratings
 
 DEFAULT_TITLE = "Starfall Academy"
+TITLE_MISSING = "Type the item's title."
 DEFAULT_DESCRIPTION = ("Teenage cadets at an orbital flight school uncover an alien signal "
                        "and must fly a stolen starship to answer it.")
 
@@ -39,11 +40,21 @@ def user_label(users, user_id) -> str:
     return " · ".join(parts)
 
 
+def _stars(value: float) -> str:
+    return f"{value:g} star" + ("" if value == 1 else "s")
+
+
 def item_content_controls(dataset: Dataset, prefix: str) -> dict:
-    """Draw the title, genres, year and description, and return them as a dict."""
+    """Draw the title, genres, year and description, and return them as a dict.
+
+    An empty title shows a message under the Title field and returns ``title`` as "".
+    """
     title_column, year_column = st.columns([3, 1])
     title = title_column.text_input("Title", value=DEFAULT_TITLE, key=f"{prefix}.title",
-                                    persist_state="session", max_chars=200)
+                                    persist_state="session", max_chars=200,
+                                    placeholder="required, e.g. " + DEFAULT_TITLE)
+    if not title.strip():
+        title_column.error(TITLE_MISSING, icon=":material/error:")
     year = year_column.number_input("Release year", min_value=1870, max_value=2100,
                                     value=1998, step=1, key=f"{prefix}.year",
                                     persist_state="session")
@@ -72,7 +83,16 @@ def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
     rating = st.segmented_control("Their rating", stars, default=stars[-2], required=True,
                                   format_func=lambda s: f"{s} ★", key=f"{prefix}.stars")
     if st.button("Add rating", disabled=rating is None):
+        before = ratings.get(int(user))
         ratings[int(user)] = float(rating)
+        if before is None:
+            return
+        label = user_label(users, user)
+        if before == float(rating):
+            st.toast(f"No change: {label} already rated the item with {_stars(before)}.")
+        else:
+            st.toast(f"Changed the rating of {label} from {before:g} to "
+                     f"{_stars(float(rating))}.")
 
 
 def audience_controls(dataset: Dataset, ratings: dict, prefix: str):

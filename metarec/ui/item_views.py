@@ -95,8 +95,12 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
         timing_column.caption(
             f"The ensemble's time is the sum of its members' adaptations. Its weights for "
             f"{n_ratings} rating{'' if n_ratings == 1 else 's'}: "
-            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()))
-    timing_column.caption(
-        f"Embedding the item's text took {comparison.encode_seconds * 1000:,.0f} ms, once "
-        "for every variant. Each time is a single measurement, so it varies with the load "
-        "on the machine.")
+            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()) + ".")
+    if comparison.text_cached:
+        embedding = ("The item's text embedding came from the cache, because this text "
+                     "was embedded before.")
+    else:
+        embedding = (f"Embedding the item's text took "
+                     f"{comparison.encode_seconds * 1000:,.0f} ms, once for every variant.")
+    timing_column.caption(f"{embedding} Each time is a single measurement, so it varies "
+                          "with the load on the machine.")
