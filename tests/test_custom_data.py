@@ -24,7 +24,7 @@ from metarec.data import (
     load_dataset,
     read_csv_dataset,
 )
-from metarec.data.custom import infer_rating_scale
+from metarec.data.custom import RatingScaleError, infer_rating_scale
 from metarec.data.features import FeatureEncoder
 from metarec.data.sample import generate_sample
 
@@ -171,6 +171,10 @@ def test_too_many_bad_rows_reject_the_file(tmp_path):
     with pytest.raises(CsvRejectedError, match=message) as raised:
         read_csv_dataset(path, max_rejected_share=0.1)
     assert [r.line for r in raised.value.rejected] == [11, 12]
+    assert str(raised.value).startswith(f"{path}: ")
+    assert str(raised.value).endswith("allow a larger share of invalid rows with "
+                                      "max_rejected_share (--max-rejected on the command "
+                                      "line).")
 
     assert len(read_csv_dataset(path, max_rejected_share=0.2).rejected) == 2
 
@@ -218,6 +222,12 @@ def test_rejected_share_must_be_a_fraction(tmp_path, share):
 ])
 def test_rating_scale_is_inferred(values, scale):
     assert infer_rating_scale(values) == scale
+
+
+def test_one_unusual_rating_needs_a_scale():
+    with pytest.raises(RatingScaleError, match="every rating is 20, which fits no common "
+                                               "scale; pass the rating scale"):
+        infer_rating_scale([20.0, 20.0])
 
 
 def test_unusual_inferred_scale_is_logged(tmp_path, caplog):
@@ -293,6 +303,21 @@ def test_invalid_item_year_is_rejected(tmp_path):
     result = read_csv_dataset(ratings_file(tmp_path, GOOD_ROWS), tmp_path / "items.csv")
     rejected = [(r.line, r.reason) for r in result.rejected]
     assert rejected == [(2, "year 'nineties' is not a number")]
+
+
+@pytest.mark.parametrize("rows, summary", [
+    (["u1,m1,4"], "tab: 1 rating from 1 user on 1 item"),
+    (["u1,m1,4", "u1,m2,3"], "tab: 2 ratings from 1 user on 2 items"),
+    (["u1,m1,4", "u2,m1,3"], "tab: 2 ratings from 2 users on 1 item"),
+])
+def test_summary_counts_are_pluralised(tmp_path, rows, summary):
+    dataset = read_csv_dataset(ratings_file(tmp_path, rows, name="tab.csv")).dataset
+    assert dataset.summary() == summary
+
+
+def test_summary_separates_thousands(sample_dataset):
+    assert sample_dataset.summary().startswith(f"{sample_dataset.name}: 33,785 ratings from "
+                                               "500 users on 400 items")
 
 
 def test_fingerprint_follows_the_ratings(tmp_path):
@@ -479,7 +504,8 @@ def test_dashboard_opens_uploaded_csv(own_data, own_models, tmp_path, monkeypatc
     # The upload stays chosen on the next page, where a rating gives recommendations.
     app.switch_page(NEW_USER).run()
     assert not app.exception, [e.value for e in app.exception]
-    assert any("Using the ratings uploaded earlier" in c.value for c in app.sidebar.caption)
+    assert any("Using the ratings uploaded earlier ('ratings.csv')" in c.value
+               for c in app.sidebar.caption)
     [add] = [b for b in app.button if b.label == "Add rating"]
     add.click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -502,7 +528,7 @@ def test_dashboard_lists_rejected_rows(tmp_path, monkeypatch):
     assert any("Left out 1 invalid row of the upload" in w.value for w in app.sidebar.warning)
     rejected = app.sidebar.dataframe[0].value
     assert rejected.to_dict("records") == [
-        {"file": "ratings.csv", "line": 22, "reason": "rating 'x' is not a number"}]
+        {"file": "mine.csv", "line": 22, "reason": "rating 'x' is not a number"}]
 
 
 def test_dashboard_rejects_a_bad_upload(tmp_path, monkeypatch):
@@ -516,7 +542,73 @@ def test_dashboard_rejects_a_bad_upload(tmp_path, monkeypatch):
     app.run()
 
     assert not app.exception, [e.value for e in app.exception]
-    assert any("rejected as a whole because 2 of 3 data rows" in e.value for e in app.error)
+    [error] = app.error
+    assert ("Could not load the ratings data. 'bad.csv' was rejected as a whole because 2 of "
+            "3 data rows (67%) are invalid, more than the allowed 10%. Rejected rows: line 3: "
+            "rating 'x' is not a number; line 4: rating 'y' is not a number. Fix or remove "
+            "these rows and upload the file again.") == error.value
+
+
+# Each case: ratings CSV text, an items CSV as (file name, text) or None, and the error.
+BAD_UPLOADS = {
+    "empty file": (
+        "", None,
+        ("'mine.csv' is invalid at line 1: expected a header row, the file is empty. Fix "
+         "the file and upload it again.")),
+    "missing column": (
+        "user_id,item_id\nu1,m1\n", None,
+        ("'mine.csv' is invalid at line 1: expected a header row naming the columns "
+         "user_id, item_id, rating (optional: timestamp); missing rating, found "
+         "'user_id,item_id'. Fix the file and upload it again.")),
+    "header only": (
+        "user_id,item_id,rating\n", None,
+        ("'mine.csv' is invalid at line 2: expected at least one data row below the "
+         "header. Fix the file and upload it again.")),
+    "bad items file": (
+        "user_id,item_id,rating\nu1,m1,4\n", ("movies.csv", "item_id,year\nm1,soon\n"),
+        ("'movies.csv' was rejected as a whole because the only data row is invalid. "
+         "Rejected rows: line 2: year 'soon' is not a number. Fix or remove these rows "
+         "and upload the file again.")),
+    "one odd rating": (
+        "user_id,item_id,rating\nu1,m1,20\nu2,m1,20\n", None,
+        ("Every rating in 'mine.csv' is 20, which fits no common rating scale. Tick 'Set "
+         "the rating scale' in the sidebar and enter the lowest and highest rating.")),
+}
+
+
+@pytest.mark.parametrize("ratings, items, message", BAD_UPLOADS.values(), ids=BAD_UPLOADS)
+def test_dashboard_names_the_uploaded_file(tmp_path, monkeypatch, ratings, items, message):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Your own CSV").run()
+    uploaders = {u.label: u for u in app.sidebar.file_uploader}
+    uploaders["Ratings CSV"].set_value(("mine.csv", ratings.encode(), "text/csv"))
+    if items is not None:
+        name, text = items
+        uploaders["Items CSV (optional)"].set_value((name, text.encode(), "text/csv"))
+    app.run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    [error] = app.error
+    assert error.value == f"Could not load the ratings data. {message}"
+
+
+def test_dashboard_summary_of_one_rating(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Your own CSV").run()
+    content = b"user_id,item_id,rating\nu1,m1,4\n"
+    app.sidebar.file_uploader[0].set_value(("tab.csv", content, "text/csv"))
+    app.run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    captions = [c.value for c in app.sidebar.caption]
+    assert "tab: 1 rating from 1 user on 1 item" in captions, captions
 
 
 def upload_with_scale(tmp_path, monkeypatch, rows, scale):

@@ -54,28 +54,35 @@ class CsvRejectedError(ValueError):
         Every rejected row of the file.
     rows : int
         Number of data rows in the file.
+    reason : str
+        Why the file was rejected, e.g. ``"all 2 data rows are invalid"``.
+    listed : str
+        The first ``LISTED_REJECTIONS`` rejected rows as ``"line N: reason"``, joined
+        with semicolons, followed by a count of the rest.
     """
 
     def __init__(self, path, rejected, rows, max_share):
         self.path = Path(path)
         self.rejected = list(rejected)
         self.rows = rows
-        listed = "; ".join(f"line {r.line}: {r.reason}"
-                           for r in self.rejected[:LISTED_REJECTIONS])
+        self.listed = "; ".join(f"line {r.line}: {r.reason}"
+                                for r in self.rejected[:LISTED_REJECTIONS])
         more = len(self.rejected) - LISTED_REJECTIONS
         if more > 0:
-            listed += f"; and {more} more"
+            self.listed += f"; and {more} more"
         if len(self.rejected) >= rows:
-            reason, advice = f"all {rows} data rows are invalid", "Fix these rows."
+            self.reason = ("the only data row is invalid" if rows == 1
+                           else f"all {rows} data rows are invalid")
+            advice = "Fix these rows."
         else:
-            reason = (f"{len(self.rejected)} of {rows} data rows "
-                      f"({len(self.rejected) / rows:.0%}) are invalid, more than the "
-                      f"allowed {max_share:.0%}")
+            self.reason = (f"{len(self.rejected)} of {rows} data rows "
+                           f"({len(self.rejected) / rows:.0%}) are invalid, more than the "
+                           f"allowed {max_share:.0%}")
             advice = ("Fix these rows, or allow a larger share of invalid rows with "
                       "max_rejected_share (--max-rejected on the command line).")
         super().__init__(
-            f"{self.path}: rejected as a whole because {reason}. Rejected rows: {listed}. "
-            f"{advice}"
+            f"{self.path}: rejected as a whole because {self.reason}. Rejected rows: "
+            f"{self.listed}. {advice}"
         )
 
 

@@ -33,8 +33,9 @@ from .csv_rows import (
 )
 from .dataset import Dataset
 
-__all__ = ["COMMON_SCALES", "CSV_FILES", "CsvImport", "CsvRejectedError", "RejectedRow",
-           "infer_rating_scale", "load_csv_dataset", "log_rejected", "read_csv_dataset"]
+__all__ = ["COMMON_SCALES", "CSV_FILES", "CsvImport", "CsvRejectedError", "RatingScaleError",
+           "RejectedRow", "infer_rating_scale", "load_csv_dataset", "log_rejected",
+           "read_csv_dataset"]
 logger = logging.getLogger("metarec")
 
 DEFAULT_MAX_REJECTED_SHARE = 0.1
@@ -47,6 +48,24 @@ CSV_FILES = ("ratings.csv", "items.csv", "users.csv")
 _YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
 _INTEGER = re.compile(r"-?[0-9]+")
 _NO_GENRES = "(no genres listed)"
+
+
+class RatingScaleError(ValueError):
+    """A rating scale cannot be inferred because every rating is one uncommon value.
+
+    The value lies outside every scale in ``COMMON_SCALES``.
+
+    Attributes
+    ----------
+    value : float
+        The one rating value.
+    """
+
+    def __init__(self, value):
+        self.value = value
+        super().__init__(
+            f"every rating is {value:g}, which fits no common scale; pass the rating scale"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +139,11 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
         If a header lacks a required column.
     CsvRejectedError
         If a file has more than ``max_rejected_share`` invalid rows, or none valid.
+    RatingScaleError
+        If no rating scale is given and every rating is one value outside every common
+        scale.
     ValueError
-        If an argument is out of range, or no rating scale fits the data.
+        If an argument is out of range.
     """
     if not 0 <= max_rejected_share < 1:
         raise ValueError(
@@ -182,7 +204,9 @@ def infer_rating_scale(values) -> tuple[float, float]:
     Raises
     ------
     ValueError
-        If ``values`` is empty, or all ratings are equal and outside every common scale.
+        If ``values`` is empty.
+    RatingScaleError
+        If all ratings are equal and outside every common scale.
     """
     values = np.fromiter(values, dtype=float)
     if values.size == 0:
@@ -197,9 +221,7 @@ def infer_rating_scale(values) -> tuple[float, float]:
     if containing:
         return containing[0][:2]
     if low == high:
-        raise ValueError(
-            f"every rating is {low:g}, which fits no common scale; pass the rating scale"
-        )
+        raise RatingScaleError(low)
     return (low, high)
 
 

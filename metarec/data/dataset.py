@@ -65,7 +65,13 @@ class Dataset:
         return dict(zip(self.items["item_id"], self.items["title"]))
 
     def summary(self) -> str:
+        """Return the name and counts, e.g. ``"ml-100k: 100,000 ratings from 943 users …"``."""
         return (
-            f"{self.name}: {self.n_ratings:,} ratings from {len(self.users):,} users "
-            f"on {len(self.items):,} items"
+            f"{self.name}: {_count(self.n_ratings, 'rating')} from "
+            f"{_count(len(self.users), 'user')} on {_count(len(self.items), 'item')}"
         )
+
+
+def _count(number: int, noun: str) -> str:
+    """Return ``number`` with thousands separators and ``noun``, plural unless it is 1."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"

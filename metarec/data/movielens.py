@@ -34,11 +34,23 @@ _YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
 
 
 class DataFormatError(ValueError):
-    """A data file does not follow the layout it claims to have."""
+    """A data file does not follow the layout it claims to have.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    line_number : int
+    found : str
+        The text of the line, or ``""`` where the file ends early.
+    expected : str
+        What the line should contain.
+    """
 
     def __init__(self, path, line_number, found, expected):
         self.path = Path(path)
         self.line_number = line_number
+        self.found = found
+        self.expected = expected
         super().__init__(
             f"{self.path}, line {line_number}: expected {expected}, found {found!r}"
         )

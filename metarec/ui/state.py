@@ -154,7 +154,8 @@ def selected_dataset() -> Dataset | None:
         dataset = load_dataset(directory)
     except (OSError, ValueError) as error:
         logger.warning("failed to load data from %s: %s", directory, error)
-        st.error(f"Could not load the ratings data. {error}")
+        message = upload.load_error_message(directory, error) or str(error)
+        st.error(f"Could not load the ratings data. {message}")
         return None
     st.sidebar.caption(dataset.summary())
     return dataset

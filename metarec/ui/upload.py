@@ -9,6 +9,10 @@ A rating scale set in the upload controls goes into a copy of that folder, as
 ``read_options.json``, because the folder path is all that the data loader receives.
 :func:`csv_options` returns the keyword arguments of
 :func:`metarec.data.load_dataset` that such a folder needs.
+
+The folder stores the files under the names the loader reads (``ratings.csv`` …), and
+``upload_names.json`` maps them to the names the files were uploaded with, so that
+messages name each file as the person uploaded it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from ..data.csv_rows import CsvRejectedError
-from ..data.custom import COMMON_SCALES, CSV_FILES, read_csv_dataset
+from ..data.custom import COMMON_SCALES, CSV_FILES, RatingScaleError, read_csv_dataset
 from ..data.download import (
     MOVIELENS_ARCHIVES,
     DownloadError,
@@ -42,6 +46,7 @@ UPLOAD_KEY = "data.upload"
 UPLOADED_FOLDER_KEY = "data.upload.folder"
 SCALE_KEY = "data.upload.scale"
 OPTIONS_FILE = "read_options.json"
+NAMES_FILE = "upload_names.json"
 DOWNLOAD_LABELS = {"ml-100k": "MovieLens-100K (100,000 ratings, 4.9 MB)",
                    "ml-1m": "MovieLens-1M (1,000,209 ratings, about 6 MB)"}
 
@@ -115,11 +120,14 @@ def csv_upload_controls() -> Path | None:
     if ratings is not None:
         folder = save_upload(ratings.name, ratings.getvalue(),
                              items.getvalue() if items is not None else None,
-                             users.getvalue() if users is not None else None)
+                             users.getvalue() if users is not None else None,
+                             items_name=items.name if items is not None else None,
+                             users_name=users.name if users is not None else None)
         st.session_state[UPLOADED_FOLDER_KEY] = str(folder)
     elif UPLOADED_FOLDER_KEY in st.session_state:
         folder = Path(st.session_state[UPLOADED_FOLDER_KEY])
-        sidebar.caption(f"Using the ratings uploaded earlier ('{folder.name}'). Upload "
+        name = (uploaded_names(folder) or {}).get(CSV_FILES[0], folder.name)
+        sidebar.caption(f"Using the ratings uploaded earlier ('{name}'). Upload "
                         "another file to replace them.")
     else:
         sidebar.info("Upload a ratings CSV to use your own data.")
@@ -184,7 +192,7 @@ def with_rating_scale(folder: Path, scale) -> Path:
     target = (folder.parent.parent / f"{folder.parent.name}-scale-{low:g}-{high:g}"
               / folder.name)
     target.mkdir(parents=True, exist_ok=True)
-    for name in CSV_FILES:
+    for name in (*CSV_FILES, NAMES_FILE):
         if (folder / name).is_file() and not (target / name).is_file():
             shutil.copyfile(folder / name, target / name)
     options = target / OPTIONS_FILE
@@ -208,13 +216,19 @@ def csv_options(folder) -> dict:
 
 
 def save_upload(file_name, ratings: bytes, items: bytes | None = None,
-                users: bytes | None = None) -> Path:
+                users: bytes | None = None, *, items_name=None, users_name=None) -> Path:
     """Write uploaded files as a CSV folder and return it.
 
     The folder is ``uploads/<hash>/<ratings file name without .csv>`` in the user cache
-    directory, so the dataset is named after the uploaded file.
+    directory, so the dataset is named after the uploaded file. The hash covers the
+    contents and the uploaded names, which the folder records in ``upload_names.json``.
     """
-    digest = hashlib.sha256()
+    uploaded = {}
+    for stored, name, content in zip(CSV_FILES, (file_name, items_name, users_name),
+                                     (ratings, items, users)):
+        if content is not None:
+            uploaded[stored] = str(name or stored)
+    digest = hashlib.sha256(json.dumps(uploaded, sort_keys=True).encode())
     for content in (ratings, items, users):
         digest.update(b"\0" if content is None else hashlib.sha256(content).digest())
     stem = Path(file_name).stem.strip() or "ratings"
@@ -224,7 +238,53 @@ def save_upload(file_name, ratings: bytes, items: bytes | None = None,
         path = folder / name
         if content is not None and not path.is_file():
             path.write_bytes(content)
+    names = folder / NAMES_FILE
+    if not names.is_file():
+        names.write_text(json.dumps(uploaded))
     return folder
+
+
+def uploaded_names(folder) -> dict | None:
+    """Return ``{stored file name: uploaded file name}`` of an upload folder.
+
+    Returns None for a folder that :func:`save_upload` did not write.
+    """
+    path = Path(folder) / NAMES_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def load_error_message(folder, error: Exception) -> str | None:
+    """Return why the upload in ``folder`` failed to load, naming the uploaded files.
+
+    The loader's messages name the files inside the cache folder and point to
+    ``max_rejected_share``, which the dashboard does not offer. This message names the
+    files as uploaded and tells the person to fix them and upload them again. Returns
+    None when ``folder`` is not an upload, so the caller shows the loader's message.
+    """
+    names = uploaded_names(folder)
+    if names is None:
+        return None
+    stored = Path(getattr(error, "path", "")).name
+    name = names.get(stored, stored)
+    if isinstance(error, CsvRejectedError):
+        return (f"'{name}' was rejected as a whole because {error.reason}. Rejected rows: "
+                f"{error.listed}. Fix or remove these rows and upload the file again.")
+    if isinstance(error, DataFormatError):
+        found = f", found {error.found!r}" if error.found else ""
+        return (f"'{name}' is invalid at line {error.line_number}: expected "
+                f"{error.expected}{found}. Fix the file and upload it again.")
+    if isinstance(error, RatingScaleError):
+        return (f"Every rating in '{names[CSV_FILES[0]]}' is {error.value:g}, which fits no "
+                "common rating scale. Tick 'Set the rating scale' in the sidebar and enter "
+                "the lowest and highest rating.")
+
+    # Other errors name no line, so show them with the uploaded names in place of paths.
+    message = str(error)
+    for stored, uploaded in names.items():
+        message = message.replace(str(Path(folder) / stored), uploaded)
+    return message if message.endswith(".") else f"{message}."
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -241,7 +301,9 @@ def _read_upload(folder: str) -> tuple[np.ndarray | None, list]:
                                   users if users.is_file() else None, **csv_options(folder))
     except (CsvRejectedError, DataFormatError, ValueError, OSError):
         return None, []
-    rejected = [(row.file, row.line, row.reason) for row in result.rejected]
+    names = uploaded_names(folder) or {}
+    rejected = [(names.get(row.file, row.file), row.line, row.reason)
+                for row in result.rejected]
     return result.dataset.ratings["rating"].to_numpy(), rejected
 
 
