@@ -642,3 +642,50 @@ def test_comparison_survives_page_switch(app_env, results_file):
     assert any(f"Showing '{path.name}', loaded earlier" in c.value for c in app.caption)
     assert app.multiselect(key="comparison.metrics").value == ["rmse"]
     assert list(app.table[0].value.columns) == ["rmse K=1", "rmse K=5", "rmse K=all"]
+
+
+def test_ensemble_reuses_chosen_members(models_dir, sample_dataset):
+    from metarec.serving.recommender import Recommender
+    from metarec.ui.compare import compare_variants
+
+    recommender = Recommender.load(models_dir, sample_dataset)
+    members = recommender.ensemble.members
+    comparison = compare_variants(recommender, {1: 5.0, 2: 4.0, 3: 1.0},
+                                  [*members, "ensemble"], k=TOP_K)
+    results = comparison.results
+    assert results["ensemble"].seconds == pytest.approx(
+        sum(results[member].seconds for member in members), rel=1e-12)
+
+
+def test_ensemble_rejects_members_of_other_ratings(models_dir, sample_dataset):
+    from metarec.serving.recommender import Recommender
+
+    recommender = Recommender.load(models_dir, sample_dataset)
+    student = recommender.adapt({1: 5.0}, "student")
+    with pytest.raises(ValueError, match="adapted to other ratings"):
+        recommender.adapt({1: 5.0, 2: 4.0}, "ensemble", members={"student": student})
+
+
+def test_top_lists_name_what_scores_are(app_env):
+    chosen = ["student", "popularity", "student-like", "user-bias"]
+    app = new_user_page({1: 5.0, 2: 4.0})
+    app = choose_all_variants(app, chosen)
+
+    assert not app.exception, [e.value for e in app.exception]
+    headings = [heading.value for heading in app.subheader if heading.value in chosen]
+    assert headings == chosen
+    tables = dict(zip(headings, (table.value for table in app.table)))
+    assert "score" in tables["student"].columns
+    assert "like probability" in tables["student-like"].columns
+    counts = tables["popularity"]["ranking score"]
+    # Popularity scores are rating counts, shown as whole numbers.
+    assert all(text.replace(",", "").isdigit() for text in counts)
+
+
+def test_timing_caption_text():
+    from metarec.ui.views import timing_caption
+
+    assert timing_caption(0.00001) == "adapted in under 0.1 ms"
+    assert timing_caption(0.0123) == "adapted in 12.3 ms"
+    assert timing_caption(0.002, ensemble=True) == (
+        "adapted in 2.0 ms, the sum of its members' adaptations")

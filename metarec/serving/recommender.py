@@ -178,6 +178,17 @@ class Recommender:
             )
         return items, values
 
+    def score_label(self, variant) -> str:
+        """Return the kind of scores ``variant`` gives, in words.
+
+        That is "predicted rating", "like probability" (a network trained for the
+        ``like`` task) or "ranking score" (popularity, random).
+        """
+        learner = self.learners.get(variant)
+        if learner is not None and learner.task == "like":
+            return "like probability"
+        return "ranking score" if self.is_ranker(variant) else "predicted rating"
+
     def is_ranker(self, variant) -> bool:
         """True where scores rank items but are not ratings.
 
@@ -226,7 +237,8 @@ class Recommender:
 
     # Adaptation ------------------------------------------------------------------------
 
-    def adapt(self, ratings, variant="student", user=None, steps=None) -> Adaptation:
+    def adapt(self, ratings, variant="student", user=None, steps=None,
+              members=None) -> Adaptation:
         """Adapt ``variant`` to a new user.
 
         Parameters
@@ -241,6 +253,10 @@ class Recommender:
         steps : int, optional
             Inner steps; defaults to the count the variant's serving schedule gives for
             this many ratings (chosen on validation users at training time).
+        members : dict of str to Adaptation, optional
+            For the ensemble: members already adapted to the same ``ratings``, ``user``
+            and ``steps``, reused instead of adapted again. The ensemble's ``seconds``
+            then add up their times. Only their variant and ratings are checked.
         """
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
@@ -253,7 +269,8 @@ class Recommender:
         if variant in self.classical:
             return self._adapt_classical(variant, items, values, rated)
         if variant == ENSEMBLE:
-            return self._adapt_ensemble(items, values, features, rated, steps, rows)
+            return self._adapt_ensemble(items, values, features, rated, steps, rows,
+                                        members or {})
         return self._adapt_network(variant, items, values, features, rated, steps, rows)
 
     def _fast_adapter(self, variant):
@@ -322,10 +339,17 @@ class Recommender:
             curve = [float(np.mean((scorer(items) - values) ** 2))]
         return Adaptation(name, curve, seconds, scorer, self, rated)
 
-    def _adapt_ensemble(self, items, values, features, rated, steps, rows=None):
+    def _adapt_ensemble(self, items, values, features, rated, steps, rows=None, given=None):
         members = {}
         for name in self.ensemble.members:
-            if name in self.classical:
+            reused = (given or {}).get(name)
+            if reused is not None:
+                if reused.variant != name or reused.rated != rated:
+                    raise ValueError(
+                        f"members[{name!r}] was adapted to other ratings or is another "
+                        f"variant ({reused.variant!r}); pass adaptations of these ratings")
+                members[name] = reused
+            elif name in self.classical:
                 members[name] = self._adapt_classical(name, items, values, rated)
             else:
                 members[name] = self._adapt_network(name, items, values, features, rated, steps,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..serving.recommender import Recommender
+from ..serving.recommender import ENSEMBLE, Recommender
 
 SCORE_COLUMNS = ["variant", "item_id", "title", "score", "in_top"]
 
@@ -39,6 +39,8 @@ class VariantResult:
     weight_bin : tuple
         For the ensemble, the minimum and maximum number of ratings that get the same
         ``weights``, as :func:`support_bin` returns them. Empty for the other variants.
+    score_label : str
+        The kind of ``score``, as :meth:`Recommender.score_label` names it.
     """
 
     variant: str
@@ -48,6 +50,7 @@ class VariantResult:
     weights: dict
     is_ranker: bool = False
     weight_bin: tuple = ()
+    score_label: str = "predicted rating"
 
 
 @dataclass
@@ -117,7 +120,14 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
 
-    adaptations = {name: recommender.adapt(ratings, name, user=user) for name in variants}
+    # The ensemble reuses the adaptations of its members that are also chosen, so its
+    # time is the sum of theirs as shown, and they are not adapted twice.
+    adaptations = {name: recommender.adapt(ratings, name, user=user)
+                   for name in variants if name != ENSEMBLE}
+    if ENSEMBLE in variants:
+        adaptations[ENSEMBLE] = recommender.adapt(ratings, ENSEMBLE, user=user,
+                                                  members=adaptations)
+    adaptations = {name: adaptations[name] for name in variants}
 
     results = {}
     for name, adaptation in adaptations.items():
@@ -128,7 +138,8 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
             weight_bin = support_bin(recommender.ensemble.bin_edges, len(adaptation.rated))
         results[name] = VariantResult(name, top, list(adaptation.support_losses),
                                       adaptation.seconds, dict(adaptation.weights),
-                                      adaptation.is_ranker, weight_bin)
+                                      adaptation.is_ranker, weight_bin,
+                                      recommender.score_label(name))
     rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show

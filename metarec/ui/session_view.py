@@ -74,7 +74,8 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
 
     current = {v: records[(v, n)] for v in variants}
     previous = {v: records[(v, n - 1)].top if n else None for v in variants}
-    results = {v: VariantResult(v, r.top, [], r.seconds, {}, recommender.is_ranker(v))
+    results = {v: VariantResult(v, r.top, [], r.seconds, {}, recommender.is_ranker(v),
+                                score_label=recommender.score_label(v))
                for v, r in current.items()}
     st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
               f"rating{'' if n == 1 else 's'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -34,21 +35,38 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
             with column:
                 st.subheader(result.variant)
                 # Scores as text, because a pandas Styler costs several ms per table.
+                label = "score" if not result.is_ranker else result.score_label
                 top = pd.DataFrame({"title": result.top["title"].to_numpy(),
-                                    "score": [f"{s:.2f}" for s in result.top["score"]]},
+                                    label: score_texts(result.top["score"],
+                                                       result.is_ranker)},
                                    index=pd.Index(result.top["rank"].to_numpy(), name="#"))
-                if result.is_ranker:
-                    top = top.rename(columns={"score": "ranking score"})
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
-                timing = f"adapted in {result.seconds * 1000:,.1f} ms"
-                if result.weights:
-                    # The ensemble adapts every member in turn and reports their sum.
-                    timing += ", the sum of its members' adaptations"
-                st.caption(timing)
+                st.caption(timing_caption(result.seconds, bool(result.weights)))
                 if n_ratings is not None and result.weights:
                     ensemble_weights(result, n_ratings)
+
+
+def score_texts(scores, ranking=False) -> list[str]:
+    """Return scores as text, with two decimals.
+
+    Ranking scores that are all whole numbers (popularity's rating counts) have none.
+    """
+    scores = np.asarray(scores, dtype=float)
+    if ranking and scores.size and np.all(scores == np.round(scores)):
+        return [f"{score:,.0f}" for score in scores]
+    return [f"{score:.2f}" for score in scores]
+
+
+def timing_caption(seconds: float, ensemble: bool = False) -> str:
+    """Return "adapted in ... ms", with "under 0.1 ms" for what one decimal shows as 0."""
+    milliseconds = seconds * 1000
+    text = ("adapted in under 0.1 ms" if milliseconds < 0.05
+            else f"adapted in {milliseconds:,.1f} ms")
+    if ensemble:
+        text += ", the sum of its members' adaptations"
+    return text
 
 
 def ensemble_weights(result: VariantResult, n_ratings: int):
