@@ -228,6 +228,21 @@ def test_rating_added_through_widgets(app_env, featured, sample_dataset):
         assert tokyo[chosen] not in table.value["title"].tolist()
 
 
+def test_same_rating_again_shows_toast(app_env):
+    app = new_user_page()
+    app.segmented_control(key="new_user.stars").set_value(5).run()
+    app = click(app, "Add rating")
+    assert not app.toast
+    app = click(app, "Add rating")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(entered_ratings(app)) == 1
+    messages = [t.value for t in app.toast]
+    assert len(messages) == 1
+    assert messages[0].startswith("No change: you already rated ")
+    assert messages[0].endswith(" with 5 stars.")
+
+
 def test_search_without_match_shows_info(app_env):
     app = new_user_page()
     app.text_input(key="new_user.search").input("no such title xyz").run()

@@ -65,6 +65,9 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
         if before is not None and before != float(rating):
             st.toast(f"Changed your rating of {labels.get(item, item)} from {before:g} to "
                      f"{float(rating):g} stars.")
+        elif before is not None:
+            st.toast(f"No change: you already rated {labels.get(item, item)} with "
+                     f"{before:g} stars.")
 
 
 def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
