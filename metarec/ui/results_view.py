@@ -54,17 +54,22 @@ def load_controls(prefix: str) -> EvaluationResults | None:
     return None
 
 
-def keep_known(key: str, options):
+def keep_known(key: str, options) -> bool:
     """Drop remembered choices under ``key`` that ``options`` lacks, before its widget.
 
     Another results file can have other variants, metrics or support sizes than the
-    choices a person made for the last one.
+    choices a person made for the last one. Returns whether a choice is still
+    remembered: the widget must then get no default of its own, because Streamlit
+    warns when a widget has both a default and a value set through the session state.
     """
     value = st.session_state.get(key)
     if isinstance(value, list):
-        st.session_state[key] = [v for v in value if v in options]
+        known = [v for v in value if v in options]
+        if known != value:
+            st.session_state[key] = known
     elif value is not None and value not in options:
         del st.session_state[key]
+    return key in st.session_state
 
 
 def run_controls(dataset: Dataset, recommender: Recommender,
@@ -179,8 +184,9 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
                                      format_func=evaluation_charts.metric_label,
                                      persist_state="session")
     shot_options = list(dict.fromkeys(summary["shots"]))
-    keep_known(f"{prefix}.tradeoff_shots", shot_options)
-    shots = shots_column.selectbox("At K", shot_options, index=len(shot_options) - 1,
+    remembered = keep_known(f"{prefix}.tradeoff_shots", shot_options)
+    shots = shots_column.selectbox("At K", shot_options,
+                                   index=None if remembered else len(shot_options) - 1,
                                    key=f"{prefix}.tradeoff_shots", persist_state="session")
     cost = cost_column.selectbox("Cost", list(COSTS), format_func=COSTS.get,
                                  key=f"{prefix}.tradeoff_cost", persist_state="session")
