@@ -120,7 +120,8 @@ def _json_entries(text, filename, dataset):
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ProfileError(f"'{filename}' is not valid JSON: {error.msg} at line "
-                           f"{error.lineno}, column {error.colno}") from None
+                           f"{error.lineno}, column {error.colno}. Upload a profile saved "
+                           "with this page's download buttons.") from None
     if not isinstance(document, dict) or "ratings" not in document:
         raise ProfileError(f"'{filename}' must be a JSON object with a \"ratings\" list, "
                            "as the dashboard exports it")
@@ -160,7 +161,8 @@ def _csv_entries(text, filename):
         return [(f"line {reader.line_num}", row) for row in reader
                 if any((value or "").strip() for value in row.values() if isinstance(value, str))]
     except csv.Error as error:
-        raise ProfileError(f"'{filename}' is not valid CSV: {error}") from None
+        raise ProfileError(f"'{filename}' is not valid CSV ({error}). Upload a profile "
+                           "saved with this page's download buttons.") from None
 
 
 def _check_entries(entries, filename, dataset) -> dict:

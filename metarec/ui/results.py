@@ -23,6 +23,8 @@ from ..tasks import parse_shots
 MAX_BYTES = 50_000_000
 REQUIRED_COLUMNS = ("variant", "shots")
 LOWER_IS_BETTER = ("mae", "rmse")
+# The fix named by every error about a results file that cannot be read.
+WRITTEN_BY = "Upload a file that 'python -m metarec evaluate --out' wrote."
 
 
 class ResultsError(ValueError):
@@ -80,10 +82,10 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
             document = json.loads(text)
         except json.JSONDecodeError as error:
             raise ResultsError(f"'{filename}' is not valid JSON: {error.msg} at line "
-                               f"{error.lineno}, column {error.colno}") from None
+                               f"{error.lineno}, column {error.colno}. {WRITTEN_BY}") from None
         if not isinstance(document, dict) or not isinstance(document.get("results"), list):
             raise ResultsError(f"'{filename}' must be the JSON that 'python -m metarec "
-                               "evaluate --out' writes, with a \"results\" list")
+                               "evaluate --out' writes, with a \"results\" list.")
         rows = pd.DataFrame(document["results"])
         source = {key: document[key] for key in ("dataset", "scenario", "users", "models")
                   if key in document}
@@ -91,9 +93,10 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
         try:
             rows = pd.read_csv(io.StringIO(text), dtype={"shots": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-            raise ResultsError(f"'{filename}' is not valid CSV: {error}") from None
+            raise ResultsError(f"'{filename}' is not valid CSV ({error}). "
+                               f"{WRITTEN_BY}") from None
     else:
-        raise ResultsError(f"'{filename}' must end in .json or .csv")
+        raise ResultsError(f"'{filename}' must end in .json or .csv. {WRITTEN_BY}")
     return EvaluationResults(_check_rows(rows, filename), source)
 
 
