@@ -112,3 +112,8 @@ def test_crowded_label_is_left_out():
 def test_tradeoff_names_every_dot_in_legend():
     figure = BUILDERS["trade-off"]()
     assert figure.to_dict()["layout"].get("showlegend", True) is not False
+
+
+def test_session_curves_tick_whole_ratings():
+    layout = BUILDERS["session curves"]().to_dict()["layout"]
+    assert layout["xaxis"]["dtick"] == 1

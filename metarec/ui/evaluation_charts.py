@@ -50,9 +50,13 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
         shapes.append({"type": "line", "x0": current, "x1": current, "xref": "x",
                        "y0": 0, "y1": 1, "yref": "paper",
                        "line": {"dash": "dot", "color": "#7F7F7F"}})
+    xaxis = {"title": {"text": "ratings revealed"}, "rangemode": "tozero"}
+    if len(history) and history["n"].max() <= 20:
+        # A count of ratings: on a short axis Plotly would also tick at halves.
+        xaxis.update(tick0=0, dtick=1)
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} on the held-out ratings"},
-        "xaxis": {"title": {"text": "ratings revealed"}, "rangemode": "tozero"},
+        "xaxis": xaxis,
         "yaxis": {"title": {"text": metric}}, "shapes": shapes, "height": 400,
         "margin": MARGIN, "legend": {"orientation": "h", "y": -0.2},
     })

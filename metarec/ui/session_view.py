@@ -57,7 +57,8 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
     """Draw step ``n``: the ratings so far, the query predictions, top lists and curves."""
     st.progress(n / len(plan), text=f"{n} of {len(plan)} ratings revealed; scored on "
                                     f"{len(plan.task.query_items)} held-out ratings")
-    revealed_column, query_column = st.columns(2)
+    # The held-out table has a column per variant, so it gets the wider share.
+    revealed_column, query_column = st.columns([2, 3])
     with revealed_column:
         st.subheader("Revealed so far")
         if n:
