@@ -639,3 +639,28 @@ def test_page_offers_training_without_models(tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     assert any("No item models for 'sample_data'" in i.value for i in app.info)
     assert "Train item models" in [b.label for b in app.button]
+
+
+def test_item_ensemble_reuses_chosen_members(tiny_item_models, sample_dataset):
+    from metarec.serving.items import ItemRecommender
+    from metarec.ui.item_compare import compare_item_variants
+
+    recommender = ItemRecommender.load(tiny_item_models, sample_dataset)
+    members = recommender.ensemble.members
+    users = sample_dataset.ratings["user_id"].unique()[:3].tolist()
+    comparison = compare_item_variants(recommender, [*members, "ensemble"],
+                                       {int(u): 4.0 for u in users}, title="Starfall")
+    results = comparison.results
+    assert results["ensemble"].seconds == pytest.approx(
+        sum(results[member].seconds for member in members), rel=1e-12)
+
+
+def test_item_ensemble_rejects_members_of_other_ratings(tiny_item_models, sample_dataset):
+    from metarec.serving.items import ItemRecommender
+
+    recommender = ItemRecommender.load(tiny_item_models, sample_dataset)
+    user = int(sample_dataset.ratings["user_id"].iloc[0])
+    student = recommender.adapt_item("student", {user: 4.0}, title="Starfall")
+    with pytest.raises(ValueError, match="adapted to other ratings"):
+        recommender.adapt_item("ensemble", {user: 5.0}, title="Starfall",
+                               members={"student": student})

@@ -286,7 +286,8 @@ class ItemRecommender:
     # Adaptation ------------------------------------------------------------------------
 
     def adapt_item(self, variant, ratings=None, *, title=None, genres=(), year=None,
-                   description=None, content=None, steps=None) -> ItemAdaptation:
+                   description=None, content=None, steps=None,
+                   members=None) -> ItemAdaptation:
         """Adapt ``variant`` to a new item.
 
         Parameters
@@ -303,6 +304,10 @@ class ItemRecommender:
             variants share one text encoding.
         steps : int, optional
             Inner steps of a network; defaults to the variant's own.
+        members : dict of str to ItemAdaptation, optional
+            For the ensemble: members already adapted to the same item, ``ratings`` and
+            ``steps``, reused instead of adapted again. The ensemble's ``seconds`` then
+            add up their times. Only their variant and ratings are checked.
         """
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
@@ -313,7 +318,7 @@ class ItemRecommender:
         if variant in self.classical:
             return self._adapt_classical(variant, content, users, values, rated)
         if variant == ENSEMBLE:
-            return self._adapt_ensemble(content, users, values, rated, steps)
+            return self._adapt_ensemble(content, users, values, rated, steps, members or {})
         return self._adapt_network(variant, content, users, values, rated, steps)
 
     def _adapt_network(self, variant, content, users, values, rated, steps):
@@ -354,10 +359,17 @@ class ItemRecommender:
                  if len(users) else [])
         return ItemAdaptation(variant, curve, seconds, rated, score, self)
 
-    def _adapt_ensemble(self, content, users, values, rated, steps):
+    def _adapt_ensemble(self, content, users, values, rated, steps, given=None):
         members = {}
         for name in self.ensemble.members:
-            if name in self.classical:
+            reused = (given or {}).get(name)
+            if reused is not None:
+                if reused.variant != name or reused.ratings != rated:
+                    raise ValueError(
+                        f"members[{name!r}] was adapted to other ratings or is another "
+                        f"variant ({reused.variant!r}); pass adaptations of these ratings")
+                members[name] = reused
+            elif name in self.classical:
                 members[name] = self._adapt_classical(name, content, users, values, rated)
             else:
                 members[name] = self._adapt_network(name, content, users, values, rated,

@@ -9,6 +9,7 @@ from ..data import Dataset
 from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
+from .views import timing_caption
 
 COLUMNS_PER_ROW = 4
 # Below this spread of predictions over users, a variant ranks users arbitrarily.
@@ -52,11 +53,7 @@ def audience_tables(comparison):
                 top = result.top.assign(user=_labels(result.top)).set_index("rank")
                 top = top[["user", "predicted"]].rename_axis("#")
                 st.table(top.style.format({"predicted": "{:.2f}"}), border="horizontal")
-                timing = f"adapted in {result.seconds * 1000:,.1f} ms"
-                if result.weights:
-                    # The ensemble adapts every member in turn and reports their sum.
-                    timing += ", the sum of its members' adaptations"
-                st.caption(timing)
+                st.caption(timing_caption(result.seconds, bool(result.weights)))
 
 
 def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str):
