@@ -64,7 +64,8 @@ class RatingScaleError(ValueError):
     def __init__(self, value):
         self.value = value
         super().__init__(
-            f"every rating is {value:g}, which fits no common scale; pass the rating scale"
+            f"every rating is {value:g}, which fits no common scale; pass the rating scale "
+            "(rating_scale=(low, high), or --rating-scale LOW HIGH on the command line)."
         )
 
 
@@ -164,7 +165,8 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     scale = rating_scale or infer_rating_scale(row[3] for row in rating_rows)
     if rating_scale is None and scale not in [common[:2] for common in COMMON_SCALES]:
         logger.warning("%s: ratings range from %g to %g, which matches no common scale; "
-                       "pass the rating scale if that is wrong", ratings, *scale)
+                       "pass the rating scale (--rating-scale LOW HIGH) if that is wrong",
+                       ratings, *scale)
     item_ids = _number_ids([*(item_table.ids if item_table else []),
                             *(row[2] for row in rating_rows)])
     user_ids = _number_ids(row[1] for row in rating_rows)
