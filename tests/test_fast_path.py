@@ -89,13 +89,18 @@ def test_numpy_and_torch_scoring_agree(recommender, variant):
     features = recommender._user_features(None, items, values)
     rows = recommender.encoder.item_rows(items)
     scores = {}
-    for numpy_scoring in (True, False):
-        adapter.numpy_scoring = numpy_scoring
+    # A limit of 0 forces PyTorch, an infinite one NumPy.
+    for limit in (np.inf, 0):
+        adapter.numpy_scoring_limit = limit
         _, _, score = adapter.adapt(features, rows, values, 2, TASK_LOSSES["rating"])
-        scores[numpy_scoring] = score(recommender._all_rows).numpy()
-    np.testing.assert_allclose(scores[True], scores[False], atol=1e-5)
+        scores[limit] = score(recommender._all_rows).numpy()
+    np.testing.assert_allclose(scores[np.inf], scores[0], atol=1e-5)
 
 
-def test_small_networks_score_in_numpy(recommender):
-    assert FastAdapter(recommender.learners["student"]).numpy_scoring
-    assert not FastAdapter(recommender.learners["teacher"]).numpy_scoring
+def test_small_scoring_calls_run_in_numpy(recommender):
+    student = FastAdapter(recommender.learners["student"])
+    teacher = FastAdapter(recommender.learners["teacher"])
+    assert student.scores_in_numpy(1_682)
+    assert not student.scores_in_numpy(100_000)
+    assert not teacher.scores_in_numpy(1_682)
+    assert teacher.scores_in_numpy(1)

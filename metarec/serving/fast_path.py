@@ -11,7 +11,7 @@ task losses. A support set contains tens of ratings, so each step is a few dozen
 of matrices with tens of rows, and the fixed cost of each call decides the time. On the
 2-core benchmark machine that cost measured 2 to 7 microseconds per PyTorch operation and
 about 1 per NumPy operation. Scoring the catalogue runs in PyTorch, except for networks
-small enough that NumPy is faster (see ``NUMPY_SCORING_MULTIPLY_ADDS``). A caller limits
+calls small enough that NumPy is faster (see ``NUMPY_SCORING_MULTIPLY_ADDS``). A caller limits
 threads with ``torch.set_num_threads`` for PyTorch and ``threadpoolctl`` for NumPy's BLAS.
 The result matches :func:`metarec.meta.inner_loop.adapt` to float precision (a test
 checks it).
@@ -46,11 +46,12 @@ def _bce(scores, targets):
 
 _NUMPY_LOSSES = {masked_mse: _mse, masked_bce: _bce}
 
-# Below this many multiply-adds per item, NumPy scores the catalogue faster than PyTorch,
-# because the fixed cost per call dominates. Measured on the 2-core benchmark machine,
-# one thread, 1,682 items: the student (80 per item) took 41 µs in NumPy against 68 µs
-# in PyTorch, and the teacher (about 35,000 per item) 1.59 ms against 1.45 ms.
-NUMPY_SCORING_MULTIPLY_ADDS = 1_000
+# Below this many multiply-adds in one scoring call, NumPy is faster than PyTorch, because
+# the fixed cost per operation dominates. Measured on the 2-core benchmark machine, one
+# thread, for the student (80 per item): 1,682 items took 0.08 ms in NumPy against 0.11 ms
+# in PyTorch, and 10,000 items 0.34 ms against 0.27 ms. The teacher (about 35,000 per
+# item) is faster in PyTorch for a whole catalogue.
+NUMPY_SCORING_MULTIPLY_ADDS = 400_000
 
 
 class FastAdapter:
@@ -101,7 +102,12 @@ class FastAdapter:
                              net.user_encoder.bias.detach().numpy().copy())
         self._item_arrays = self.item_vectors.numpy()
         self._base_arrays = self.item_base.numpy()
-        self.numpy_scoring = self.multiply_adds_per_item() < NUMPY_SCORING_MULTIPLY_ADDS
+        self.per_item = self.multiply_adds_per_item()
+        self.numpy_scoring_limit = NUMPY_SCORING_MULTIPLY_ADDS
+
+    def scores_in_numpy(self, n_items) -> bool:
+        """Return whether scoring ``n_items`` items runs in NumPy rather than PyTorch."""
+        return n_items * self.per_item < self.numpy_scoring_limit
 
     def multiply_adds_per_item(self) -> int:
         """Return the multiply-adds of scoring one item with the factored first layer."""
@@ -203,16 +209,15 @@ class FastAdapter:
         tensors = {**self.params,
                    **{name: torch.from_numpy(params[name]) for name in self.adapted}}
         context = float(features[-2])
-        if self.numpy_scoring:
-            def score(item_rows):
+        encoded_tensor = torch.from_numpy(encoded)
+
+        def score(item_rows):
+            if self.scores_in_numpy(len(item_rows)):
                 rows = np.asarray(item_rows, dtype=np.int64)
                 return torch.from_numpy(self._score_numpy(params, encoded, context, rows))
-        else:
-            encoded_tensor = torch.from_numpy(encoded)
-
-            def score(item_rows):
-                with torch.no_grad():
-                    return self._score(tensors, encoded_tensor, context, item_rows)
+            with torch.no_grad():
+                return self._score(tensors, encoded_tensor, context,
+                                   torch.as_tensor(item_rows))
 
         return tensors, losses, score
 
