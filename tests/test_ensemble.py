@@ -102,3 +102,25 @@ def test_fallback_member_has_lowest_absolute_error():
     ensemble = SupportSizeEnsemble(["steady", "spiky"]).fit(
         predictions, np.ones(N), truth, groups=np.arange(N) // 10)
     assert ensemble.weights_for(1) == {"steady": 0.0, "spiky": 1.0}
+
+
+@pytest.mark.parametrize("spread, chosen", [(0.3, "steady"), (0.02, "other")])
+def test_bin_leaves_default_only_on_clear_gain(spread, chosen):
+    # In the one-rating bin "other" has "steady"'s errors scaled per person by 1 + f,
+    # f of mean -0.03: better on average. With a spread of 0.3 across people that gain
+    # is noise, with 0.02 it is clear. Elsewhere "other" is poor, so "steady" is the
+    # member best over all bins, the default.
+    rng = np.random.default_rng(0)
+    people = np.repeat(np.arange(100), 20)
+    shots = np.where(np.arange(len(people)) % 2 == 0, 1, 50)
+    truth = rng.normal(3.5, 1.0, len(people))
+    steady = truth + rng.normal(0, 0.5, len(people))
+    scale = 1 + rng.normal(-0.03, spread, 100)[people]
+    other = np.where(shots == 1, truth + (steady - truth) * scale, steady + 1.0)
+    predictions = {"steady": steady, "other": other}
+    errors = {name: np.abs(p - truth)[shots == 1].mean() for name, p in predictions.items()}
+    assert errors["other"] < errors["steady"]
+
+    ensemble = SupportSizeEnsemble(["steady", "other"]).fit(predictions, shots, truth,
+                                                            groups=people)
+    assert ensemble.weights_for(1)[chosen] == 1.0
