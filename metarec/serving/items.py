@@ -359,10 +359,10 @@ class ItemRecommender:
                  if len(users) else [])
         return ItemAdaptation(variant, curve, seconds, rated, score, self)
 
-    def _adapt_ensemble(self, content, users, values, rated, steps, given=None):
+    def _adapt_ensemble(self, content, users, values, rated, steps, adapted=None):
         members = {}
         for name in self.ensemble.members:
-            reused = (given or {}).get(name)
+            reused = (adapted or {}).get(name)
             if reused is not None:
                 if reused.variant != name or reused.ratings != rated:
                     raise ValueError(

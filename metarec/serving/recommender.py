@@ -339,10 +339,10 @@ class Recommender:
             curve = [float(np.mean((scorer(items) - values) ** 2))]
         return Adaptation(name, curve, seconds, scorer, self, rated)
 
-    def _adapt_ensemble(self, items, values, features, rated, steps, rows=None, given=None):
+    def _adapt_ensemble(self, items, values, features, rated, steps, rows=None, adapted=None):
         members = {}
         for name in self.ensemble.members:
-            reused = (given or {}).get(name)
+            reused = (adapted or {}).get(name)
             if reused is not None:
                 if reused.variant != name or reused.rated != rated:
                     raise ValueError(
