@@ -260,7 +260,7 @@ def load_error_message(folder, error: Exception) -> str | None:
 
     The loader's messages name the files inside the cache folder and point to
     ``max_rejected_share``, which the dashboard does not offer. This message names the
-    files as uploaded and asks the person to fix them and upload them again. Returns
+    files as uploaded, and its fix is to correct them and upload them again. Returns
     None when ``folder`` is not an upload, so the caller shows the loader's message.
     """
     names = uploaded_names(folder)
