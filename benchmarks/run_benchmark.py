@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from metarec.data import load_movielens_100k  # noqa: E402
-from metarec.evaluation.evaluate import METRICS, evaluate_tasks  # noqa: E402
+from metarec.evaluation.evaluate import METRICS, evaluate_tasks, score_tasks  # noqa: E402
 from metarec.evaluation.metrics import mean_confidence_interval, ndcg_at_k  # noqa: E402
+from metarec.evaluation.rounding import WholeStarRounding  # noqa: E402
 from metarec.pipeline import train_models  # noqa: E402
 from metarec.serving.recommender import Recommender  # noqa: E402
 from metarec.tasks import make_tasks, parse_shots  # noqa: E402
@@ -109,6 +110,8 @@ def evaluate_seed(dataset, models_dir, shots_list):
             frame.insert(0, "seed", seed)
             general.append(frame)
 
+    rounded = whole_star_errors(recommender, dataset, split, features, shots_list)
+
     # Control: a ranking made from randomly permuted query scores is chance level. The
     # chance level itself is the mean nDCG@3 over many random orders of each query.
     tasks = make_tasks(dataset.ratings, split["test"], 5, seed=seed)
@@ -135,7 +138,39 @@ def evaluate_seed(dataset, models_dir, shots_list):
             controls[f"{variant}_train_loss_first_last"] = (losses[0], losses[-1])
     controls["total_train_seconds"] = recommender.manifest["train_seconds"]
     return (pd.concat(rows, ignore_index=True), pd.concat(general, ignore_index=True),
-            pd.DataFrame(efficiency), controls)
+            pd.DataFrame(efficiency), rounded, controls)
+
+
+def whole_star_errors(recommender, dataset, split, features, shots_list):
+    """MAE and RMSE per user after rounding each variant's predictions to whole stars.
+
+    The thresholds (see :class:`WholeStarRounding`) are fitted per variant on the
+    validation users' predictions, pooled over every K, and applied to the test users'
+    predictions under the main protocol.
+    """
+    seed = split["seed"]
+    low, high = recommender.rating_scale
+    levels = np.arange(np.ceil(low), np.floor(high) + 1)
+    variants = [v for v in recommender.variants if not recommender.is_ranker(v)]
+    validation = [make_tasks(dataset.ratings, split["validation"], parse_shots(shots),
+                             seed=seed) for shots in shots_list]
+    test = {shots: make_tasks(dataset.ratings, split["test"], parse_shots(shots), seed=seed)
+            for shots in shots_list}
+    rows = []
+    for variant in tqdm(variants, desc=f"seed {seed}: whole stars", leave=False):
+        scores, ratings = [], []
+        for tasks in validation:
+            scores += score_tasks(recommender, variant, tasks, features)
+            ratings += [t.query_ratings for t in tasks]
+        rounding = WholeStarRounding(levels).fit(np.concatenate(scores),
+                                                 np.concatenate(ratings))
+        for shots, tasks in test.items():
+            errors = [rounding.transform(p) - t.query_ratings
+                      for t, p in zip(tasks, score_tasks(recommender, variant, tasks, features))]
+            rows.append({"seed": seed, "variant": variant, "shots": shots,
+                         "mae": np.mean([np.abs(e).mean() for e in errors]),
+                         "rmse": np.mean([np.sqrt((e ** 2).mean()) for e in errors])})
+    return pd.DataFrame(rows)
 
 
 def with_ci(frame, keys, columns):
@@ -242,23 +277,26 @@ def main(argv=None):
         a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
 
     dataset = load_movielens_100k(args.data)
-    results, general, efficiency, controls = [], [], [], {}
+    results, general, efficiency, rounded, controls = [], [], [], [], {}
     for seed in args.seeds:
         out = Path(args.models) / f"seed-{seed}"
         train_seed(dataset, out, seed, args.reuse)
-        r, g, e, c = evaluate_seed(dataset, out, args.shots)
+        r, g, e, w, c = evaluate_seed(dataset, out, args.shots)
         results.append(r)
+        rounded.append(w)
         general.append(g)
         efficiency.append(e)
         controls[seed] = c
     results = pd.concat(results, ignore_index=True)
     general = pd.concat(general, ignore_index=True)
     efficiency = pd.concat(efficiency, ignore_index=True)
+    rounded = pd.concat(rounded, ignore_index=True)
     Path(args.models).mkdir(parents=True, exist_ok=True)
     results.to_csv(Path(args.models) / "results.csv", index=False)
     general.to_csv(Path(args.models) / "generalization.csv", index=False)
     efficiency.to_csv(Path(args.models) / "efficiency.csv", index=False)
-    write_report(args, command, dataset, results, general, efficiency, controls)
+    rounded.to_csv(Path(args.models) / "whole-stars.csv", index=False)
+    write_report(args, command, dataset, results, general, efficiency, rounded, controls)
 
 
 def sanity_checks(results, general, controls):
@@ -292,7 +330,35 @@ def sanity_checks(results, general, controls):
     return checks
 
 
-def write_report(args, command, dataset, results, general, efficiency, controls):
+def whole_star_section(results, rounded, order, shots) -> list[str]:
+    """Markdown for the whole-star comparison, with the change against plain predictions."""
+    rounded_ci = with_ci(rounded, ["variant", "shots"], ["mae", "rmse"])
+    wide = rounded_ci.pivot(index="variant", columns="shots", values="mae")
+    wide = wide.reindex([v for v in order if v in wide.index])[
+        [s for s in shots if s in wide.columns]]
+    wide.columns = [f"K={c}" for c in wide.columns]
+    plain = results.groupby(["variant", "shots"])[["mae", "rmse"]].mean()
+    after = rounded.groupby(["variant", "shots"])[["mae", "rmse"]].mean()
+    change = (after - plain.reindex(after.index)).dropna()
+    return [
+        "### What MAE alone rewards: whole-star predictions", "",
+        "Ratings are whole stars, and the prediction with the lowest expected absolute "
+        "error is the median rating, itself a whole star, whereas models trained for squared "
+        "error predict the mean. Rounding predictions at thresholds fitted on validation "
+        "users (`metarec.evaluation.rounding.WholeStarRounding`, fitted per variant and "
+        "seed) therefore lowers MAE with no better model of the person, and raises RMSE. "
+        "The tables above use predictions as the models give them. This table shows how "
+        "much of a MAE figure rounding alone can explain, for comparing with results that "
+        "do not say how their predictions were rounded.", "",
+        markdown(wide.reset_index(), "variant", list(wide.columns)), "",
+        f"Against the unrounded predictions, over every variant and K, MAE changes by "
+        f"{change['mae'].min():+.3f} to {change['mae'].max():+.3f} and RMSE by "
+        f"{change['rmse'].min():+.3f} to {change['rmse'].max():+.3f} (means over seeds).",
+        "",
+    ]
+
+
+def write_report(args, command, dataset, results, general, efficiency, rounded, controls):
     seeds = sorted(results.seed.unique())
     metrics_ci = with_ci(results, ["variant", "shots"], list(METRICS))
     order = list(dict.fromkeys(results.variant))
@@ -351,6 +417,8 @@ def write_report(args, command, dataset, results, general, efficiency, controls)
               "The same metrics on meta-train users (up to 200, ratings seen in training) "
               "and on test users (never seen).", "",
               markdown(gen, "row", ["mae", "ndcg@3"]), ""]
+
+    lines += whole_star_section(results, rounded, order, args.shots)
 
     lines += ["### Sanity controls", ""]
     for name, passed, detail in sanity_checks(results, general, controls):
