@@ -117,3 +117,14 @@ def test_tradeoff_names_every_dot_in_legend():
 def test_session_curves_tick_whole_ratings():
     layout = BUILDERS["session curves"]().to_dict()["layout"]
     assert layout["xaxis"]["dtick"] == 1
+
+
+def test_scores_equal_predictions_get_separate_lanes():
+    # The ensemble serving the student unchanged predicts exactly what the student does.
+    # Grouped horizontal traces give each variant its own lane, so neither hides the other.
+    frame = scores()
+    frame.loc[frame.variant == "ensemble", "score"] = frame.loc[
+        frame.variant == "student", "score"].to_numpy()
+    figure = validated(charts.scores_figure(frame))
+    assert figure.layout.scattermode == "group"
+    assert all(trace.orientation == "h" for trace in figure.data)

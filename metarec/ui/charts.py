@@ -49,7 +49,7 @@ def scores_figure(scores, colours=None) -> go.Figure:
     for variant, rows in scores.groupby("variant", sort=False):
         data.append({
             "type": "scatter", "x": _values(rows["score"]), "y": _values(rows["title"]),
-            "mode": "markers", "name": variant,
+            "mode": "markers", "name": variant, "orientation": "h",
             "marker": {"color": colours.get(variant), "size": 11,
                        "symbol": ["circle" if top else "circle-open"
                                   for top in rows["in_top"]],
@@ -61,6 +61,9 @@ def scores_figure(scores, colours=None) -> go.Figure:
                           "this variant's own top list)"},
         "xaxis": {"title": {"text": "predicted rating"}},
         "yaxis": {"categoryorder": "array", "categoryarray": list(order), "title": None},
+        # Each variant gets its own lane within a title's row, so a variant that predicts
+        # what another does (the ensemble serving one member) stays visible.
+        "scattermode": "group", "scattergap": 0.2,
         "height": MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(order),
         "legend": {"orientation": "h", "y": -0.12 if len(order) > 15 else -0.25},
         "margin": MARGIN,
