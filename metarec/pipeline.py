@@ -115,7 +115,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     user_features = encoder.encode_users(dataset.users)
     item_features = encoder.item_feature_table(dataset.items)
     classical = fit_classical(train_ratings, seed)
-    prior = ItemPrior.from_baseline(classical["user-bias"], encoder)
+    prior = ItemPrior.from_baseline(classical["user-bias"], encoder).with_factors(
+        classical["mf-als"], encoder)
     text_features = None
     if any(spec.network.get("text") for spec in specs.values()):
         report("embedding item text with the sentence encoder", 0.0)

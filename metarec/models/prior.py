@@ -4,13 +4,20 @@ The networks predict a residual on top of ``item_mean + b_u``, where ``b_u`` is 
 in closed form from the support ratings. Meta-learning then spends its capacity on what
 a bias model cannot capture (tastes, interactions) instead of re-learning averages from
 a few ratings per task, and a network starts out exactly as good as the bias model.
+
+With factors from a fitted :class:`~metarec.models.baselines.ALSMatrixFactorization`,
+the support summary also contains the user's factors folded in by ridge regression on
+the support ratings, and the networks see each item's factors among its content
+features. A network can then use what matrix factorisation learned from every
+meta-train user, which a few inner steps on a small support set cannot learn.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Extra entries appended to a user's feature vector: the support bias and log(1 + n).
+# Last entries of a user's feature vector: the support bias and log(1 + n). Folded-in
+# factors, when the prior has them, come just before these.
 N_CONTEXT = 2
 
 
@@ -24,11 +31,44 @@ class ItemPrior:
         contains the global mean.
     user_shrinkage : float
         Pseudo-ratings pulling the user bias toward 0.
+    fold_in : dict, optional
+        Matrix-factorisation terms by table row, as :meth:`with_factors` builds them:
+        ``mean`` (global mean), ``reg`` (ridge penalty), ``biases`` ``(n_items + 1,)``
+        and ``factors`` ``(n_items + 1, n_factors)``, zero in row 0.
     """
 
-    def __init__(self, row_means, user_shrinkage):
+    def __init__(self, row_means, user_shrinkage, fold_in=None):
         self.row_means = np.asarray(row_means, dtype=np.float32)
         self.user_shrinkage = float(user_shrinkage)
+        self.fold_in = None
+        if fold_in is not None:
+            self.fold_in = {
+                "mean": float(fold_in["mean"]), "reg": float(fold_in["reg"]),
+                "biases": np.asarray(fold_in["biases"], dtype=np.float64),
+                "factors": np.asarray(fold_in["factors"], dtype=np.float64)}
+
+    @property
+    def n_context(self) -> int:
+        """Number of entries that :meth:`context` returns."""
+        extra = 0 if self.fold_in is None else self.fold_in["factors"].shape[1]
+        return N_CONTEXT + extra
+
+    def with_factors(self, mf, encoder) -> "ItemPrior":
+        """Return a copy that also folds in the factors of a fitted ALS model ``mf``.
+
+        Items that ``mf`` did not see in training get zero bias and factors.
+        """
+        ids = np.asarray(encoder.item_ids)
+        index = np.searchsorted(mf.item_ids_, ids)
+        index = np.clip(index, 0, len(mf.item_ids_) - 1)
+        known = mf.item_ids_[index] == ids
+        biases = np.zeros(encoder.n_items + 1)
+        factors = np.zeros((encoder.n_items + 1, mf.n_factors))
+        biases[1:] = np.where(known, mf.item_biases_[index], 0.0)
+        factors[1:] = np.where(known[:, None], mf.item_factors_[index], 0.0)
+        return ItemPrior(self.row_means, self.user_shrinkage,
+                         {"mean": mf.global_mean_, "reg": mf.reg, "biases": biases,
+                          "factors": factors})
 
     @classmethod
     def from_baseline(cls, baseline, encoder) -> "ItemPrior":
@@ -40,21 +80,35 @@ class ItemPrior:
         return cls(row_means, baseline.user_shrinkage)
 
     def context(self, rows, ratings, target="rating") -> np.ndarray:
-        """Return ``[b_u, log(1 + n)]`` for a support set given as table rows.
+        """Return ``[p_u..., b_u, log(1 + n)]`` for a support set given as table rows.
 
-        For the ``like`` task the bias is 0: a like/dislike network has no rating scale
-        to offset.
+        ``p_u`` are the folded-in factors, present only when the prior has factors: the
+        ridge solution for ``(b, p_u)`` in ``r - mean - b_i = b + p_u · q_i`` on the
+        support, as :meth:`ALSMatrixFactorization.fold_in` computes it. For the ``like``
+        task the bias and factors are 0: a like/dislike network has no rating scale to
+        offset.
         """
         rows = np.asarray(rows, dtype=np.int64)
+        user = np.zeros(self.n_context - N_CONTEXT, dtype=np.float32)
         if len(rows) == 0 or target == "like":
-            return np.array([0.0, np.log1p(len(rows))], dtype=np.float32)
+            return np.concatenate([user, [0.0, np.log1p(len(rows))]]).astype(np.float32)
         residual = np.asarray(ratings, dtype=np.float32) - self.row_means[rows]
         bias = residual.sum() / (len(rows) + self.user_shrinkage)
-        return np.array([bias, np.log1p(len(rows))], dtype=np.float32)
+        if self.fold_in is not None:
+            fold = self.fold_in
+            design = np.hstack([np.ones((len(rows), 1)), fold["factors"][rows]])
+            targets = np.asarray(ratings, dtype=np.float64) - fold["mean"] - fold["biases"][rows]
+            gram = design.T @ design + fold["reg"] * np.eye(design.shape[1])
+            user = np.linalg.solve(gram, design.T @ targets)[1:]
+        return np.concatenate([user, [bias, np.log1p(len(rows))]]).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"row_means": self.row_means.tolist(), "user_shrinkage": self.user_shrinkage}
+        state = {"row_means": self.row_means.tolist(), "user_shrinkage": self.user_shrinkage}
+        if self.fold_in is not None:
+            state["fold_in"] = {key: value.tolist() if isinstance(value, np.ndarray) else value
+                                for key, value in self.fold_in.items()}
+        return state
 
     @classmethod
     def from_dict(cls, state) -> "ItemPrior":
-        return cls(state["row_means"], state["user_shrinkage"])
+        return cls(state["row_means"], state["user_shrinkage"], state.get("fold_in"))

@@ -10,7 +10,6 @@ import torch
 from ..meta.learner import MetaLearner
 from ..meta.training import TrainConfig
 from .networks import RatingNet
-from .prior import N_CONTEXT
 
 
 @dataclass
@@ -117,15 +116,19 @@ def build_learner(spec: VariantSpec, encoder, item_features, prior,
     """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on.
 
     ``text_features`` (one sentence embedding per item table row) is required by a
-    variant whose network sets ``text``, and ignored by the others.
+    variant whose network sets ``text``, and ignored by the others. When ``prior`` has
+    matrix-factorisation factors (:meth:`ItemPrior.with_factors`), each item's factors
+    are appended to its content features as well.
     """
     if spec.network.get("text"):
         if text_features is None:
             raise ValueError("this variant reads item text embeddings, but none were given; "
                              "train with the text encoder installed")
         item_features = np.concatenate([item_features, text_features], axis=1)
+    if prior.fold_in is not None:
+        item_features = np.concatenate([item_features, prior.fold_in["factors"]], axis=1)
     net = RatingNet(encoder.n_items, torch.as_tensor(item_features),
                     torch.as_tensor(prior.row_means),
-                    encoder.n_user_features + N_CONTEXT,
+                    encoder.n_user_features + prior.n_context,
                     dim=spec.network["dim"], hidden=tuple(spec.network["hidden"]))
     return MetaLearner(net, **spec.learner)
