@@ -104,3 +104,17 @@ def test_small_scoring_calls_run_in_numpy(recommender):
     assert not student.scores_in_numpy(100_000)
     assert not teacher.scores_in_numpy(1_682)
     assert teacher.scores_in_numpy(1)
+
+
+def test_fast_path_reads_each_activation(recommender):
+    # The teacher and student use leaky ReLU, MeLU's configuration plain ReLU, and the
+    # comparisons above check both against torch.func.
+    assert FastAdapter(recommender.learners["teacher"]).slope == pytest.approx(0.1)
+    assert FastAdapter(recommender.learners["melu-1"]).slope == 0.0
+
+
+def test_negative_slope_out_of_range_is_rejected():
+    from metarec.models.networks import RatingNet
+
+    with pytest.raises(ValueError, match="negative_slope must be in"):
+        RatingNet(2, torch.zeros(3, 1), torch.zeros(3), 4, negative_slope=1.5)

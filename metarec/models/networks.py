@@ -39,10 +39,15 @@ class RatingNet(nn.Module):
         Width of the user and item representations.
     hidden : tuple of int
         Widths of the decision layers.
+    negative_slope : float
+        Slope of the decision layers' activation below zero: 0 for ReLU, a small
+        positive value for leaky ReLU. With ReLU, the inner loop's steps on the decision
+        layers can switch a deep layer off for every input, and a unit that never fires
+        gets no gradient to recover, so the network falls back to its bias terms.
     """
 
     def __init__(self, n_items, item_features, item_prior, n_user_features, dim=32,
-                 hidden=(64, 32)):
+                 hidden=(64, 32), negative_slope=0.0):
         super().__init__()
         for name, table in (("item_features", item_features), ("item_prior", item_prior)):
             if table.shape[0] != n_items + 1:
@@ -63,9 +68,12 @@ class RatingNet(nn.Module):
         self.item_bias = nn.Embedding(n_items + 1, 1)
         nn.init.zeros_(self.item_bias.weight)
 
+        if not 0.0 <= negative_slope < 1.0:
+            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope}")
         layers, width = [], 3 * dim
         for size in hidden:
-            layers += [nn.Linear(width, size), nn.ReLU()]
+            activation = nn.LeakyReLU(negative_slope) if negative_slope else nn.ReLU()
+            layers += [nn.Linear(width, size), activation]
             width = size
         last = nn.Linear(width, 1)
         # The residual starts at zero, so an untrained network is the bias model.

@@ -81,11 +81,21 @@ class FastAdapter:
         self.adapted = list(learner.adapted_names)
         self._adapted_set = set(self.adapted)
         self.layers = []
+        slopes = set()
         for index, module in enumerate(net.decision):
             if isinstance(module, nn.Linear):
                 self.layers.append((f"decision.{index}.weight", f"decision.{index}.bias"))
-            elif not isinstance(module, nn.ReLU):
+            elif isinstance(module, nn.ReLU):
+                slopes.add(0.0)
+            elif isinstance(module, nn.LeakyReLU) and 0.0 <= module.negative_slope < 1.0:
+                slopes.add(float(module.negative_slope))
+            else:
                 raise ValueError(f"unsupported decision layer {module!r}")
+        if len(slopes) > 1:
+            raise ValueError(f"the fast path needs one activation slope for every decision "
+                             f"layer, got {sorted(slopes)}; use inner_loop.adapt")
+        # Below zero an activation multiplies by ``slope``: 0 for ReLU.
+        self.slope = slopes.pop() if slopes else 0.0
         with torch.no_grad():
             rows = torch.arange(net.item_prior.shape[0])
             self.item_vectors = (net.item_embedding(rows)
@@ -132,7 +142,8 @@ class FastAdapter:
         hidden = item @ item_weight.T + (weight[:, :dim] @ user + params[self.layers[0][1]])
         inputs = [None]
         for weight_name, bias_name in self.layers[1:]:
-            hidden = np.maximum(hidden, 0.0)
+            # For 0 <= slope < 1 this is the (leaky) ReLU.
+            hidden = np.maximum(hidden, self.slope * hidden)
             inputs.append(hidden)
             hidden = hidden @ params[weight_name].T + params[bias_name]
         return base + params["user_bias"] + hidden[:, 0], inputs
@@ -150,8 +161,10 @@ class FastAdapter:
             weight, bias = self.layers[position]
             grads[weight] = delta.T @ inputs[position]
             grads[bias] = delta.sum(0)
-            # inputs[position] is the ReLU output of the layer below.
-            delta = (delta @ params[weight]) * (inputs[position] > 0)
+            # inputs[position] is the activation output of the layer below, positive
+            # exactly where the activation's input was.
+            slope = np.where(inputs[position] > 0, 1.0, self.slope).astype(delta.dtype)
+            delta = (delta @ params[weight]) * slope
         weight_name, bias_name = self.layers[0]
         column_sums = delta.sum(0)
         grads[bias_name] = column_sums
@@ -255,7 +268,8 @@ class FastAdapter:
         item_weight = weight[:, dim:2 * dim] + weight[:, 2 * dim:] * user
         hidden = F.linear(self.item_vectors[rows], item_weight, bias + weight[:, :dim] @ user)
         for weight_name, bias_name in self.layers[1:]:
-            hidden = F.linear(torch.relu(hidden), params[weight_name], params[bias_name])
+            hidden = F.linear(F.leaky_relu(hidden, self.slope), params[weight_name],
+                              params[bias_name])
         return self.item_base[rows] + context + params["user_bias"] + hidden.squeeze(-1)
 
     def _score_numpy(self, params, encoded, context, rows):
@@ -266,5 +280,6 @@ class FastAdapter:
         item_weight = weight[:, dim:2 * dim] + weight[:, 2 * dim:] * user
         hidden = self._item_arrays[rows] @ item_weight.T + (weight[:, :dim] @ user + bias)
         for weight_name, bias_name in self.layers[1:]:
-            hidden = np.maximum(hidden, 0.0) @ params[weight_name].T + params[bias_name]
+            hidden = (np.maximum(hidden, self.slope * hidden) @ params[weight_name].T
+                      + params[bias_name])
         return self._base_arrays[rows] + (context + params["user_bias"]) + hidden[:, 0]
