@@ -107,8 +107,8 @@ def test_small_scoring_calls_run_in_numpy(recommender):
 
 
 def test_fast_path_reads_each_activation(recommender):
-    # The teacher and student use leaky ReLU, MeLU's configuration plain ReLU, and the
-    # comparisons above check both against torch.func.
+    # The teacher uses leaky ReLU and the other networks plain ReLU. The comparisons
+    # above check both against torch.func.
     assert FastAdapter(recommender.learners["teacher"]).slope == pytest.approx(0.1)
     assert FastAdapter(recommender.learners["melu-1"]).slope == 0.0
 

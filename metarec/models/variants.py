@@ -65,7 +65,7 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
             train=TrainConfig(epochs=40, patience=8, max_support=48),
         ),
         "student": VariantSpec(
-            network={"dim": 4, "hidden": (16,), "negative_slope": 0.1},
+            network={"dim": 4, "hidden": (16,)},
             # 3 inner steps at training: of 1, 3 and 5, the lowest validation error
             # (benchmarks/RESULTS.md, meta-gradient section).
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
@@ -75,13 +75,13 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
             distill_from="teacher",
         ),
         "finetune": VariantSpec(
-            network={"dim": 4, "hidden": (16,), "negative_slope": 0.1},
+            network={"dim": 4, "hidden": (16,)},
             learner={"adapt": "personal+decision", "algorithm": "maml",
                      "inner_steps": 0, "serve_steps": 5, "inner_lr": 0.1},
             train=TrainConfig(epochs=40, patience=8, max_support=48),
         ),
         "student-like": VariantSpec(
-            network={"dim": 4, "hidden": (16,), "negative_slope": 0.1},
+            network={"dim": 4, "hidden": (16,)},
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
                      "inner_steps": 5, "inner_lr": 0.1, "task": "like"},
             train=TrainConfig(epochs=30, patience=8, max_support=48),
