@@ -145,6 +145,12 @@ def cmd_evaluate(args):
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
     folders = [root / f"seed-{seed}" for seed in args.seeds] if args.seeds else [root]
+    missing = [folder for folder in folders if not folder.is_dir()]
+    if args.seeds and missing and (root / "manifest.json").is_file():
+        raise ValueError(
+            f"--seeds reads one folder per seed (seed-N, written by 'train --seeds'), but "
+            f"{str(missing[0])!r} does not exist and {str(root)!r} holds a single set of "
+            f"models; leave out --seeds to evaluate it")
     shots = [parse_shots(s) for s in args.shots]
 
     tables, scenarios = [], []

@@ -128,3 +128,13 @@ def test_scores_equal_predictions_get_separate_lanes():
     figure = validated(charts.scores_figure(frame))
     assert figure.layout.scattermode == "group"
     assert all(trace.orientation == "h" for trace in figure.data)
+
+
+def test_session_curve_equal_to_another_is_dashed():
+    history = pd.DataFrame({"variant": ["student"] * 3 + ["ensemble"] * 3,
+                            "n": [0, 1, 2] * 2, "mae": [0.9, 0.85, 0.8] * 2})
+    figure = validated(evaluation_charts.session_curves_figure(history, "mae"))
+    student, ensemble = figure.data
+    assert student.line.dash == "solid"
+    assert ensemble.line.dash == "dash"
+    assert ensemble.marker.symbol == "circle-open"

@@ -49,6 +49,11 @@ def test_bad_shots_value_is_rejected(tiny_models, capsys):
     assert "shots must be 0, a positive integer or 'all', got 'zero'" in capsys.readouterr().err
 
 
+def test_evaluate_seeds_on_single_models(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--seeds", "0"]) == 2
+    assert "leave out --seeds to evaluate it" in capsys.readouterr().err
+
+
 def test_evaluate_rejects_a_scenario_mismatch(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--scenario",
                  "new-user-new-item"]) == 2

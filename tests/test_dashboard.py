@@ -422,6 +422,7 @@ def test_malformed_profile_keeps_ratings(app_env, name, content, message):
     errors = [e.value for e in app.error]
     assert any(message in error for error in errors), errors
     assert all("Your ratings are unchanged" in error for error in errors), errors
+    assert not any(".." in error for error in errors), errors
     assert entered_ratings(app) == {7: 2.0}
     assert not [b for b in app.button if b.label == "Replace my profile"]
 

@@ -513,6 +513,18 @@ def test_audience_figure_draws_only_ranked_variants(recommender):
     assert [trace.name for trace in figure.data] == ["teacher"]
 
 
+def test_audience_figure_gives_each_variant_a_lane():
+    # Two variants with equal predictions, as when the ensemble serves the student.
+    top = pd.DataFrame({"variant": ["student", "ensemble"], "user_id": [1, 1],
+                        "label": ["user 1"] * 2})
+    predictions = pd.DataFrame({"variant": ["student", "ensemble"], "user_id": [1, 1],
+                                "predicted": [4.2, 4.2]})
+    figure = audience_figure(top, predictions)
+
+    assert figure.layout.scattermode == "group"
+    assert [trace.orientation for trace in figure.data] == ["h", "h"]
+
+
 # Dashboard -----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -14,6 +14,11 @@ import plotly.graph_objects as go
 
 ROW_HEIGHT_PX = 24
 MARGIN_HEIGHT_PX = 140
+# Dot charts give each variant a lane in every row (Plotly's grouped scatter mode), and
+# a row is at least LANE_PX per variant tall, so neighbouring dots overlap only a little.
+LANE_PX = 11
+DOT_SIZE_PX = 9
+LANE_GAP = 0.2
 POSITIVE, NEGATIVE = "#2CA02C", "#D62728"
 MARGIN = {"l": 10, "r": 10, "t": 60}
 
@@ -36,6 +41,11 @@ def variant_colours(variants) -> dict[str, str]:
     return {name: palette[i % len(palette)] for i, name in enumerate(variants)}
 
 
+def lane_row_height(n_variants) -> int:
+    """Return the pixel height of one row of a dot chart with ``n_variants`` lanes."""
+    return max(ROW_HEIGHT_PX, LANE_PX * n_variants)
+
+
 def scores_figure(scores, colours=None) -> go.Figure:
     """Draw a dot chart of each variant's predicted rating for every top-listed title.
 
@@ -50,7 +60,7 @@ def scores_figure(scores, colours=None) -> go.Figure:
         data.append({
             "type": "scatter", "x": _values(rows["score"]), "y": _values(rows["title"]),
             "mode": "markers", "name": variant, "orientation": "h",
-            "marker": {"color": colours.get(variant), "size": 11,
+            "marker": {"color": colours.get(variant), "size": DOT_SIZE_PX,
                        "symbol": ["circle" if top else "circle-open"
                                   for top in rows["in_top"]],
                        "line": {"width": 2, "color": colours.get(variant)}},
@@ -63,8 +73,8 @@ def scores_figure(scores, colours=None) -> go.Figure:
         "yaxis": {"categoryorder": "array", "categoryarray": list(order), "title": None},
         # Each variant gets its own lane within a title's row, so a variant that predicts
         # what another does (the ensemble serving one member) stays visible.
-        "scattermode": "group", "scattergap": 0.2,
-        "height": MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(order),
+        "scattermode": "group", "scattergap": LANE_GAP,
+        "height": MARGIN_HEIGHT_PX + lane_row_height(len(data)) * len(order),
         "legend": {"orientation": "h", "y": -0.12 if len(order) > 15 else -0.25},
         "margin": MARGIN,
     })

@@ -36,14 +36,22 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
     ``current``.
     """
     colours = colours or variant_colours(history["variant"].unique())
-    data = []
+    data, drawn = [], []
     for variant, rows in history.groupby("variant", sort=False):
         if rows[metric].isna().all():
             continue
+        values = rows[metric].to_numpy(dtype=float)
+        # A line equal to one already drawn (the ensemble serving one member) is dashed
+        # with open markers, so the line under it still shows.
+        same = any(len(values) == len(other) and np.allclose(values, other, equal_nan=True)
+                   for other in drawn)
+        drawn.append(values)
         data.append({
             "type": "scatter", "x": rows["n"].tolist(), "y": _nulls(rows[metric]),
             "mode": "lines+markers", "name": variant,
-            "line": {"color": colours.get(variant)}, "marker": {"size": 5},
+            "line": {"color": colours.get(variant), "dash": "dash" if same else "solid"},
+            "marker": {"size": 8 if same else 5,
+                       "symbol": "circle-open" if same else "circle"},
             "hovertemplate": variant + ", %{x} ratings: %{y:.3f}<extra></extra>"})
     shapes = []
     if current is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .charts import variant_colours
+from .charts import DOT_SIZE_PX, LANE_GAP, lane_row_height, variant_colours
 
 ROW_HEIGHT_PX = 26
 MARGIN_HEIGHT_PX = 140
@@ -59,7 +59,8 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
         own = set(top.loc[top["variant"] == variant, "user_id"])
         figure.add_trace(go.Scatter(
             x=rows["predicted"], y=rows["label"], mode="markers", name=variant,
-            marker={"color": colours.get(variant), "size": 11,
+            orientation="h",
+            marker={"color": colours.get(variant), "size": DOT_SIZE_PX,
                     "symbol": ["circle" if u in own else "circle-open"
                                for u in rows["user_id"]],
                     "line": {"width": 2, "color": colours.get(variant)}},
@@ -70,7 +71,11 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
               "this variant's own top list)",
         xaxis_title="predicted rating",
         yaxis={"categoryorder": "array", "categoryarray": list(order), "title": None},
-        height=MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(order),
+        # One lane per variant in each user's row, as on the New user page, so a variant
+        # that predicts what another does stays visible.
+        scattermode="group", scattergap=LANE_GAP,
+        height=MARGIN_HEIGHT_PX + max(ROW_HEIGHT_PX, lane_row_height(
+            shown["variant"].nunique())) * len(order),
         legend={"orientation": "h", "y": -0.15},
         margin={"l": 10, "r": 10, "t": 60},
     )

@@ -174,7 +174,7 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
         try:
             loaded = read_profile(upload.getvalue(), upload.name, dataset)
         except ProfileError as error:
-            st.error(f"{error}. Your ratings are unchanged.")
+            st.error(f"{str(error).rstrip('.')}. Your ratings are unchanged.")
             return
         for note in loaded.notes:
             st.warning(note)
