@@ -138,3 +138,9 @@ def test_session_curve_equal_to_another_is_dashed():
     assert student.line.dash == "solid"
     assert ensemble.line.dash == "dash"
     assert ensemble.marker.symbol == "circle-open"
+
+
+def test_timing_bar_below_a_tenth_of_a_millisecond():
+    figure = charts.timing_figure(pd.DataFrame({"variant": ["user-bias", "teacher"],
+                                                "milliseconds": [0.02, 1.46]}))
+    assert list(figure.data[0].text) == ["under 0.1 ms", "1.5 ms"]

@@ -123,7 +123,9 @@ def timing_figure(timings, colours=None) -> go.Figure:
         "type": "bar", "x": _values(timings["milliseconds"]),
         "y": _values(timings["variant"]), "orientation": "h",
         "marker": {"color": [colours.get(v) for v in timings["variant"]]},
-        "text": [f"{ms:,.1f} ms" for ms in timings["milliseconds"]], "textposition": "auto",
+        # The same wording as the top lists' captions, where one decimal would show 0.0.
+        "text": ["under 0.1 ms" if ms < 0.05 else f"{ms:,.1f} ms"
+                 for ms in timings["milliseconds"]], "textposition": "auto",
         "hovertemplate": "%{y}: %{x:,.1f} ms<extra></extra>",
     }], {
         "title": {"text": "Adaptation time"},
