@@ -515,7 +515,7 @@ class ALSMatrixFactorization(_Baseline):
         self.rating_max_ = float(values.max())
         return self
 
-    def _item_parameters(self, item_ids):
+    def item_parameters(self, item_ids):
         """Return biases and factors of ``item_ids``, zeros for items unknown in training."""
         index = _positions(self.item_ids_, item_ids)
         known = index >= 0
@@ -532,7 +532,7 @@ class ALSMatrixFactorization(_Baseline):
         support_items, support_ratings, _ = _check_user_input(
             support_items, support_ratings, []
         )
-        biases, factors = self._item_parameters(support_items)
+        biases, factors = self.item_parameters(support_items)
         design = np.hstack([np.ones((support_items.size, 1)), factors])
         targets = support_ratings - self.global_mean_ - biases
 
@@ -554,7 +554,7 @@ class ALSMatrixFactorization(_Baseline):
         self._check_is_fitted()
         user_bias, user_factors = user
         item_ids = _as_item_ids("item_ids", item_ids)
-        biases, factors = self._item_parameters(item_ids)
+        biases, factors = self.item_parameters(item_ids)
         predictions = self.global_mean_ + user_bias + biases + factors @ user_factors
         return np.clip(predictions, self.rating_min_, self.rating_max_)
 

@@ -58,14 +58,10 @@ class ItemPrior:
 
         Items that ``mf`` did not see in training get zero bias and factors.
         """
-        ids = np.asarray(encoder.item_ids)
-        index = np.searchsorted(mf.item_ids_, ids)
-        index = np.clip(index, 0, len(mf.item_ids_) - 1)
-        known = mf.item_ids_[index] == ids
         biases = np.zeros(encoder.n_items + 1)
         factors = np.zeros((encoder.n_items + 1, mf.n_factors))
-        biases[1:] = np.where(known, mf.item_biases_[index], 0.0)
-        factors[1:] = np.where(known[:, None], mf.item_factors_[index], 0.0)
+        if encoder.n_items:
+            biases[1:], factors[1:] = mf.item_parameters(np.asarray(encoder.item_ids))
         return ItemPrior(self.row_means, self.user_shrinkage,
                          {"mean": mf.global_mean_, "reg": mf.reg, "biases": biases,
                           "factors": factors})
