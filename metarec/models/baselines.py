@@ -395,6 +395,18 @@ def _ridge_solve_all(indicator, targets, fixed_factors, reg):
     return solution[:, 0], solution[:, 1:]
 
 
+def ridge_fold_in(residuals, item_factors, reg) -> tuple[float, np.ndarray]:
+    """Return the bias ``b`` and factors ``p`` minimising the ridge-penalised error.
+
+    The model is ``residuals ≈ b + item_factors @ p``, one row per rated item, with
+    penalty ``reg`` on ``b`` and on each factor. With no rows the result is zero.
+    """
+    design = np.hstack([np.ones((len(residuals), 1)), item_factors])
+    gram = design.T @ design + reg * np.eye(design.shape[1])
+    solution = np.linalg.solve(gram, design.T @ residuals)
+    return float(solution[0]), solution[1:]
+
+
 class ALSMatrixFactorization(_Baseline):
     """Biased matrix factorisation trained by alternating least squares, with fold-in.
 
@@ -533,12 +545,7 @@ class ALSMatrixFactorization(_Baseline):
             support_items, support_ratings, []
         )
         biases, factors = self.item_parameters(support_items)
-        design = np.hstack([np.ones((support_items.size, 1)), factors])
-        targets = support_ratings - self.global_mean_ - biases
-
-        gram = design.T @ design + self.reg * np.eye(design.shape[1])
-        solution = np.linalg.solve(gram, design.T @ targets)
-        return float(solution[0]), solution[1:]
+        return ridge_fold_in(support_ratings - self.global_mean_ - biases, factors, self.reg)
 
     def predict(self, support_items, support_ratings, item_ids) -> np.ndarray:
         """Fold in the new user and return the predicted rating of each of ``item_ids``."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .baselines import ridge_fold_in
+
 # Last entries of a user's feature vector: the support bias and log(1 + n). Folded-in
 # factors, when the prior has them, come just before these.
 N_CONTEXT = 2
@@ -92,10 +94,9 @@ class ItemPrior:
         bias = residual.sum() / (len(rows) + self.user_shrinkage)
         if self.fold_in is not None:
             fold = self.fold_in
-            design = np.hstack([np.ones((len(rows), 1)), fold["factors"][rows]])
-            targets = np.asarray(ratings, dtype=np.float64) - fold["mean"] - fold["biases"][rows]
-            gram = design.T @ design + fold["reg"] * np.eye(design.shape[1])
-            user = np.linalg.solve(gram, design.T @ targets)[1:]
+            residuals = (np.asarray(ratings, dtype=np.float64) - fold["mean"]
+                         - fold["biases"][rows])
+            _, user = ridge_fold_in(residuals, fold["factors"][rows], fold["reg"])
         return np.concatenate([user, [bias, np.log1p(len(rows))]]).astype(np.float32)
 
     def to_dict(self) -> dict:
