@@ -144,3 +144,17 @@ def test_timing_bar_below_a_tenth_of_a_millisecond():
     figure = charts.timing_figure(pd.DataFrame({"variant": ["user-bias", "teacher"],
                                                 "milliseconds": [0.02, 1.46]}))
     assert list(figure.data[0].text) == ["under 0.1 ms", "1.5 ms"]
+
+
+def test_colour_independent_of_selection():
+    everything = charts.variant_colours(["ensemble", "teacher", "student", "user-bias"])
+    selected = charts.variant_colours(["user-bias", "student"])
+    assert selected["student"] == everything["student"]
+    assert selected["user-bias"] == everything["user-bias"]
+    assert len(set(everything.values())) == 4
+
+
+def test_unknown_variant_gets_unused_colour():
+    colours = charts.variant_colours(["teacher", "my-model", "student", "other"])
+    assert len(set(colours.values())) == 4
+    assert colours["my-model"] != charts.variant_colours(["teacher"])["teacher"]

@@ -34,11 +34,35 @@ def _values(series) -> list:
     return np.asarray(series).tolist()
 
 
+# Plotly's ten colours, then three of D3's that none of them resembles.
+PALETTE = (*px.colors.qualitative.Plotly, "#8C564B", "#7F7F7F", "#BCBD22")
+# The palette index of every variant metarec trains, so that a variant keeps its colour on
+# every page and whichever variants are selected. The item-side genre-mean and
+# content-only share colours with melu-1 and melu-5, which only the user side has.
+VARIANT_COLOUR_INDEX = {
+    "teacher": 0, "student": 1, "ensemble": 2, "finetune": 3, "melu-1": 4, "melu-5": 5,
+    "genre-mean": 4, "content-only": 5, "student-like": 6, "user-bias": 7, "mf-als": 8,
+    "item-mean": 9, "global-mean": 10, "random": 11, "popularity": 12,
+}
+
+
 def variant_colours(variants) -> dict[str, str]:
-    """Map each variant to a fixed colour, so one variant looks the same in every chart."""
-    # Plotly's ten colours, then three of D3's that none of them resembles.
-    palette = px.colors.qualitative.Plotly + ["#8C564B", "#7F7F7F", "#BCBD22"]
-    return {name: palette[i % len(palette)] for i, name in enumerate(variants)}
+    """Map each variant to its colour, so one variant looks the same in every chart.
+
+    Variants that metarec trains always get the same colour. Other names take the
+    palette's colours that none of ``variants`` uses, in order.
+    """
+    variants = list(dict.fromkeys(variants))
+    used = {VARIANT_COLOUR_INDEX[v] for v in variants if v in VARIANT_COLOUR_INDEX}
+    free = [i for i in range(len(PALETTE)) if i not in used] or list(range(len(PALETTE)))
+    colours, next_free = {}, 0
+    for name in variants:
+        if name in VARIANT_COLOUR_INDEX:
+            colours[name] = PALETTE[VARIANT_COLOUR_INDEX[name]]
+        else:
+            colours[name] = PALETTE[free[next_free % len(free)]]
+            next_free += 1
+    return colours
 
 
 def lane_row_height(n_variants) -> int:
