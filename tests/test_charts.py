@@ -158,3 +158,14 @@ def test_unknown_variant_gets_unused_colour():
     colours = charts.variant_colours(["teacher", "my-model", "student", "other"])
     assert len(set(colours.values())) == 4
     assert colours["my-model"] != charts.variant_colours(["teacher"])["teacher"]
+
+
+def test_scores_axis_spans_the_scores():
+    axis = charts.scores_figure(scores()).layout.xaxis.range
+    assert 3.6 < axis[0] < 3.8
+    assert 4.4 < axis[1] < 4.6
+
+
+def test_dot_axis_ignores_missing_values():
+    assert charts.dot_axis_range([np.nan, 2.0, 4.0]) == [1.9, 4.1]
+    assert charts.dot_axis_range([]) == [-0.1, 1.1]

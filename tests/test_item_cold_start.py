@@ -523,6 +523,7 @@ def test_audience_figure_gives_each_variant_a_lane():
 
     assert figure.layout.scattermode == "group"
     assert [trace.orientation for trace in figure.data] == ["h", "h"]
+    assert 4.0 < figure.layout.xaxis.range[0] < 4.2
 
 
 # Dashboard -----------------------------------------------------------------------------

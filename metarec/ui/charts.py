@@ -70,6 +70,19 @@ def lane_row_height(n_variants) -> int:
     return max(ROW_HEIGHT_PX, LANE_PX * n_variants)
 
 
+def dot_axis_range(values) -> list[float]:
+    """Return an x-axis range that spans ``values`` with a margin, for horizontal dots.
+
+    With autorange, Chromium showed the axis of these dot charts from 0, which squeezed
+    ratings of 3 to 5 into the right half.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    margin = max(0.1, 0.05 * (high - low))
+    return [low - margin, high + margin]
+
+
 def scores_figure(scores, colours=None) -> go.Figure:
     """Draw a dot chart of each variant's predicted rating for every top-listed title.
 
@@ -93,7 +106,7 @@ def scores_figure(scores, colours=None) -> go.Figure:
     return figure(data, {
         "title": {"text": "Predicted rating of every title in some top list (filled: in "
                           "this variant's own top list)"},
-        "xaxis": {"title": {"text": "predicted rating"}},
+        "xaxis": {"title": {"text": "predicted rating"}, "range": dot_axis_range(scores["score"])},
         "yaxis": {"categoryorder": "array", "categoryarray": list(order), "title": None},
         # Each variant gets its own lane within a title's row, so a variant that predicts
         # what another does (the ensemble serving one member) stays visible.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .charts import DOT_SIZE_PX, LANE_GAP, lane_row_height, variant_colours
+from .charts import DOT_SIZE_PX, LANE_GAP, dot_axis_range, lane_row_height, variant_colours
 
 ROW_HEIGHT_PX = 26
 MARGIN_HEIGHT_PX = 140
@@ -69,7 +69,7 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
     figure.update_layout(
         title="Top audience: predicted rating of every user in some top list (filled: in "
               "this variant's own top list)",
-        xaxis_title="predicted rating",
+        xaxis={"title": "predicted rating", "range": dot_axis_range(shown["predicted"])},
         yaxis={"categoryorder": "array", "categoryarray": list(order), "title": None},
         # One lane per variant in each user's row, as on the New user page, so a variant
         # that predicts what another does stays visible.
