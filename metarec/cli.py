@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .data import DATA_DIR_ENV, DATASET_NAMES, SAMPLE_DIR, DataFormatError, load_dataset
@@ -19,7 +21,14 @@ from .data.download import (
 from .tasks.scenarios import SCENARIOS
 
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
+# Files that mark a dataset folder, which train must not fill with model files.
+DATA_FILE_NAMES = ("u.data", "ratings.dat", "ratings.csv")
 logger = logging.getLogger("metarec")
+
+# Console names of the metrics that evaluate prints. Every metric goes to the --out files.
+METRIC_LABELS = {"mae": "MAE", "catalogue_ndcg@10": "nDCG@10", "recall@10": "Recall@10"}
+DESCRIPTIONS = {"mae": "query MAE", "catalogue_ndcg@10": "catalogue nDCG@10",
+                "recall@10": "catalogue Recall@10"}
 
 
 def resolve_models_dir(value, dataset_name) -> Path:
@@ -34,6 +43,15 @@ def resolve_models_dir(value, dataset_name) -> Path:
 
 def _load(args):
     """Load ``--data`` (a name or path), else ``METAREC_DATA_DIR``, else the sample."""
+    if args.rating_scale:
+        low, high = args.rating_scale
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"--rating-scale needs a finite LOW below HIGH, got {low:g} "
+                             f"{high:g}; for ratings from 1 to 5 pass --rating-scale 1 5")
+    if args.max_rejected is not None and not 0.0 <= args.max_rejected < 1.0:
+        raise ValueError(f"--max-rejected must be at least 0 and below 1, got "
+                         f"{args.max_rejected:g}; 0.1 rejects a file when more than 10% of "
+                         f"its rows are invalid")
     options = {"items": args.items_csv, "users": args.users_csv,
                "max_rejected_share": args.max_rejected,
                "rating_scale": tuple(args.rating_scale) if args.rating_scale else None}
@@ -55,9 +73,12 @@ def cmd_download(args):
 
     # Log lines go above the progress bar instead of through it.
     with logging_redirect_tqdm():
+        archive = MOVIELENS_ARCHIVES[args.name]
+        if args.url:
+            archive = replace(archive, url=args.url)
         try:
             folder = download_dataset(args.name, args.dir, timeout=args.timeout,
-                                      progress=progress)
+                                      progress=progress, archive=archive)
         finally:
             for bar in bars:
                 bar.close()
@@ -65,8 +86,13 @@ def cmd_download(args):
 
 
 def cmd_generate_sample(args):
-    from .data.sample import generate_sample
+    from .data.sample import MAX_ITEMS, MAX_USERS, MIN_ITEMS, MIN_USERS, generate_sample
 
+    for flag, value, low, high in (("--users", args.users, MIN_USERS, MAX_USERS),
+                                   ("--items", args.items, MIN_ITEMS, MAX_ITEMS)):
+        if not low <= value <= high:
+            raise ValueError(f"{flag} must be from {low:,} to {high:,}, got {value}")
+    _check_output_folder(Path(args.out), "--out")
     path = generate_sample(args.out, seed=args.seed, n_users=args.users, n_items=args.items)
     print(f"wrote a synthetic catalogue to {path}")
 
@@ -79,6 +105,9 @@ def cmd_train(args):
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.out:
+        # Checked before any worker starts, instead of after training.
+        _check_output_folder(Path(args.out).expanduser(), "--out")
     if args.workers > 1 and "WORLD_SIZE" not in os.environ:
         _launch_workers(args.workers, args.argv)
         return
@@ -86,6 +115,7 @@ def cmd_train(args):
     try:
         dataset = _load(args)
         out = resolve_models_dir(args.out, dataset.name)
+        _check_output_folder(out, "--out")
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [args.seed]
@@ -105,6 +135,45 @@ def cmd_train(args):
                          if args.scenario == "new-item" else "validation users")
     finally:
         close_workers()
+
+
+def _check_output_folder(folder: Path, flag):
+    """Raise ValueError when ``folder`` is a file or a dataset folder, before any work."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {str(folder)!r} is a file; pass a folder (it is created "
+                         f"if missing)")
+    data_files = [name for name in DATA_FILE_NAMES if (folder / name).is_file()]
+    if data_files:
+        raise ValueError(f"{flag} {str(folder)!r} contains a dataset "
+                         f"({', '.join(data_files)}); pass another folder, so that model "
+                         f"files are not mixed with the data")
+
+
+def _missing_models_message(folder: Path, args, dataset) -> str | None:
+    """Return why ``folder`` has no models and the command that trains them, or None."""
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    if (folder / MANIFEST).is_file() or (folder / ITEM_MANIFEST).is_file():
+        return None
+    if folder.exists() and not folder.is_dir():
+        return (f"--models {str(folder)!r} is a file; pass the folder that "
+                f"'python -m metarec train --out' wrote")
+    root = Path(args.models).expanduser() if args.models else folder
+    command = "python -m metarec train"
+    if args.data:
+        command += f" --data {args.data}"
+    if args.scenario != "new-user":
+        command += f" --scenario {args.scenario}"
+    if args.seeds:
+        command += f" --seeds {' '.join(map(str, args.seeds))}"
+    command += f" --out {root}"
+    message = f"no trained models in {str(folder)!r} ({MANIFEST} not found)."
+    default = Path("models") / dataset.name
+    if default.resolve() != root.resolve() and (default / MANIFEST).is_file():
+        message += f" Models trained on {dataset.name} are in {str(default)!r}: pass " \
+                   f"--models {default}."
+    return f"{message} To train models there, run '{command}'."
 
 
 def _launch_workers(count, argv):
@@ -140,8 +209,14 @@ def cmd_evaluate(args):
     from .serving.recommender import Recommender
     from .tasks import parse_shots
 
-    if args.threads:
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.out and Path(args.out).expanduser().is_dir():
+        raise ValueError(f"--out {args.out!r} is a folder, but evaluate writes OUT.csv and "
+                         f"OUT.json; pass a file name without extension, such as "
+                         f"{str(Path(args.out) / 'results')!r}")
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
     folders = [root / f"seed-{seed}" for seed in args.seeds] if args.seeds else [root]
@@ -152,6 +227,10 @@ def cmd_evaluate(args):
             f"{str(missing[0])!r} does not exist and {str(root)!r} holds a single set of "
             f"models; leave out --seeds to evaluate it")
     shots = [parse_shots(s) for s in args.shots]
+    for folder in folders:
+        message = _missing_models_message(folder, args, dataset)
+        if message:
+            raise ValueError(message)
 
     tables, scenarios = [], []
     for folder in folders:
@@ -185,11 +264,17 @@ def cmd_evaluate(args):
         tables.append(table)
         scenarios.append(saved.to_dict())
     table = pd.concat(tables, ignore_index=True)
+    entities = "items" if args.scenario == "new-item" else "users"
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
-    print(f"{dataset.name}, scenario {args.scenario}, {args.users} users, query "
+    print(f"{dataset.name}, scenario {args.scenario}, {args.users} {entities}, query "
           f"{args.query_size} ratings "
           f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
-    _print_table(table.to_dict(orient="records"), f"{args.users} users")
+    records = table.to_dict(orient="records")
+    _print_table(records, f"{args.users} {entities}")
+    if args.catalogue:
+        for metric in ("catalogue_ndcg@10", "recall@10"):
+            if metric in table:
+                _print_table(records, f"{args.users} {entities}", metric)
 
     if args.out:
         out = Path(args.out)
@@ -217,8 +302,8 @@ def _records(frame):
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
-def _print_table(records, title):
-    """Print query MAE by variant and K, as mean ± 95% interval when seeds repeat."""
+def _print_table(records, title, metric="mae"):
+    """Print ``metric`` by variant and K, as mean ± 95% interval when seeds repeat."""
     import pandas as pd
 
     from .evaluation.metrics import mean_confidence_interval
@@ -237,13 +322,15 @@ def _print_table(records, title):
         mean, half = mean_confidence_interval(values)
         return f"{mean:.4f} ± {half:.4f}"
 
+    label = METRIC_LABELS.get(metric, metric)
     order = list(dict.fromkeys(frame["variant"]))
     columns = list(dict.fromkeys(frame["shots"]))
-    wide = frame.groupby(["variant", "shots"])["mae"].apply(cell).unstack("shots")
+    wide = frame.groupby(["variant", "shots"])[metric].apply(cell).unstack("shots")
     wide = wide.reindex(index=order, columns=columns)
-    wide.columns = [f"MAE K={c}" for c in wide.columns]
+    wide.columns = [f"{label} K={c}" for c in wide.columns]
     entity = "items" if "items" in frame and "users" not in frame else "users"
-    print(f"\n{title}: query MAE by support size K ({int(frame[entity].max())} {entity})")
+    print(f"\n{title}: {DESCRIPTIONS.get(metric, label)} by support size K "
+          f"({int(frame[entity].max())} {entity})")
     print(wide.to_string())
 
 
@@ -277,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                        help=f"seconds to wait for the server before giving up "
                             f"(default {DEFAULT_TIMEOUT_S:g})")
+    fetch.add_argument("--url", help="address of the same zip archive on a mirror (default: "
+                                     "GroupLens); the MD5 check still applies")
     fetch.add_argument("--quiet", action="store_true", help="hide the progress bar")
     fetch.set_defaults(func=cmd_download)
 

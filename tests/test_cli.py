@@ -83,3 +83,56 @@ def test_item_models_train_and_evaluate_from_the_cli(tmp_path, capsys):
     assert "MAE K=0" in printed
     assert "genre-mean" in printed
     assert " items)" in printed
+
+
+def test_train_rejects_file_as_out(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    assert main(["train", "--out", str(target), "--epochs", "1"]) == 2
+    assert f"--out '{target}' is a file" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+
+
+def test_train_rejects_dataset_folder_as_out(tmp_path, capsys):
+    (tmp_path / "ratings.csv").write_text("user_id,item_id,rating\n")
+    assert main(["train", "--out", str(tmp_path), "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "contains a dataset (ratings.csv)" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ratings.csv"]
+
+
+def test_bad_cli_values_name_the_flag(tmp_path, capsys):
+    cases = [
+        (["evaluate", "--rating-scale", "5", "1"], "--rating-scale needs a finite LOW below"),
+        (["evaluate", "--max-rejected", "2"], "--max-rejected must be at least 0"),
+        (["evaluate", "--threads", "0"], "--threads must be at least 1, got 0"),
+        (["evaluate", "--out", str(tmp_path)], "is a folder, but evaluate writes OUT.csv"),
+        (["generate-sample", "--users", "0", "--out", str(tmp_path / "s")],
+         "--users must be from 10 to 10,000, got 0"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 2, argv
+        assert expected in capsys.readouterr().err
+
+
+def test_missing_models_message_repeats_data_flag(tmp_path, capsys):
+    assert main(["evaluate", "--data", "sample", "--models", str(tmp_path / "m")]) == 2
+    error = capsys.readouterr().err
+    assert f"no trained models in '{tmp_path / 'm'}'" in error
+    assert f"'python -m metarec train --data sample --out {tmp_path / 'm'}'" in error
+
+
+def test_evaluate_new_users_at_zero_shots(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "0", "1",
+                 "--variants", "student", "user-bias"]) == 0
+    output = capsys.readouterr().out
+    assert "MAE K=0" in output
+    assert "MAE K=1" in output
+
+
+def test_catalogue_metrics_are_printed(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "5", "--catalogue",
+                 "--variants", "student"]) == 0
+    output = capsys.readouterr().out
+    assert "catalogue nDCG@10 by support size K" in output
+    assert "Recall@10 K=5" in output

@@ -398,3 +398,23 @@ def test_dashboard_shows_download_error(closed_port, tmp_path, monkeypatch):
     assert len(errors) == 1, errors
     assert "Could not download ml-100k" in errors[0]
     assert "To install ml-100k by hand" in errors[0]
+
+
+def test_cli_download_from_mirror_url(server, good_zip, tmp_path, monkeypatch, capsys):
+    # The published entry keeps its GroupLens address; only the MD5 fits the test zip.
+    monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k", dataclasses.replace(
+        MOVIELENS_ARCHIVES["ml-100k"], md5=hashlib.md5(good_zip).hexdigest(), size=None))
+    folder = tmp_path / "from-mirror"
+    assert main(["download", "ml-100k", "--dir", str(folder), "--url",
+                 url_of(server, "/good.zip"), "--quiet"]) == 0
+    assert f"ml-100k is in {folder}" in capsys.readouterr().out
+    assert server.requests[-1] == "/good.zip"
+
+
+def test_cli_mirror_with_other_file_fails_checksum(server, tmp_path, capsys):
+    folder = tmp_path / "from-mirror"
+    assert main(["download", "ml-100k", "--dir", str(folder), "--url",
+                 url_of(server, "/good.zip"), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert MOVIELENS_ARCHIVES["ml-100k"].md5 in error
+    assert leftovers(folder.parent) == []

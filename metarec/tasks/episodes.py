@@ -134,7 +134,7 @@ def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
             if len(pool) < shots:
                 continue
             pool = pool[:shots]
-        if len(pool) == 0:
+        if len(pool) == 0 and shots != 0:
             continue
         tasks.append(Task(user, items[pool], values[pool], items[query], values[query],
                           entity))

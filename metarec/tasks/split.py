@@ -58,7 +58,9 @@ def split_users(user_ids, seed=0, validation_fraction=0.1, test_fraction=0.2) ->
         )
     users = np.unique(np.asarray(user_ids))
     if len(users) < 3:
-        raise ValueError(f"need at least 3 users to split, got {len(users)}")
+        raise ValueError(f"need at least 3 users to split into meta-train, validation and "
+                         f"test users, got {len(users)}; use data with ratings from more "
+                         f"users")
 
     shuffled = np.random.default_rng(seed).permutation(users)
     n_test = max(1, round(test_fraction * len(users)))
