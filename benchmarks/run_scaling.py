@@ -405,8 +405,10 @@ def main(argv=None):
             latency.append(row)
     loads.append(load_average())
 
+    # Data folders are local paths, so the report shows placeholders as the docstring does.
+    placeholders = {args.ml100k: "path/to/ml-100k", args.ml1m: "path/to/ml-1m-part"}
     command = "python benchmarks/run_scaling.py " + " ".join(
-        argv if argv is not None else sys.argv[1:])
+        placeholders.get(a, a) for a in (argv if argv is not None else sys.argv[1:]))
     comparison = comparison_table(*args.compare) if args.compare else None
     if args.dry_run:
         print(training_table(training))
