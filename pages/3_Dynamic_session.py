@@ -38,16 +38,18 @@ def restart():
 
 users = session.session_users(tasks, dataset)
 labels = dict(zip(users["user_id"], users["label"]))
-user_column, order_column, variants_column = st.columns([2, 2, 3])
+# The variants get a row of their own: beside the other two, five chosen variants
+# scrolled out of sight and the user's label was cut.
+user_column, order_column = st.columns([3, 2])
 user_id = user_column.selectbox("Test user", list(labels), format_func=labels.get,
                                 key=f"{PREFIX}.user", on_change=restart, persist_state="session",
                                 help="Users the models never saw in training.")
 order = order_column.radio("Reveal the ratings", list(session.ORDERS),
                            format_func=session.ORDERS.get, key=f"{PREFIX}.order", persist_state="session",
                            on_change=restart)
-variants = variants_column.multiselect("Variants", recommender.variants,
-                                       default=recommender.featured_variants,
-                                       key=f"{PREFIX}.variants", persist_state="session")
+variants = st.multiselect("Variants", recommender.variants,
+                          default=recommender.featured_variants,
+                          key=f"{PREFIX}.variants", persist_state="session")
 if not variants:
     st.info("Choose at least one variant.")
     st.stop()

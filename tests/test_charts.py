@@ -169,3 +169,25 @@ def test_scores_axis_spans_the_scores():
 def test_dot_axis_ignores_missing_values():
     assert charts.dot_axis_range([np.nan, 2.0, 4.0]) == [1.9, 4.1]
     assert charts.dot_axis_range([]) == [-0.1, 1.1]
+
+
+def test_every_trained_variant_has_its_own_colour():
+    names = list(charts.VARIANT_COLOUR_INDEX)
+    assert len(set(charts.variant_colours(names).values())) == len(names)
+
+
+def test_kshot_line_equal_to_another_is_dashed():
+    summary = pd.DataFrame({"variant": ["student"] * 2 + ["ensemble"] * 2,
+                            "shots": ["1", "all"] * 2, "mean": [0.84, 0.76] * 2,
+                            "ci95": [0.01] * 4})
+    figure = evaluation_charts.kshot_figure(summary, "mae")
+    assert [trace.line.dash for trace in figure.data] == ["solid", "dash"]
+    assert figure.layout.yaxis.title.text == "MAE (lower is better)"
+
+
+def test_legend_sits_under_the_axis_title():
+    short = charts.scores_figure(scores()).layout.legend.y
+    assert -1.0 < short < -0.1
+    tall = pd.concat([scores().assign(title=lambda f, i=i: f["title"] + str(i))
+                      for i in range(20)])
+    assert -0.1 < charts.scores_figure(tall).layout.legend.y < 0

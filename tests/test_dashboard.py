@@ -319,6 +319,10 @@ def test_change_remove_and_clear(app_env, featured):
     assert not app.table
     assert any("No ratings yet" in i.value for i in app.info)
 
+    app = click(app, "Undo clear (2)")
+    assert entered_ratings(app) == {2: 2.0, 3: 1.0}
+    assert_top_lists(app, featured)
+
 
 def test_no_variant_chosen_shows_info(app_env):
     app = new_user_page({1: 5.0})
@@ -580,7 +584,7 @@ def test_comparison_shows_loaded_results(app_env, results_file, variants, suffix
     assert not app.error, [e.value for e in app.error]
     table = app.table[0].value
     assert table.index.tolist() == [v for v in variants if v in FEATURED_RESULTS]
-    assert list(table.columns) == [f"{m} K={k}" for m in ("mae", "ndcg@3")
+    assert list(table.columns) == [f"{m} K={k}" for m in ("MAE", "nDCG@3")
                                    for k in ("1", "5", "all")]
     # Two K-shot charts, the trade-off, adaptation latency.
     assert len(app.get("plotly_chart")) == 4
@@ -657,7 +661,7 @@ def test_comparison_survives_page_switch(app_env, results_file):
     assert not app.exception, [e.value for e in app.exception]
     assert any(f"Showing '{path.name}', loaded earlier" in c.value for c in app.caption)
     assert app.multiselect(key="comparison.metrics").value == ["rmse"]
-    assert list(app.table[0].value.columns) == ["rmse K=1", "rmse K=5", "rmse K=all"]
+    assert list(app.table[0].value.columns) == ["RMSE K=1", "RMSE K=5", "RMSE K=all"]
 
 
 def test_ensemble_reuses_chosen_members(models_dir, sample_dataset):

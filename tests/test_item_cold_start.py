@@ -553,6 +553,16 @@ def click(app, label):
     return matches[0].click().run()
 
 
+def test_page_clear_can_be_undone(page_env):
+    app = new_item_page({1: 5.0, 2: 3.0})
+    from metarec.cli import SAMPLE_DIR
+
+    app = click(app, "Clear all")
+    assert app.session_state[RATINGS_KEY][str(SAMPLE_DIR)] == {}
+    app = click(app, "Undo clear (2)")
+    assert app.session_state[RATINGS_KEY][str(SAMPLE_DIR)] == {1: 5.0, 2: 3.0}
+
+
 def test_page_shows_audience_without_ratings(page_env, recommender):
     app = new_item_page()
 

@@ -49,3 +49,15 @@ def test_variant_table_details():
     assert details["user-bias"] == "shrunk item mean plus the user's shrunk rating bias"
     assert details["ensemble"] == ("Blend of student, user-bias, with weights fitted for each "
                                    "range of ratings. user-bias gets weight 0 in every range.")
+
+
+def test_variant_kind_says_how_it_was_trained():
+    manifest = {"variants": {
+        "student": {"kind": "meta", "spec": {"learner": {"inner_steps": 3}}},
+        "finetune": {"kind": "meta", "spec": {"learner": {"inner_steps": 0}}},
+        "user-bias": {"kind": "classical", "class": "UserBiasBaseline"},
+    }}
+    kinds = variant_table(manifest).set_index("variant")["kind"]
+    assert kinds["student"] == "meta-learned"
+    assert kinds["finetune"] == "pretrained"
+    assert kinds["user-bias"] == "classical"

@@ -56,6 +56,7 @@ def test_other_dataset_name_gives_note(sample_dataset):
     (b'{"format": "other", "ratings": []}', "p.json", r"has format 'other'"),
     (b'{"version": 2, "ratings": []}', "p.json", r"profile version 2"),
     (b'{"ratings": []}', "p.json", r"'p.json' contains no ratings"),
+    (b"", "p.json", r"'p.json' is empty\. Upload a profile saved"),
     (b'{"ratings": [{"item_id": 1, "rating": 9}]}', "p.json",
      r"entry 1: rating 9 is not a whole number of stars from 1 to 5"),
     (b'{"ratings": [{"item_id": 1, "rating": 4.5}]}', "p.json",

@@ -98,7 +98,8 @@ def test_table_and_best_variants():
     (b"variant,mae\nteacher,0.8\n", "r.csv", r"lacks the column\(s\) shots"),
     (b"variant,shots,users\nteacher,5,10\n", "r.csv", r"has no numbers in any metric column"),
     (b"variant,shots,mae\nteacher,5,abc\n", "r.csv", r"has no numbers in any metric column"),
-    (b"", "r.csv", r"'r.csv' is not valid CSV"),
+    (b"", "r.csv", r"'r.csv' is empty\. Upload a file that"),
+    (b" \n", "r.json", r"'r.json' is empty"),
     (b"variant,shots,mae\n", "r.xlsx", r"must end in .json or .csv"),
 ])
 def test_malformed_results_raise(content, name, message):
@@ -131,3 +132,13 @@ def test_json_with_bad_metric_values_kept_as_missing():
                             {"variant": "b", "shots": "1", "mae": "n/a"}]}
     results = read_results(json.dumps(document).encode(), "r.json")
     assert np.isnan(results.rows.loc[1, "mae"])
+
+
+def test_table_headers_use_metric_names():
+    from metarec.ui.results_view import highlight_best
+
+    table = pd.DataFrame({"mae K=1": [0.8, 0.9], "ndcg@3 K=all": [0.7, 0.6]},
+                         index=["a", "b"])
+    styled = highlight_best(table, {"mae K=1": "a", "ndcg@3 K=all": "a"})
+    assert list(styled.data.columns) == ["MAE K=1", "nDCG@3 K=all"]
+    assert "font-weight: bold" in styled.to_html()

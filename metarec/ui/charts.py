@@ -21,6 +21,9 @@ DOT_SIZE_PX = 9
 LANE_GAP = 0.2
 POSITIVE, NEGATIVE = "#2CA02C", "#D62728"
 MARGIN = {"l": 10, "r": 10, "t": 60}
+# Pixels from the bottom of a plot area to the top of a legend below it: room for the
+# tick labels and the axis title.
+LEGEND_OFFSET_PX = 55
 
 
 def figure(data: list, layout: dict) -> go.Figure:
@@ -34,15 +37,16 @@ def _values(series) -> list:
     return np.asarray(series).tolist()
 
 
-# Plotly's ten colours, then three of D3's that none of them resembles.
-PALETTE = (*px.colors.qualitative.Plotly, "#8C564B", "#7F7F7F", "#BCBD22")
+# Plotly's ten colours, then three of D3's and two dark ones of Plotly's Dark24, chosen to
+# look distinct from the ten.
+PALETTE = (*px.colors.qualitative.Plotly, "#8C564B", "#7F7F7F", "#BCBD22", "#222A2A",
+           "#B68100")
 # The palette index of every variant metarec trains, so that a variant keeps its colour on
-# every page and whichever variants are selected. The item-side genre-mean and
-# content-only share colours with melu-1 and melu-5, which only the user side has.
+# every page and whichever variants are selected.
 VARIANT_COLOUR_INDEX = {
     "teacher": 0, "student": 1, "ensemble": 2, "finetune": 3, "melu-1": 4, "melu-5": 5,
-    "genre-mean": 4, "content-only": 5, "student-like": 6, "user-bias": 7, "mf-als": 8,
-    "item-mean": 9, "global-mean": 10, "random": 11, "popularity": 12,
+    "student-like": 6, "user-bias": 7, "mf-als": 8, "item-mean": 9, "global-mean": 10,
+    "random": 11, "popularity": 12, "genre-mean": 13, "content-only": 14,
 }
 
 
@@ -65,9 +69,20 @@ def variant_colours(variants) -> dict[str, str]:
     return colours
 
 
+def legend_below(plot_px) -> dict:
+    """Return a horizontal legend placed just under the x-axis title of a plot area
+    ``plot_px`` pixels tall, at any height (a fixed fraction leaves a gap on tall ones)."""
+    return {"orientation": "h", "yanchor": "top", "y": -LEGEND_OFFSET_PX / max(plot_px, 1)}
+
+
 def lane_row_height(n_variants) -> int:
     """Return the pixel height of one row of a dot chart with ``n_variants`` lanes."""
     return max(ROW_HEIGHT_PX, LANE_PX * n_variants)
+
+
+def milliseconds_text(ms) -> str:
+    """Format a time for a bar label: one decimal, and "under 0.1 ms" below that."""
+    return "under 0.1 ms" if ms < 0.05 else f"{ms:,.1f} ms"
 
 
 def dot_axis_range(values) -> list[float]:
@@ -112,7 +127,7 @@ def scores_figure(scores, colours=None) -> go.Figure:
         # what another does (the ensemble serving one member) stays visible.
         "scattermode": "group", "scattergap": LANE_GAP,
         "height": MARGIN_HEIGHT_PX + lane_row_height(len(data)) * len(order),
-        "legend": {"orientation": "h", "y": -0.12 if len(order) > 15 else -0.25},
+        "legend": legend_below(lane_row_height(len(data)) * len(order)),
         "margin": MARGIN,
     })
 
@@ -161,7 +176,7 @@ def timing_figure(timings, colours=None) -> go.Figure:
         "y": _values(timings["variant"]), "orientation": "h",
         "marker": {"color": [colours.get(v) for v in timings["variant"]]},
         # The same wording as the top lists' captions, where one decimal would show 0.0.
-        "text": ["under 0.1 ms" if ms < 0.05 else f"{ms:,.1f} ms"
+        "text": [milliseconds_text(ms)
                  for ms in timings["milliseconds"]], "textposition": "auto",
         "hovertemplate": "%{y}: %{x:,.1f} ms<extra></extra>",
     }], {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .charts import MARGIN, MARGIN_HEIGHT_PX, figure, variant_colours
+from .charts import MARGIN, MARGIN_HEIGHT_PX, figure, milliseconds_text, variant_colours
 
 METRIC_LABELS = {
     "mae": "MAE (lower is better)",
@@ -28,6 +28,21 @@ def _nulls(values) -> list:
     return [None if value != value else float(value) for value in values]
 
 
+def _line_style(values, drawn, colour) -> dict:
+    """Return the line and marker style of a curve.
+
+    A curve equal to one already in ``drawn`` (the ensemble serving one member) gets a
+    dashed line and open markers, so the line under it still shows. ``values`` is then
+    appended to ``drawn``.
+    """
+    same = any(len(values) == len(other) and np.allclose(values, other, equal_nan=True)
+               for other in drawn)
+    drawn.append(values)
+    return {"line": {"color": colour, "dash": "dash" if same else "solid"},
+            "marker": {"size": 8 if same else 5,
+                       "symbol": "circle-open" if same else "circle"}}
+
+
 def session_curves_figure(history, metric, colours=None, current=None) -> go.Figure:
     """Draw ``metric`` against the number of revealed ratings, one line per variant.
 
@@ -41,17 +56,10 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
         if rows[metric].isna().all():
             continue
         values = rows[metric].to_numpy(dtype=float)
-        # A line equal to one already drawn (the ensemble serving one member) is dashed
-        # with open markers, so the line under it still shows.
-        same = any(len(values) == len(other) and np.allclose(values, other, equal_nan=True)
-                   for other in drawn)
-        drawn.append(values)
         data.append({
             "type": "scatter", "x": rows["n"].tolist(), "y": _nulls(rows[metric]),
             "mode": "lines+markers", "name": variant,
-            "line": {"color": colours.get(variant), "dash": "dash" if same else "solid"},
-            "marker": {"size": 8 if same else 5,
-                       "symbol": "circle-open" if same else "circle"},
+            **_line_style(values, drawn, colours.get(variant)),
             "hovertemplate": variant + ", %{x} ratings: %{y:.3f}<extra></extra>"})
     shapes = []
     if current is not None:
@@ -65,7 +73,7 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} on the held-out ratings"},
         "xaxis": xaxis,
-        "yaxis": {"title": {"text": metric}}, "shapes": shapes, "height": 400,
+        "yaxis": {"title": {"text": metric_label(metric)}}, "shapes": shapes, "height": 400,
         "margin": MARGIN, "legend": {"orientation": "h", "y": -0.2},
     })
 
@@ -79,7 +87,7 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
     """
     colours = colours or variant_colours(summary["variant"].unique())
     shots = list(dict.fromkeys(summary["shots"]))
-    data = []
+    data, drawn = [], []
     for variant, rows in summary.groupby("variant", sort=False):
         rows = rows.set_index("shots").reindex(shots)
         if rows["mean"].isna().all():
@@ -87,14 +95,15 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
         error = rows["ci95"].to_numpy(dtype=float)
         data.append({
             "type": "scatter", "x": [f"K={s}" for s in shots], "y": _nulls(rows["mean"]),
-            "mode": "lines+markers", "name": variant, "line": {"color": colours.get(variant)},
+            "mode": "lines+markers", "name": variant,
+            **_line_style(rows["mean"].to_numpy(dtype=float), drawn, colours.get(variant)),
             "error_y": {"type": "data", "array": np.nan_to_num(error).tolist(),
                         "visible": bool(np.isfinite(error).any())},
             "hovertemplate": variant + ", %{x}: %{y:.4f}<extra></extra>"})
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} by support size"},
         "xaxis": {"title": {"text": "support ratings per user"}, "type": "category"},
-        "yaxis": {"title": {"text": metric}}, "height": 420, "margin": MARGIN,
+        "yaxis": {"title": {"text": metric_label(metric)}}, "height": 420, "margin": MARGIN,
         "legend": {"orientation": "h", "y": -0.2},
     })
 
@@ -212,7 +221,8 @@ def timing_bars_figure(timings, title, colours=None) -> go.Figure:
         "type": "bar", "x": timings["ms_per_user"].tolist(),
         "y": timings["variant"].tolist(), "orientation": "h",
         "marker": {"color": [colours.get(v) for v in timings["variant"]]},
-        "text": [f"{ms:,.2f} ms" for ms in timings["ms_per_user"]], "textposition": "auto",
+        "text": [milliseconds_text(ms) for ms in timings["ms_per_user"]],
+        "textposition": "auto",
         "hovertemplate": "%{y}: %{x:,.2f} ms per user<extra></extra>",
     }], {
         "title": {"text": title},

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .charts import DOT_SIZE_PX, LANE_GAP, dot_axis_range, lane_row_height, variant_colours
+from .charts import (DOT_SIZE_PX, LANE_GAP, dot_axis_range, lane_row_height, legend_below,
+                     variant_colours)
 
 ROW_HEIGHT_PX = 26
 MARGIN_HEIGHT_PX = 140
@@ -54,6 +55,7 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
                         & predictions["variant"].isin(top["variant"])].copy()
     shown["label"] = shown["user_id"].map(labels)
     order = shown.groupby("label")["predicted"].mean().sort_values().index
+    row_px = max(ROW_HEIGHT_PX, lane_row_height(shown["variant"].nunique()))
     figure = go.Figure()
     for variant, rows in shown.groupby("variant", sort=False):
         own = set(top.loc[top["variant"] == variant, "user_id"])
@@ -74,9 +76,8 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
         # One lane per variant in each user's row, as on the New user page, so a variant
         # that predicts what another does stays visible.
         scattermode="group", scattergap=LANE_GAP,
-        height=MARGIN_HEIGHT_PX + max(ROW_HEIGHT_PX, lane_row_height(
-            shown["variant"].nunique())) * len(order),
-        legend={"orientation": "h", "y": -0.15},
+        height=MARGIN_HEIGHT_PX + row_px * len(order),
+        legend=legend_below(row_px * len(order)),
         margin={"l": 10, "r": 10, "t": 60},
     )
     return figure
@@ -97,10 +98,13 @@ def groups_figure(groups, group, colours=None) -> go.Figure:
             hovertemplate="%{x} (%{customdata} users)<br>" + variant
                           + ": %{y:.2f}<extra></extra>",
         ))
-    low = max(0.0, float(chosen["mean predicted"].min()) - 0.3) if len(chosen) else 0.0
+    # Both ends are set: Plotly ignored a range with an open top and started at 0, where
+    # means of 3.3 to 3.7 look alike.
+    low, high = dot_axis_range(chosen["mean predicted"])
+    low, high = max(0.0, low - 0.2), high + 0.1
     figure.update_layout(
         barmode="group", title=f"Mean predicted rating by {group}",
-        yaxis={"title": "mean predicted rating", "range": [low, None]},
+        yaxis={"title": "mean predicted rating", "range": [low, high]},
         xaxis={"title": None, "type": "category"},
         height=420, margin={"l": 10, "r": 10, "t": 60},
     )

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ..data import Dataset
 from .item_audience import PRESETS, audience_ratings
+from .profile import clear_button
 
 DEFAULT_TITLE = "Starfall Academy"
 TITLE_MISSING = "Type the item's title."
@@ -112,8 +113,7 @@ def item_ratings_list(dataset: Dataset, ratings: dict, prefix: str):
     users = dataset.users.set_index("user_id")
     head, clear = st.columns([5, 1], vertical_alignment="bottom")
     head.subheader(f"Ratings of the new item ({len(ratings)})")
-    clear.button("Clear all", key=f"{prefix}.clear", disabled=not ratings,
-                 on_click=ratings.clear, width="stretch")
+    clear_button(clear, ratings, f"{prefix}.clear")
     if not ratings:
         st.info("No ratings yet: every variant predicts from the item's content alone. "
                 "Add ratings to watch the variants adapt.")

@@ -45,6 +45,7 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
 def audience_tables(comparison):
     """Draw each variant's top users under its name, with the adaptation time."""
     results = list(comparison.results.values())
+    flat = set(_flat_variants(comparison))
     for start in range(0, len(results), COLUMNS_PER_ROW):
         row = results[start:start + COLUMNS_PER_ROW]
         for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
@@ -53,7 +54,16 @@ def audience_tables(comparison):
                 top = result.top.assign(user=_labels(result.top)).set_index("rank")
                 top = top[["user", "predicted"]].rename_axis("#")
                 st.table(top.style.format({"predicted": "{:.2f}"}), border="horizontal")
+                if result.variant in flat:
+                    st.caption("Predicts one rating for every user, so the order of this "
+                               "list is arbitrary.")
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
+
+
+def _flat_variants(comparison) -> list:
+    """Return the variants that predict nearly the same rating for every user."""
+    spread = comparison.predictions.groupby("variant")["predicted"].std()
+    return [name for name in comparison.results if spread.get(name, 0.0) < FLAT_SPREAD]
 
 
 def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str):
@@ -62,8 +72,7 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
     st.plotly_chart(item_charts.distribution_figure(comparison.predictions, colours,
                                                     rating_scale))
 
-    spread = comparison.predictions.groupby("variant")["predicted"].std()
-    flat = [name for name in comparison.results if spread.get(name, 0.0) < FLAT_SPREAD]
+    flat = _flat_variants(comparison)
     top = [result.top.assign(variant=name, label=_labels(result.top))
            for name, result in comparison.results.items() if name not in flat]
     if top:

@@ -104,13 +104,26 @@ def variant_table(manifest) -> pd.DataFrame:
             detail = CLASSICAL_DETAILS.get(entry.get("class", ""), entry.get("class", ""))
         rows.append({
             "variant": name,
-            "kind": entry["kind"],
+            "kind": _kind(entry),
             "parameters": entry.get("parameters"),
             "train seconds": entry.get("train_seconds"),
             "best epoch": entry.get("best_epoch"),
             "details": detail,
         })
     return pd.DataFrame(rows)
+
+
+def _kind(entry) -> str:
+    """Return how a variant was trained, in words, from its manifest entry.
+
+    The manifest calls every network ``meta``, the pretrain + finetune baseline too, which
+    has no inner loop in training.
+    """
+    if entry["kind"] != "meta":
+        return entry["kind"]
+    if entry.get("spec", {}).get("learner", {}).get("inner_steps") == 0:
+        return "pretrained"
+    return "meta-learned"
 
 
 def validation_table(manifest) -> pd.DataFrame:

@@ -89,6 +89,30 @@ def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
             st.error(str(error))
 
 
+def clear_button(column, ratings: dict, key: str):
+    """Draw "Clear all" in ``column``; right after a clear, an undo button in its place.
+
+    The cleared ratings are kept in the session until the person rates again, so one
+    click cannot lose a profile that took minutes to enter.
+    """
+    saved_key = f"{key}.cleared"
+
+    def clear():
+        st.session_state[saved_key] = dict(ratings)
+        ratings.clear()
+
+    def undo():
+        ratings.update(st.session_state.pop(saved_key, {}))
+
+    saved = st.session_state.get(saved_key)
+    if saved and not ratings:
+        column.button(f"Undo clear ({len(saved)})", key=f"{key}.undo", on_click=undo,
+                      width="stretch", help="Bring back the ratings that Clear all removed.")
+        return
+    st.session_state.pop(saved_key, None)
+    column.button("Clear all", key=key, disabled=not ratings, on_click=clear, width="stretch")
+
+
 def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
     """Draw every rating with stars to change it and a button to remove it."""
     labels = _labels(dataset)
@@ -102,7 +126,7 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
 
     head, clear = st.columns([5, 1], vertical_alignment="bottom")
     head.subheader(f"Your ratings ({len(ratings)})")
-    clear.button("Clear all", disabled=not ratings, on_click=ratings.clear, width="stretch")
+    clear_button(clear, ratings, f"{prefix}.clear")
     if not ratings:
         st.info("No ratings yet. Rate at least one movie, or add a persona's ratings, to "
                 "see recommendations.")

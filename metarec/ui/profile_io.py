@@ -102,6 +102,9 @@ def read_profile(data: bytes, filename: str, dataset: Dataset) -> Profile:
     except UnicodeDecodeError as error:
         raise ProfileError(f"'{filename}' is not UTF-8 text ({error.reason} at byte "
                            f"{error.start}); export the profile again") from None
+    if not text.strip():
+        raise ProfileError(f"'{filename}' is empty. Upload a profile saved with this page's "
+                           "download buttons.")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension == "json":
         entries, user, notes = _json_entries(text, filename, dataset)

@@ -75,6 +75,8 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
     except UnicodeDecodeError as error:
         raise ResultsError(f"'{filename}' is not UTF-8 text ({error.reason} at byte "
                            f"{error.start})") from None
+    if not text.strip():
+        raise ResultsError(f"'{filename}' is empty. {WRITTEN_BY}")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     source = {}
     if extension == "json":

@@ -124,7 +124,7 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
              f"scenario {source['scenario']}" if source.get("scenario") else None,
              f"{source['users']} users" if source.get("users") else None,
              f"up to {users:,.0f} users per row" if pd.notna(users) else None,
-             f"{seeds} models folder{'' if seeds == 1 else 's'} (split seeds)"]
+             f"{seeds} models folder{'' if seeds == 1 else 's'} (one per split seed)"]
     st.caption("Results on " + ", ".join(p for p in parts if p) + ".")
     if source.get("dataset") and source["dataset"] != dataset.name:
         st.warning(f"These results are for {source['dataset']!r}, but the sidebar's data is "
@@ -132,13 +132,27 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
                    "models.")
 
 
+# Metric names as the table's column headers show them.
+SHORT_METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "ndcg@1": "nDCG@1", "ndcg@3": "nDCG@3",
+                      "auc": "AUC", "catalogue_ndcg@10": "catalogue nDCG@10"}
+
+
 def highlight_best(table: pd.DataFrame, best: dict):
-    """Return ``table`` styled with four decimals and the best cell of each column bold."""
+    """Return ``table`` styled with four decimals and the best cell of each column bold.
+
+    Column headers such as ``mae K=1`` are shown as ``MAE K=1``.
+    """
+    def header(column):
+        metric, _, shots = column.rpartition(" ")
+        return f"{SHORT_METRIC_NAMES.get(metric, metric)} {shots}" if metric else column
+
+    best = {header(column): variant for column, variant in best.items()}
+
     def bold(column):
         return ["font-weight: bold" if best.get(column.name) == variant else ""
                 for variant in column.index]
 
-    return table.style.format("{:.4f}", na_rep="–").apply(bold)
+    return table.rename(columns=header).style.format("{:.4f}", na_rep="–").apply(bold)
 
 
 def interval_note(summary: pd.DataFrame) -> str:
@@ -196,6 +210,9 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
     points["cost"] = pd.to_numeric(points["cost"], errors="coerce")
     missing = points.loc[points["cost"].isna() | points["value"].isna(), "variant"].tolist()
     st.plotly_chart(evaluation_charts.tradeoff_figure(points, metric, COSTS[cost], colours))
+    if cost == "median_ms":
+        st.caption("The adaptation time is the median adaptation to 5 ratings (see Timing "
+                   "below), whichever K the accuracy is taken at.")
     if missing:
         st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a {metric} value: "
                    + ", ".join(missing) + ". Only networks have parameters and a training "

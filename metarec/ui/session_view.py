@@ -57,8 +57,12 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
     """Draw step ``n``: the ratings so far, the query predictions, top lists and curves."""
     st.progress(n / len(plan), text=f"{n} of {len(plan)} ratings revealed; scored on "
                                     f"{len(plan.task.query_items)} held-out ratings")
-    # The held-out table has a column per variant, so it gets the wider share.
-    revealed_column, query_column = st.columns([2, 3])
+    # The held-out table has a column per variant, so it gets the wider share, and past
+    # three variants the whole width below the revealed ratings.
+    if len(variants) <= 3:
+        revealed_column, query_column = st.columns([2, 3])
+    else:
+        revealed_column, query_column = st.container(), st.container()
     with revealed_column:
         st.subheader("Revealed so far")
         if n:
@@ -71,7 +75,11 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
     with query_column:
         st.subheader("Held-out ratings and current predictions")
         query = views.query_table(dataset, plan, records, variants, n)
-        st.dataframe(query, height=views.table_height(len(query)), hide_index=True)
+        # Scores with two decimals throughout: by default 4.30 would show as 4.3.
+        formats = {v: st.column_config.NumberColumn(format="%.2f")
+                   for v in variants if v in query}
+        st.dataframe(query, height=views.table_height(len(query)), hide_index=True,
+                     column_config=formats)
 
     current = {v: records[(v, n)] for v in variants}
     previous = {v: records[(v, n - 1)].top if n else None for v in variants}

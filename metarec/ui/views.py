@@ -118,9 +118,10 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
             "Chart the predicted ratings of every listed title",
             key=f"{prefix}.scores_chart", persist_state="session"):
         st.plotly_chart(charts.scores_figure(comparison.scores, colours))
-        if any(result.is_ranker for result in comparison.results.values()):
-            st.caption("Ranking baselines are left out of this chart: their scores are not "
-                       "ratings.")
+        left_out = _not_ratings(comparison)
+        if left_out:
+            st.caption(f"Left out of this chart, because their scores are not ratings: "
+                       f"{left_out}.")
     if not st.toggle("Show how each variant adapted (support loss and time)",
                      key=f"{prefix}.details", persist_state="session"):
         return
@@ -128,12 +129,22 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
     curves = comparison.curves()
     if not curves.empty:
         curves_column.plotly_chart(charts.curves_figure(curves, colours))
+    left_out = _not_ratings(comparison)
+    if left_out:
+        curves_column.caption(f"No loss curve for {left_out}: a squared error against star "
+                              f"ratings means nothing for their scores.")
     timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
     if "ensemble" in comparison.results:
         timing_column.caption("The ensemble's time is the sum of its members' adaptations "
                               "in its own run.")
     timing_column.caption("Each time is a single measurement, so it varies with the load "
                           "on the machine.")
+
+
+def _not_ratings(comparison: Comparison) -> str:
+    """Name each compared variant whose scores are not ratings, with what they are."""
+    return ", ".join(f"{name} ({result.score_label})"
+                     for name, result in comparison.results.items() if result.is_ranker)
 
 
 @st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)
@@ -181,6 +192,10 @@ def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dic
     score_label = "ranking score" if explanation.is_ranker else "predicted"
     table = table.rename(columns={"score": score_label}).set_index("title")
     st.table(table.style.format({score_label: "{:.2f}"}), border="horizontal")
+    st.caption("Each row names at most the two rated titles that pushed its score up, the "
+               "two that pulled it down and the two genres that moved it most. The charts "
+               "below show every rated title and genre for the item chosen in *Effects "
+               "on*.")
 
     mean_column, effects_column = st.columns(2)
     mean_column.plotly_chart(charts.prediction_vs_mean_figure(explanation.items,
