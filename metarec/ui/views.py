@@ -39,7 +39,9 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 top = pd.DataFrame({"title": result.top["title"].to_numpy(),
                                     label: score_texts(result.top["score"],
                                                        result.is_ranker)},
-                                   index=pd.Index(result.top["rank"].to_numpy(), name="#"))
+                                   # Unnamed: st.table gives an index name a header
+                                   # row of its own, which doubled the header's height.
+                                   index=pd.Index(result.top["rank"].to_numpy()))
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
