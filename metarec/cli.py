@@ -25,11 +25,6 @@ MODELS_DIR_ENV = "METAREC_MODELS_DIR"
 DATA_FILE_NAMES = ("u.data", "ratings.dat", "ratings.csv")
 logger = logging.getLogger("metarec")
 
-# Console names of the metrics that evaluate prints. Every metric goes to the --out files.
-METRIC_LABELS = {"mae": "MAE", "catalogue_ndcg@10": "nDCG@10", "recall@10": "Recall@10"}
-DESCRIPTIONS = {"mae": "query MAE", "catalogue_ndcg@10": "catalogue nDCG@10",
-                "recall@10": "catalogue Recall@10"}
-
 
 def resolve_models_dir(value, dataset_name) -> Path:
     """Return the ``--models``/``--out`` folder, else ``METAREC_MODELS_DIR``, else
@@ -306,6 +301,7 @@ def _print_table(records, title, metric="mae"):
     """Print ``metric`` by variant and K, as mean ± 95% interval when seeds repeat."""
     import pandas as pd
 
+    from .evaluation.evaluate import METRIC_NAMES
     from .evaluation.metrics import mean_confidence_interval
 
     frame = pd.DataFrame(records)
@@ -322,14 +318,15 @@ def _print_table(records, title, metric="mae"):
         mean, half = mean_confidence_interval(values)
         return f"{mean:.4f} ± {half:.4f}"
 
-    label = METRIC_LABELS.get(metric, metric)
+    label = METRIC_NAMES.get(metric, metric)
     order = list(dict.fromkeys(frame["variant"]))
     columns = list(dict.fromkeys(frame["shots"]))
     wide = frame.groupby(["variant", "shots"])[metric].apply(cell).unstack("shots")
     wide = wide.reindex(index=order, columns=columns)
     wide.columns = [f"{label} K={c}" for c in wide.columns]
     entity = "items" if "items" in frame and "users" not in frame else "users"
-    print(f"\n{title}: {DESCRIPTIONS.get(metric, label)} by support size K "
+    description = "query MAE" if metric == "mae" else label
+    print(f"\n{title}: {description} by support size K "
           f"({int(frame[entity].max())} {entity})")
     print(wide.to_string())
 

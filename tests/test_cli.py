@@ -135,4 +135,4 @@ def test_catalogue_metrics_are_printed(tiny_models, capsys):
                  "--variants", "student"]) == 0
     output = capsys.readouterr().out
     assert "catalogue nDCG@10 by support size K" in output
-    assert "Recall@10 K=5" in output
+    assert "recall@10 K=5" in output

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ..data import Dataset
+from ..evaluation.evaluate import METRIC_NAMES
 from ..serving.recommender import Recommender
 from ..tasks import parse_shots
 from . import evaluation_charts
@@ -132,11 +133,6 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
                    "models.")
 
 
-# Metric names as the table's column headers show them.
-SHORT_METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "ndcg@1": "nDCG@1", "ndcg@3": "nDCG@3",
-                      "auc": "AUC", "catalogue_ndcg@10": "catalogue nDCG@10"}
-
-
 def highlight_best(table: pd.DataFrame, best: dict):
     """Return ``table`` styled with four decimals and the best cell of each column bold.
 
@@ -144,7 +140,7 @@ def highlight_best(table: pd.DataFrame, best: dict):
     """
     def header(column):
         metric, _, shots = column.rpartition(" ")
-        return f"{SHORT_METRIC_NAMES.get(metric, metric)} {shots}" if metric else column
+        return f"{METRIC_NAMES.get(metric, metric)} {shots}" if metric else column
 
     best = {header(column): variant for column, variant in best.items()}
 
