@@ -110,7 +110,9 @@ def cmd_train(args):
     try:
         dataset = _load(args)
         out = resolve_models_dir(args.out, dataset.name)
-        _check_output_folder(out, "--out")
+        source = "--out" if args.out else (MODELS_DIR_ENV if os.environ.get(MODELS_DIR_ENV)
+                                           else "the default models folder")
+        _check_output_folder(out, source)
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [args.seed]
@@ -132,14 +134,17 @@ def cmd_train(args):
         close_workers()
 
 
-def _check_output_folder(folder: Path, flag):
-    """Raise ValueError when ``folder`` is a file or a dataset folder, before any work."""
+def _check_output_folder(folder: Path, source):
+    """Raise ValueError when ``folder`` is a file or a dataset folder, before any work.
+
+    ``source`` names where the folder came from (a flag or an environment variable).
+    """
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{flag} {str(folder)!r} is a file; pass a folder (it is created "
+        raise ValueError(f"{source} {str(folder)!r} is a file; pass a folder (it is created "
                          f"if missing)")
     data_files = [name for name in DATA_FILE_NAMES if (folder / name).is_file()]
     if data_files:
-        raise ValueError(f"{flag} {str(folder)!r} contains a dataset "
+        raise ValueError(f"{source} {str(folder)!r} contains a dataset "
                          f"({', '.join(data_files)}); pass another folder, so that model "
                          f"files are not mixed with the data")
 

@@ -136,3 +136,11 @@ def test_catalogue_metrics_are_printed(tiny_models, capsys):
     output = capsys.readouterr().out
     assert "catalogue nDCG@10 by support size K" in output
     assert "recall@10 K=5" in output
+
+
+def test_models_env_folder_checked_by_name(tmp_path, monkeypatch, capsys):
+    (tmp_path / "u.data").write_text("")
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(tmp_path))
+    assert main(["train", "--epochs", "1"]) == 2
+    assert f"METAREC_MODELS_DIR '{tmp_path}' contains a dataset (u.data)" in \
+        capsys.readouterr().err
