@@ -13,7 +13,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 from streamlit.testing.v1 import AppTest
 
-from metarec.cli import MODELS_DIR_ENV
+from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
 from metarec.evaluation.items import evaluate_item_scenario
 from metarec.item_pipeline import train_item_models
@@ -555,7 +555,6 @@ def click(app, label):
 
 def test_page_clear_can_be_undone(page_env):
     app = new_item_page({1: 5.0, 2: 3.0})
-    from metarec.cli import SAMPLE_DIR
 
     app = click(app, "Clear all")
     assert app.session_state[RATINGS_KEY][str(SAMPLE_DIR)] == {}

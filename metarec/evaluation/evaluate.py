@@ -25,7 +25,7 @@ LIKE_THRESHOLD = 4.0
 TOP_K = 10
 METRICS = ("mae", "rmse", "ndcg@1", "ndcg@3", "auc", "catalogue_ndcg@10", "precision@10",
            "recall@10")
-# How tables and the console name each metric.
+# Display name of each metric, for tables and the console.
 METRIC_NAMES = {"mae": "MAE", "rmse": "RMSE", "ndcg@1": "nDCG@1", "ndcg@3": "nDCG@3",
                 "auc": "AUC", "catalogue_ndcg@10": "catalogue nDCG@10",
                 "precision@10": "precision@10", "recall@10": "recall@10"}
