@@ -156,6 +156,12 @@ def run_worker(rank, world_size, port, out_dir, mode, timeout_s):
         from metarec.meta.distributed import close_workers
 
         close_workers()
+        # Threads left running here outlive the interpreter, and gloo's can then abort
+        # the process at exit after it has done its work.
+        tasks = Path("/proc/self/task")
+        if tasks.is_dir():
+            names = [(task / "comm").read_text().strip() for task in tasks.iterdir()]
+            (Path(out_dir) / f"threads-{rank}.json").write_text(json.dumps(names))
 
 
 def spawn_workers(out_dir, mode, timeout_s=60.0, world_size=2, wait_s=240.0):
@@ -212,7 +218,7 @@ def two_workers(tmp_path_factory):
         f"{report.read_text() if report.exists() else 'no report'}")
     states = torch.load(out / "states.pt", weights_only=True)
     histories = json.loads(report.read_text())["histories"]
-    return states, histories
+    return states, histories, out
 
 
 def test_sampler_shares_match_one_process(parts):
@@ -254,7 +260,7 @@ def test_timeout_variable_rejects_non_number(monkeypatch):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_two_workers_match_one_process(case, single_process, two_workers):
-    states, histories = two_workers
+    states, histories, _ = two_workers
     expected_state, expected_history = single_process[case]
     for name, value in expected_state.items():
         difference = (states[case][name] - value).abs().max().item()
@@ -266,6 +272,17 @@ def test_two_workers_match_one_process(case, single_process, two_workers):
                        rtol=0, atol=SAME_LOSS)
     assert np.allclose(history["validation_mae"], expected_history["validation_mae"],
                        rtol=0, atol=SAME_LOSS)
+
+
+def test_workers_stop_gloo_threads_when_closed(two_workers):
+    _, _, out = two_workers
+    reports = sorted(out.glob("threads-*.json"))
+    if not reports:
+        pytest.skip("thread names are read from /proc/self/task, which this system lacks")
+    assert len(reports) == 2
+    for report in reports:
+        left = [name for name in json.loads(report.read_text()) if "gloo" in name]
+        assert not left, f"{report.stem}: {left} still running after close_workers"
 
 
 def test_training_moves_parameters(parts, single_process):

@@ -17,6 +17,7 @@ next collective operation. A worker that hangs makes the others fail after the t
 from __future__ import annotations
 
 import datetime
+import importlib
 import logging
 import os
 
@@ -225,6 +226,11 @@ def init_workers(rank=None, world_size=None, init_method="env://", backend=None,
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 1)))
     logger.debug("worker %d of %d joining %s with %s, timeout %.0f s", rank, world_size,
                  init_method, backend, timeout)
+    # On import, torch.distributed.nn binds the current default group into default
+    # arguments (the first optimiser imports it), so it must come first: a group bound
+    # there outlives close_workers, and its threads can abort the process at exit.
+    importlib.import_module("torch.distributed.nn")
+
     dist.init_process_group(backend, init_method=init_method, rank=rank,
                             world_size=world_size,
                             timeout=datetime.timedelta(seconds=timeout))
