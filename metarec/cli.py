@@ -100,19 +100,25 @@ def cmd_train(args):
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {args.epochs}; leave it out to "
+                         f"train each variant for its default number of epochs")
     if args.out:
         # Checked before any worker starts, instead of after training.
         _check_output_folder(Path(args.out).expanduser(), "--out")
     if args.workers > 1 and "WORLD_SIZE" not in os.environ:
+        # Bad data or a bad models folder is reported once, here, rather than by every
+        # worker and then by torchrun.
+        dataset = _load(args)
+        _check_output_folder(resolve_models_dir(args.out, dataset.name),
+                             _models_dir_source(args))
         _launch_workers(args.workers, args.argv)
         return
     workers = init_workers()
     try:
         dataset = _load(args)
         out = resolve_models_dir(args.out, dataset.name)
-        source = "--out" if args.out else (MODELS_DIR_ENV if os.environ.get(MODELS_DIR_ENV)
-                                           else "the default models folder")
-        _check_output_folder(out, source)
+        _check_output_folder(out, _models_dir_source(args))
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [args.seed]
@@ -134,6 +140,13 @@ def cmd_train(args):
         close_workers()
 
 
+def _models_dir_source(args):
+    """Return what set ``train``'s models folder (a flag or a variable), for messages."""
+    if args.out:
+        return "--out"
+    return MODELS_DIR_ENV if os.environ.get(MODELS_DIR_ENV) else "the default models folder"
+
+
 def _check_output_folder(folder: Path, source):
     """Raise ValueError when ``folder`` is a file or a dataset folder, before any work.
 
@@ -142,11 +155,22 @@ def _check_output_folder(folder: Path, source):
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"{source} {str(folder)!r} is a file; pass a folder (it is created "
                          f"if missing)")
+    _check_parent_folders(folder, source)
     data_files = [name for name in DATA_FILE_NAMES if (folder / name).is_file()]
     if data_files:
         raise ValueError(f"{source} {str(folder)!r} contains a dataset "
                          f"({', '.join(data_files)}); pass another folder, so that model "
                          f"files are not mixed with the data")
+
+
+def _check_parent_folders(path: Path, source):
+    """Raise ValueError when a file sits where a parent folder of ``path`` must be created."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{source} {str(path)!r} cannot be created because "
+                                 f"{str(parent)!r} is a file; pass a path inside a folder")
+            return
 
 
 def _missing_models_message(folder: Path, args, dataset) -> str | None:
@@ -217,6 +241,8 @@ def cmd_evaluate(args):
         raise ValueError(f"--out {args.out!r} is a folder, but evaluate writes OUT.csv and "
                          f"OUT.json; pass a file name without extension, such as "
                          f"{str(Path(args.out) / 'results')!r}")
+    if args.out:
+        _check_parent_folders(Path(args.out).expanduser(), "--out")
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
     folders = [root / f"seed-{seed}" for seed in args.seeds] if args.seeds else [root]
@@ -266,7 +292,9 @@ def cmd_evaluate(args):
     table = pd.concat(tables, ignore_index=True)
     entities = "items" if args.scenario == "new-item" else "users"
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
-    print(f"{dataset.name}, scenario {args.scenario}, {args.users} {entities}, query "
+    cap = f"to {args.max_ratings}" if args.max_ratings else "or more"
+    print(f"{dataset.name}, scenario {args.scenario}, {args.users} {entities} with "
+          f"{args.min_ratings} {cap} ratings (--min-ratings, --max-ratings), query "
           f"{args.query_size} ratings "
           f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
     records = table.to_dict(orient="records")
@@ -277,7 +305,7 @@ def cmd_evaluate(args):
                 _print_table(records, f"{args.users} {entities}", metric)
 
     if args.out:
-        out = Path(args.out)
+        out = Path(args.out).expanduser()
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out.with_suffix(".csv"), index=False)
         summary = []
@@ -334,6 +362,12 @@ def _print_table(records, title, metric="mae"):
     print(f"\n{title}: {description} by support size K "
           f"({int(frame[entity].max())} {entity})")
     print(wide.to_string())
+    if metric in ("mae", "rmse"):
+        rankers = [variant for variant in order if frame.loc[frame["variant"] == variant,
+                                                             metric].isna().all()]
+        if rankers:
+            print(f"- : {', '.join(rankers)} predict no ratings (they only rank items), so "
+                  f"they have no {label}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -144,3 +144,35 @@ def test_models_env_folder_checked_by_name(tmp_path, monkeypatch, capsys):
     assert main(["train", "--epochs", "1"]) == 2
     assert f"METAREC_MODELS_DIR '{tmp_path}' contains a dataset (u.data)" in \
         capsys.readouterr().err
+
+
+def test_out_below_a_file_rejected_before_work(tmp_path, capsys):
+    blocker = tmp_path / "run.log"
+    blocker.write_text("keep me")
+    for command in (["train", "--epochs", "1"], ["evaluate"]):
+        assert main([*command, "--out", str(blocker / "sub")]) == 2, command
+        error = capsys.readouterr().err
+        assert f"because '{blocker}' is a file" in error
+    assert blocker.read_text() == "keep me"
+
+
+def test_train_rejects_zero_epochs(capsys):
+    assert main(["train", "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_workers_check_data_before_starting(tmp_path, capsys):
+    # A bad folder must stop the command here: it would otherwise start torchrun.
+    assert main(["train", "--workers", "2", "--data", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "models")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("does not exist") == 1
+    assert not (tmp_path / "models").exists()
+
+
+def test_ranking_only_variants_explained(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "5",
+                 "--variants", "student", "student-like", "random"]) == 0
+    output = capsys.readouterr().out
+    assert "- : student-like, random predict no ratings" in output
+    assert "users with 13 to 100 ratings" in output
