@@ -191,3 +191,11 @@ def test_legend_sits_under_the_axis_title():
     tall = pd.concat([scores().assign(title=lambda f, i=i: f["title"] + str(i))
                       for i in range(20)])
     assert -0.1 < charts.scores_figure(tall).layout.legend.y < 0
+
+
+def test_effects_axis_title_fits_a_narrow_plot():
+    # The title is centred under the plot area, which long rating labels leave under
+    # 200 px wide at 1280 px. One long line was cut off at the figure's edge.
+    figure = BUILDERS["effects"]()
+    lines = figure.layout.xaxis.title.text.split("<br>")
+    assert max(len(line) for line in lines) <= 20, lines

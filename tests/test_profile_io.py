@@ -100,3 +100,28 @@ def test_problems_listed_together(sample_dataset):
 def test_oversized_profile_raises(sample_dataset):
     with pytest.raises(ProfileError, match="a profile may be at most 1,000,000 bytes"):
         read_profile(b" " * (MAX_BYTES + 1), "p.json", sample_dataset)
+
+
+def test_merge_summary_names_changed_ratings():
+    from metarec.ui.profile_io import merge_summary
+
+    titles = {1: "A (1990)", 2: "B (1991)", 3: "C (1992)"}
+    current = {1: 2.0, 3: 4.0}
+    loaded = {1: 5.0, 2: 4.0, 3: 4.0}
+
+    assert (merge_summary(current, loaded, titles, replace=False)
+            == "Added 1 new rating, changed 1 (A (1990): 2★ → 5★).")
+    assert (merge_summary(current, {2: 4.0}, titles, replace=True)
+            == "Loaded 1 rating in place of your 2, removed 2 (A (1990) 2★, C (1992) 4★).")
+    assert merge_summary({}, loaded, titles, replace=True) == "Loaded 3 ratings."
+
+
+def test_merge_summary_truncates_long_lists():
+    from metarec.ui.profile_io import MAX_LISTED, merge_summary
+
+    current = {item: 1.0 for item in range(MAX_LISTED + 2)}
+    loaded = {item: 5.0 for item in current}
+    summary = merge_summary(current, loaded, {}, replace=False)
+
+    assert summary.startswith(f"Added 0 new ratings, changed {MAX_LISTED + 2} (item 0: 1★")
+    assert summary.endswith(" and 2 more).")

@@ -24,6 +24,7 @@ MARGIN = {"l": 10, "r": 10, "t": 60}
 # Pixels from the bottom of a plot area to the top of a legend below it: room for the
 # tick labels and the axis title.
 LEGEND_OFFSET_PX = 55
+EFFECT_AXIS_TITLE = "score change<br>(with − without)"
 
 
 def figure(data: list, layout: dict) -> go.Figure:
@@ -202,7 +203,9 @@ def effects_figure(effects, label_column, title) -> go.Figure:
         "hovertemplate": "%{y}: %{x:+.3f}<extra></extra>",
     }], {
         "title": {"text": title},
-        "xaxis": {"title": {"text": "change of the score (with minus without)"}},
+        # Two short lines, because the title is centred under the plot area, which long
+        # labels leave narrow. One long line was cut off at the figure's edge.
+        "xaxis": {"title": {"text": EFFECT_AXIS_TITLE}},
         "yaxis": {"title": None, "type": "category"},
         "height": MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(rows), "margin": MARGIN,
     })

@@ -11,7 +11,8 @@ import streamlit as st
 
 from ..data import Dataset
 from .personas import PERSONAS, persona_ratings
-from .profile_io import Profile, ProfileError, profile_csv, profile_json, read_profile
+from .profile_io import (Profile, ProfileError, changed_ratings, changes_text, merge_summary,
+                         profile_csv, profile_json, read_profile)
 
 # "" stands for "not given": a None option comes back as an empty selectbox after a page
 # switch, because Streamlit restores a None value as "no selection".
@@ -132,22 +133,23 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
                 "see recommendations.")
 
     for item_id, value in list(ratings.items()):
-        title_column, stars_column, remove_column = st.columns(
-            [5, 3, 1], vertical_alignment="center")
-        title_column.write(labels.get(item_id, f"item {item_id}"))
+        # A wrapping row, not columns, because in a fixed share of the width the stars
+        # scrolled out of sight at 1280 px. Here the title takes the space they leave.
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.markdown(labels.get(item_id, f"item {item_id}"), width="stretch")
         if value in stars:
             # The control is set from the ratings on every run, so that a persona or a
             # new rating of the same movie shows here at once.
             widget_key = f"{prefix}.rating.{item_id}"
             st.session_state[widget_key] = int(value)
-            stars_column.segmented_control(
+            row.segmented_control(
                 f"Rating of item {item_id}", stars, key=widget_key,
                 label_visibility="collapsed", format_func=lambda s: f"{s} ★",
-                on_change=change, args=(item_id, widget_key))
+                on_change=change, args=(item_id, widget_key), width="content", wrap=True)
         else:
-            stars_column.warning(f"{value:g} is not one of the stars {low:g} to {high:g}")
-        remove_column.button("Remove", key=f"{prefix}.remove.{item_id}",
-                             on_click=ratings.pop, args=(item_id, None), width="stretch")
+            row.warning(f"{value:g} is not one of the stars {low:g} to {high:g}")
+        row.button("Remove", key=f"{prefix}.remove.{item_id}",
+                   on_click=ratings.pop, args=(item_id, None))
 
 
 def demographics_controls(dataset: Dataset, prefix: str) -> dict:
@@ -193,6 +195,8 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
                                   key=f"{prefix}.profile_file",
                                   help="A file saved here, or a CSV with the columns "
                                        "item_id and rating (and optionally title).")
+        # Set by the buttons' callback and shown once, on the run that follows the click.
+        done = st.session_state.pop(f"{prefix}.profile_done", None)
         if upload is None:
             return
         try:
@@ -202,25 +206,47 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
             return
         for note in loaded.notes:
             st.warning(note)
+        titles = dataset.item_titles()
         new = sum(item not in ratings for item in loaded.ratings)
-        changed = sum(item in ratings and ratings[item] != value
-                      for item, value in loaded.ratings.items())
+        changed = changed_ratings(ratings, loaded.ratings)
+        missing = sum(item not in loaded.ratings for item in ratings)
+        differ = (f": {changes_text(changed, ratings, loaded.ratings, titles)}" if changed
+                  else "")
+        lacks = (f" Replace also removes your {missing} rating(s) that the file lacks."
+                 if missing else "")
         st.info(f"'{upload.name}' has {len(loaded.ratings)} rating(s): {new} you have not "
-                f"entered and {changed} that differ from yours.")
+                f"entered and {len(changed)} that differ from yours{differ}. Both buttons "
+                f"take the file's stars.{lacks}")
         replace_column, add_column = st.columns(2)
         replace_column.button("Replace my profile", key=f"{prefix}.profile_replace",
-                              on_click=_apply_profile, args=(loaded, ratings, prefix, True),
-                              width="stretch")
+                              on_click=_apply_profile,
+                              args=(loaded, ratings, titles, prefix, True), width="stretch")
         add_column.button("Add to my ratings", key=f"{prefix}.profile_add",
-                          on_click=_apply_profile, args=(loaded, ratings, prefix, False),
-                          width="stretch")
+                          on_click=_apply_profile,
+                          args=(loaded, ratings, titles, prefix, False), width="stretch")
+        if done:
+            st.success(done)
 
 
-def _apply_profile(loaded: Profile, ratings: dict, prefix: str, replace: bool):
+def _apply_profile(loaded: Profile, ratings: dict, titles: dict, prefix: str,
+                   replace: bool):
+    summary = merge_summary(ratings, loaded.ratings, titles, replace)
     if replace:
+        fields = {"age": None, "gender": NOT_GIVEN, "occupation": NOT_GIVEN,
+                  "zip_code": ""}
+        before = {name: st.session_state.get(f"{prefix}.{_USER_KEYS[name]}", empty)
+                  for name, empty in fields.items()}
+        after = {name: loaded.user.get(name, empty) for name, empty in fields.items()}
+        for name, value in after.items():
+            st.session_state[f"{prefix}.{_USER_KEYS[name]}"] = value
+        differ = [name.replace("_", " ") for name in fields if before[name] != after[name]]
+        if differ:
+            summary += f" The file also replaced your {', '.join(differ)}."
         ratings.clear()
-        st.session_state[f"{prefix}.age"] = loaded.user.get("age")
-        st.session_state[f"{prefix}.gender"] = loaded.user.get("gender", NOT_GIVEN)
-        st.session_state[f"{prefix}.occupation"] = loaded.user.get("occupation", NOT_GIVEN)
-        st.session_state[f"{prefix}.zip"] = loaded.user.get("zip_code", "")
     ratings.update(loaded.ratings)
+    st.session_state[f"{prefix}.profile_done"] = summary
+
+
+# Session-state key, after the page prefix, of each demographic field's widget.
+_USER_KEYS = {"age": "age", "gender": "gender", "occupation": "occupation",
+              "zip_code": "zip"}

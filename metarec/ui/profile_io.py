@@ -76,6 +76,51 @@ def profile_csv(dataset: Dataset, ratings: dict) -> str:
     return out.getvalue()
 
 
+def merge_summary(current: dict, loaded: dict, titles: dict, replace: bool) -> str:
+    """Return a confirmation of what replacing ``current`` with ``loaded``, or adding
+    ``loaded`` to it, changed.
+
+    Each changed rating, and on replace each removed one, is named with its stars (the
+    first :data:`MAX_LISTED`), so that no rating the person entered is lost unmentioned.
+    """
+    added = [item for item in loaded if item not in current]
+    removed = [item for item in current if item not in loaded] if replace else []
+    if replace:
+        parts = [f"Loaded {_count(len(loaded), 'rating')}"
+                 + (f" in place of your {len(current)}" if current else "")]
+    else:
+        parts = [f"Added {len(added)} new {'rating' if len(added) == 1 else 'ratings'}"]
+    changed = changed_ratings(current, loaded)
+    if changed:
+        listed = changes_text(changed, current, loaded, titles)
+        parts.append(f"changed {len(changed)} ({listed})")
+    if removed:
+        parts.append(f"removed {len(removed)} (" + _listed(
+            removed, lambda i: f"{titles.get(i, f'item {i}')} {current[i]:g}★") + ")")
+    return ", ".join(parts) + "."
+
+
+def changed_ratings(current: dict, loaded: dict) -> list:
+    """Return the items that both ``current`` and ``loaded`` rate, with other stars."""
+    return [item for item in loaded if item in current and current[item] != loaded[item]]
+
+
+def changes_text(items, current: dict, loaded: dict, titles: dict) -> str:
+    """Return "Title: 2★ → 5★, ..." for ``items``, the first :data:`MAX_LISTED` of them."""
+    return _listed(items, lambda i: f"{titles.get(i, f'item {i}')}: {current[i]:g}★ → "
+                                    f"{loaded[i]:g}★")
+
+
+def _listed(items, text) -> str:
+    listed = ", ".join(text(item) for item in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return listed + (f" and {more} more" if more > 0 else "")
+
+
+def _count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _plain_number(value):
     value = float(value)
     return int(value) if value.is_integer() else value

@@ -82,9 +82,10 @@ def ensemble_weights(result: VariantResult, n_ratings: int):
         span = f"{low} to {high} ratings"
     weights = pd.DataFrame({"member": list(result.weights),
                             "weight": list(result.weights.values())})
+    # A number column, not a progress bar, because in a quarter of the page's width the
+    # bar filled the column and cut its number off.
     st.dataframe(weights, hide_index=True, column_config={
-        "weight": st.column_config.ProgressColumn("weight", format="%.2f", min_value=0.0,
-                                                  max_value=1.0)})
+        "weight": st.column_config.NumberColumn("weight", format="%.2f")})
     if n_ratings == 1:
         your_ratings = "Your 1 rating gets"
     else:
