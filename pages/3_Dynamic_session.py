@@ -10,6 +10,8 @@ REVEALED_KEY = f"{PREFIX}.revealed"
 PLAYING_KEY = f"{PREFIX}.playing"
 FULL_RUN_KEY = f"{PREFIX}.full_run"
 TOP_K = 10
+# Wide enough for the slider's four stops and its label.
+SLIDER_WIDTH_PX = 200
 
 st.set_page_config(page_title="Dynamic session · metarec", layout="wide")
 st.title("Dynamic session")
@@ -40,7 +42,8 @@ users = session.session_users(tasks, dataset)
 labels = dict(zip(users["user_id"], users["label"]))
 # The variants get a row of their own: beside the other two, five chosen variants
 # scrolled out of sight and the user's label was cut.
-user_column, order_column = st.columns([3, 2])
+# The label also splits the ratings into those to reveal and those held out.
+user_column, order_column = st.columns([2, 1])
 user_id = user_column.selectbox("Test user", list(labels), format_func=labels.get,
                                 key=f"{PREFIX}.user", on_change=restart, persist_state="session",
                                 help="Users the models never saw in training.")
@@ -67,18 +70,19 @@ def step(by):
     st.session_state[REVEALED_KEY] = min(max(st.session_state[REVEALED_KEY] + by, 0), len(plan))
 
 
-buttons = st.columns([2, 1, 1, 1, 2, 2], vertical_alignment="bottom")
-buttons[0].button("Reveal next rating", type="primary", on_click=step, args=(1,),
-                  disabled=at_end, width="stretch")
-buttons[1].button("Back one", on_click=step, args=(-1,), width="stretch",
-                  disabled=st.session_state[REVEALED_KEY] == 0)
-buttons[2].button("Reveal all", on_click=step, args=(len(plan),), disabled=at_end,
-                  width="stretch")
-buttons[3].button("Restart", on_click=restart, width="stretch")
-buttons[4].toggle("Autoplay", key=PLAYING_KEY, disabled=at_end,
-                  help="Reveals one rating per interval until the last.")
-interval = buttons[5].select_slider("Seconds per rating", [0.5, 1.0, 2.0, 3.0], value=1.0,
-                                    key=f"{PREFIX}.interval")
+# A row that sizes each control to its label: in fixed columns at 1280 px the labels
+# were cut to "Back …" and "Revea…".
+buttons = st.container(horizontal=True, vertical_alignment="bottom")
+buttons.button("Reveal next rating", type="primary", on_click=step, args=(1,),
+               disabled=at_end)
+buttons.button("Back one", on_click=step, args=(-1,),
+               disabled=st.session_state[REVEALED_KEY] == 0)
+buttons.button("Reveal all", on_click=step, args=(len(plan),), disabled=at_end)
+buttons.button("Restart", on_click=restart)
+buttons.toggle("Autoplay", key=PLAYING_KEY, disabled=at_end,
+               help="Reveals one rating per interval until the last.")
+interval = buttons.select_slider("Seconds per rating", [0.5, 1.0, 2.0, 3.0], value=1.0,
+                                 key=f"{PREFIX}.interval", width=SLIDER_WIDTH_PX)
 st.session_state[FULL_RUN_KEY] = True
 
 

@@ -57,7 +57,8 @@ st.header("Metrics")
 table = metric_table(shown, metrics)
 best = best_variants(table)
 st.table(results_view.highlight_best(table, best), border="horizontal")
-st.caption("Bold: the best variant in each column (lowest error, highest ranking metric). "
+st.caption("Bold: the best value in each column (lowest error, highest ranking metric), "
+           "for every variant that shows it. "
            + results_view.interval_note(shown))
 results_view.download_buttons(table, shown, PREFIX)
 

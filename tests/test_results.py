@@ -89,7 +89,7 @@ def test_table_and_best_variants():
     assert table.loc["b", "mae K=5"] == 0.75
     assert np.isnan(table.loc["a", "mae K=5"])
     # No variant has nDCG@3 at K=5, so that column has no best.
-    assert best_variants(table) == {"mae K=1": "b", "mae K=5": "b", "ndcg@3 K=1": "a"}
+    assert best_variants(table) == {"mae K=1": ["b"], "mae K=5": ["b"], "ndcg@3 K=1": ["a"]}
 
 
 @pytest.mark.parametrize("content, name, message", [
@@ -142,3 +142,66 @@ def test_table_headers_use_metric_names():
     styled = highlight_best(table, {"mae K=1": "a", "ndcg@3 K=all": "a"})
     assert list(styled.data.columns) == ["MAE K=1", "nDCG@3 K=all"]
     assert "font-weight: bold" in styled.to_html()
+
+
+def test_ties_at_shown_precision_are_all_best():
+    from metarec.ui.results_view import highlight_best
+
+    # The ensemble serving the student: equal to four decimals, not to the last bit.
+    table = pd.DataFrame({"mae K=1": [0.84241, 0.842412, 0.85],
+                          "ndcg@3 K=1": [0.74, 0.7401, 0.74004]},
+                         index=pd.Index(["student", "ensemble", "teacher"], name="variant"))
+    best = best_variants(table)
+    assert best == {"mae K=1": ["student", "ensemble"], "ndcg@3 K=1": ["ensemble"]}
+
+    styled = highlight_best(table, best)
+    styles = styled._compute().ctx
+    bold = {(row, column) for (row, column), style in styles.items()
+            if ("font-weight", "bold") in style}
+    assert bold == {(0, 0), (1, 0), (1, 1)}
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_page_downloads_load_again(seeds):
+    from metarec.ui.results_view import interval_note
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame([{"split_seed": seed, "variant": variant, "shots": shots, "users": 9,
+                          "mae": np.nan if variant == "popularity" else rng.uniform(0.7, 1),
+                          "ndcg@3": rng.uniform(0.6, 0.8)}
+                         for seed in range(seeds) for variant in VARIANTS for shots in SHOTS])
+    summary = summarise(read_results(rows.to_csv(index=False).encode(), "run.csv"))
+    table = metric_table(summary, ["mae", "ndcg@3"])
+
+    # The long form keeps the means, intervals and seed counts.
+    long = read_results(summary.to_csv(index=False).encode(), "metarec-comparison-long.csv")
+    assert long.metrics == ["mae", "ndcg@3"]
+    pd.testing.assert_frame_equal(summarise(long), summary, check_dtype=False)
+    # The table keeps the means only.
+    wide = read_results(table.to_csv().encode(), "metarec-comparison.csv")
+    assert wide.metrics == ["mae", "ndcg@3"]
+    pd.testing.assert_frame_equal(metric_table(summarise(wide), ["mae", "ndcg@3"]), table)
+    assert summarise(wide)["ci95"].isna().all()
+    assert interval_note(summarise(wide)) == ("The file contains means only, so there are "
+                                              "no intervals.")
+
+
+def test_downloaded_table_with_shown_headers_loads():
+    data = b"variant,MAE K=1,nDCG@3 K=all\nstudent,0.84,0.75\npopularity,,0.63\n"
+    results = read_results(data, "table.csv")
+    summary = summarise(results).set_index(["variant", "metric"])
+
+    assert results.metrics == ["mae", "ndcg@3"]
+    assert summary.loc[("student", "mae"), "shots"] == "1"
+    assert summary.loc[("popularity", "ndcg@3"), "mean"] == pytest.approx(0.63)
+    assert ("popularity", "mae") not in summary.index
+
+
+def test_tradeoff_axis_names_the_metric():
+    from metarec.ui.evaluation_charts import tradeoff_figure
+
+    points = pd.DataFrame({"variant": ["a", "b"], "cost": [1.0, 2.0], "value": [0.8, 0.9]})
+    figure = tradeoff_figure(points, "mae", "parameters")
+    assert figure.layout.yaxis.title.text == "MAE (lower is better)"
+    assert figure.layout.title.text.startswith("MAE (lower is better) against")
+    assert "<br>MAE: " in figure.data[0].hovertemplate

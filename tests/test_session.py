@@ -126,3 +126,19 @@ def test_history_sorted_by_variant_and_step(recommender, tasks, sample_dataset):
     history = metric_history(records)
     assert history["n"].tolist() == [0, 1, 2]
     assert list(history.columns) == ["variant", "n", *QUERY_METRICS]
+
+
+def test_users_label_splits_revealed_and_held_out(tasks, sample_dataset):
+    users = session_users(tasks, sample_dataset).set_index("user_id")
+    for user_id, task in tasks.items():
+        held_out = len(task.query_items)
+        assert task.shots + held_out == users.loc[user_id, "ratings"]
+        assert (f" · {users.loc[user_id, 'ratings']} ratings · {task.shots} to reveal + "
+                f"{held_out} held out" in users.loc[user_id, "label"])
+
+
+def test_top_lists_fill_rows_evenly():
+    from metarec.ui.session_view import MAX_TOP_COLUMNS, top_columns
+
+    assert [top_columns(n) for n in range(1, 8)] == [1, 2, 3, 2, 3, 3, 3]
+    assert all(top_columns(n) <= MAX_TOP_COLUMNS for n in range(1, 20))

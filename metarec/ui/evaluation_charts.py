@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..evaluation.evaluate import METRIC_NAMES
 from .charts import MARGIN, MARGIN_HEIGHT_PX, figure, milliseconds_text, variant_colours
 
 METRIC_LABELS = {
@@ -20,7 +21,8 @@ METRIC_LABELS = {
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
+    """Return the axis and title label of ``metric``, else its display name."""
+    return METRIC_LABELS.get(metric, METRIC_NAMES.get(metric, metric))
 
 
 def _nulls(values) -> list:
@@ -183,6 +185,7 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
     the name covers no other label or dot (see :func:`label_positions`).
     """
     points = points.dropna(subset=["cost", "value"])
+    name = METRIC_NAMES.get(metric, metric)
     colours = colours or variant_colours(points["variant"])
     costs = points["cost"].to_numpy(dtype=float)
     if log_cost:
@@ -199,13 +202,13 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
         "mode": "markers" if position is None else "markers+text", "name": row.variant,
         "text": [row.variant], "textposition": position or "top center",
         "marker": {"color": colours.get(row.variant), "size": DOT_SIZE_PX},
-        "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{metric}: "
+        "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{name}: "
                          "%{y:.4f}<extra></extra>",
     } for row, position in zip(points.itertuples(index=False), positions)]
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} against {cost_label}"},
         "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},
-        "yaxis": {"title": {"text": metric}}, "height": 480,
+        "yaxis": {"title": {"text": metric_label(metric)}}, "height": 480,
         "legend": {"orientation": "h", "y": -0.2},
         "margin": MARGIN,
     })

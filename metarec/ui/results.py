@@ -16,15 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..evaluation.evaluate import METRICS, evaluate_tasks, saved_scenario
+from ..evaluation.evaluate import (METRIC_NAMES, METRICS, evaluate_tasks,
+                                  saved_scenario)
 from ..evaluation.metrics import mean_confidence_interval
 from ..tasks import parse_shots
 
 MAX_BYTES = 50_000_000
 REQUIRED_COLUMNS = ("variant", "shots")
+# Columns of the long table the page downloads "with intervals" (see summarise).
+SUMMARY_COLUMNS = ("variant", "shots", "metric", "mean", "ci95", "seeds")
 LOWER_IS_BETTER = ("mae", "rmse")
+# Decimals the metric table shows. Variants equal at this precision tie for best.
+DECIMALS = 4
 # The fix named by every error about a results file that cannot be read.
-WRITTEN_BY = "Upload a file that 'python -m metarec evaluate --out' wrote."
+WRITTEN_BY = ("Upload a file that 'python -m metarec evaluate --out' wrote, or a CSV "
+              "this page downloaded.")
 
 
 class ResultsError(ValueError):
@@ -46,11 +52,16 @@ class EvaluationResults:
     timings : pandas.DataFrame
         ``variant``, ``shots``, ``users`` and ``seconds`` of an evaluation run here;
         empty for a file, which records no times.
+    summary : pandas.DataFrame or None
+        For a file this page downloaded, which contains means instead of per-seed rows:
+        its means, intervals and seed counts, as :func:`summarise` returns them. ``rows``
+        then contains the means, as if of one models folder.
     """
 
     rows: pd.DataFrame
     source: dict = field(default_factory=dict)
     timings: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: pd.DataFrame | None = None
 
     @property
     def metrics(self) -> list[str]:
@@ -60,6 +71,10 @@ class EvaluationResults:
 
 def read_results(data: bytes, filename: str) -> EvaluationResults:
     """Parse ``OUT.json`` or ``OUT.csv`` as written by ``evaluate --out``.
+
+    The two CSV files the Model comparison page downloads are read too: the metric
+    table (a ``variant`` column and one ``METRIC K=shots`` column per cell) and the
+    long table with intervals (the columns of :func:`summarise`).
 
     Raises
     ------
@@ -97,9 +112,61 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
             raise ResultsError(f"'{filename}' is not valid CSV ({error}). "
                                f"{WRITTEN_BY}") from None
+        if "variant" in rows and "shots" not in rows and _table_columns(rows):
+            return _from_table(rows, filename)
+        if set(SUMMARY_COLUMNS) <= set(rows.columns) and not set(METRICS) & set(rows):
+            return _from_summary(rows, filename)
     else:
         raise ResultsError(f"'{filename}' must end in .json or .csv. {WRITTEN_BY}")
     return EvaluationResults(_check_rows(rows, filename), source)
+
+
+def _metric_key(name: str):
+    """Return the key in ``METRICS`` of a metric key or display name, or None."""
+    if name in METRICS:
+        return name
+    return next((key for key, shown in METRIC_NAMES.items() if shown == name), None)
+
+
+def _table_columns(rows: pd.DataFrame) -> dict:
+    """Return ``{column: (metric, shots)}`` for the ``METRIC K=shots`` columns of a table."""
+    cells = {}
+    for column in rows.columns:
+        metric, separator, shots = str(column).rpartition(" K=")
+        if separator and _metric_key(metric) and shots:
+            cells[column] = (_metric_key(metric), shots)
+    return cells
+
+
+def _from_table(rows: pd.DataFrame, filename: str) -> EvaluationResults:
+    """Read the metric table the page downloads: means only, with no intervals."""
+    cells = _table_columns(rows)
+    # Row by row, so that the variants keep the table's order.
+    long = pd.DataFrame([{"variant": row["variant"], "shots": shots, "metric": metric,
+                          "mean": row[column], "ci95": np.nan, "seeds": np.nan}
+                         for _, row in rows.iterrows()
+                         for column, (metric, shots) in cells.items()],
+                        columns=list(SUMMARY_COLUMNS))
+    return _from_summary(long, filename)
+
+
+def _from_summary(summary: pd.DataFrame, filename: str) -> EvaluationResults:
+    """Read means in the long form of :func:`summarise`, keeping their intervals."""
+    summary = summary[list(SUMMARY_COLUMNS)].copy()
+    summary["metric"] = summary["metric"].astype(str).map(lambda m: _metric_key(m) or m)
+    for column in ("mean", "ci95", "seeds"):
+        summary[column] = pd.to_numeric(summary[column], errors="coerce")
+    summary = summary[summary["metric"].isin(METRICS) & summary["mean"].notna()]
+    if summary.empty:
+        raise ResultsError(f"'{filename}' has no numbers in any metric column; expected "
+                           f"some of {', '.join(METRICS)}")
+    summary["variant"] = summary["variant"].astype(str)
+    summary["shots"] = summary["shots"].astype(str)
+    wide = summary.pivot_table(index=["variant", "shots"], columns="metric", values="mean",
+                               sort=False).reset_index()
+    wide.columns.name = None
+    rows = _check_rows(wide, filename)
+    return EvaluationResults(rows, summary=summary.reset_index(drop=True))
 
 
 def _check_rows(rows: pd.DataFrame, filename: str) -> pd.DataFrame:
@@ -128,8 +195,11 @@ def summarise(results: EvaluationResults) -> pd.DataFrame:
 
     Rows of several models folders (split seeds) are averaged, with Student's t 95%
     interval as ``ci95``; with one folder ``ci95`` is NaN. Variants and shots keep the
-    order they first appear in.
+    order they first appear in. Results read from a file this page downloaded give the
+    file's own summary.
     """
+    if results.summary is not None:
+        return results.summary.copy()
     out = []
     for (variant, shots), group in results.rows.groupby(["variant", "shots"], sort=False):
         for metric in results.metrics:
@@ -164,15 +234,22 @@ def metric_table(summary: pd.DataFrame, metrics) -> pd.DataFrame:
     return table.rename_axis("variant")
 
 
-def best_variants(table: pd.DataFrame) -> dict:
-    """Return ``{column: variant}``, the best variant of each metric column of ``table``."""
+def best_variants(table: pd.DataFrame, decimals=DECIMALS) -> dict:
+    """Return ``{column: [variant, ...]}``, the best variants of each metric column.
+
+    Values are compared as shown with ``decimals`` decimals, so variants that show the
+    same best value (the ensemble serving one member) are all listed.
+    """
     best = {}
     for column in table.columns:
         values = table[column].dropna()
         if values.empty:
             continue
         metric = column.split(" K=")[0]
-        best[column] = values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax()
+        top = values.min() if metric in LOWER_IS_BETTER else values.max()
+        top_text = f"{top:.{decimals}f}"
+        best[column] = [variant for variant, value in values.items()
+                        if f"{value:.{decimals}f}" == top_text]
     return best
 
 

@@ -10,8 +10,8 @@ from ..evaluation.evaluate import METRIC_NAMES
 from ..serving.recommender import Recommender
 from ..tasks import parse_shots
 from . import evaluation_charts
-from .results import (EvaluationResults, ResultsError, measure_latency, read_results,
-                      run_evaluation, timing_per_user, variant_costs)
+from .results import (DECIMALS, EvaluationResults, ResultsError, measure_latency,
+                      read_results, run_evaluation, timing_per_user, variant_costs)
 from .state import models_key, recommender_or_message, run_in_worker
 
 SHOT_CHOICES = ["1", "2", "3", "5", "10", "20", "all"]
@@ -36,7 +36,8 @@ def load_controls(prefix: str) -> EvaluationResults | None:
         "Results file (.json or .csv)", type=["json", "csv"], key=f"{prefix}.file",
         on_change=st.session_state.pop, args=(loaded_key, None),
         help="Written by 'python -m metarec evaluate --out FILE', which creates FILE.json "
-             "and FILE.csv. Add --seeds 0 1 2 for intervals over several trainings.")
+             "and FILE.csv. Add --seeds 0 1 2 for intervals over several trainings. The "
+             "CSV files this page downloads load too.")
     if upload is not None:
         try:
             results = read_results(upload.getvalue(), upload.name)
@@ -51,7 +52,7 @@ def load_controls(prefix: str) -> EvaluationResults | None:
                    "to replace it.")
         return results
     st.info("Load the JSON or CSV that 'python -m metarec evaluate --out FILE' writes, "
-            "or choose to run an evaluation here.")
+            "or a CSV this page downloaded, or choose to run an evaluation here.")
     return None
 
 
@@ -119,14 +120,23 @@ def _shot_order(shots: str):
 def describe_source(results: EvaluationResults, dataset: Dataset):
     """Caption what the results were computed on, and warn when it is other data."""
     source = results.source
-    seeds = results.rows["split_seed"].nunique()
+    if results.summary is None:
+        seeds = results.rows["split_seed"].nunique()
+    else:
+        # A downloaded table contains means only. Its long form also records the seeds.
+        seeds = results.summary["seeds"].max()
     users = results.rows["users"].max()
     parts = [f"dataset {source['dataset']!r}" if source.get("dataset") else None,
              f"scenario {source['scenario']}" if source.get("scenario") else None,
              f"{source['users']} users" if source.get("users") else None,
              f"up to {users:,.0f} users per row" if pd.notna(users) else None,
-             f"{seeds} models folder{'' if seeds == 1 else 's'} (one per split seed)"]
-    st.caption("Results on " + ", ".join(p for p in parts if p) + ".")
+             f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
+             if pd.notna(seeds) else None]
+    if pd.isna(seeds):
+        st.caption("Means from a metric table this page downloaded. Such a table does not "
+                   "record the data, the users or how many models folders it averages.")
+    else:
+        st.caption("Results on " + ", ".join(p for p in parts if p) + ".")
     if source.get("dataset") and source["dataset"] != dataset.name:
         st.warning(f"These results are for {source['dataset']!r}, but the sidebar's data is "
                    f"{dataset.name!r}; costs and timings below come from the sidebar's "
@@ -134,24 +144,29 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
 
 
 def highlight_best(table: pd.DataFrame, best: dict):
-    """Return ``table`` styled with four decimals and the best cell of each column bold.
+    """Return ``table`` styled with four decimals and the best cells of each column bold.
 
-    Column headers such as ``mae K=1`` are shown as ``MAE K=1``.
+    ``best`` maps a column to its best variants, as :func:`best_variants` returns them;
+    every variant tied for best is bold. Column headers such as ``mae K=1`` are shown
+    as ``MAE K=1``.
     """
     def header(column):
         metric, _, shots = column.rpartition(" ")
         return f"{METRIC_NAMES.get(metric, metric)} {shots}" if metric else column
 
-    best = {header(column): variant for column, variant in best.items()}
+    best = {header(column): set(variants) for column, variants in best.items()}
 
     def bold(column):
-        return ["font-weight: bold" if best.get(column.name) == variant else ""
+        return ["font-weight: bold" if variant in best.get(column.name, ()) else ""
                 for variant in column.index]
 
-    return table.rename(columns=header).style.format("{:.4f}", na_rep="–").apply(bold)
+    return table.rename(columns=header).style.format(
+        f"{{:.{DECIMALS}f}}", na_rep="–").apply(bold)
 
 
 def interval_note(summary: pd.DataFrame) -> str:
+    if summary["seeds"].isna().all():
+        return "The file contains means only, so there are no intervals."
     if summary["seeds"].max() > 1:
         return ("Cells are means over the models folders; the 95% intervals are in the "
                 "downloaded rows and the error bars.")
@@ -159,15 +174,17 @@ def interval_note(summary: pd.DataFrame) -> str:
 
 
 def download_buttons(table: pd.DataFrame, summary: pd.DataFrame, prefix: str):
-    """Offer the shown metric table and its long form (with intervals) as CSV."""
-    table_column, rows_column, _ = st.columns([1, 1, 2])
-    table_column.download_button("Download table (CSV)", table.to_csv(),
-                                 "metarec-comparison.csv", mime="text/csv",
-                                 on_click="ignore", key=f"{prefix}.download_table")
-    rows_column.download_button("Download with intervals (CSV)",
-                                summary.to_csv(index=False), "metarec-comparison-long.csv",
-                                mime="text/csv", on_click="ignore",
-                                key=f"{prefix}.download_rows")
+    """Offer the shown metric table and its long form (with intervals) as CSV.
+
+    Both files load again under "Load a results file" (see :func:`read_results`).
+    """
+    # A row sized to the labels: in quarter-width columns the second one was cut.
+    row = st.container(horizontal=True)
+    row.download_button("Download table (CSV)", table.to_csv(), "metarec-comparison.csv",
+                        mime="text/csv", on_click="ignore", key=f"{prefix}.download_table")
+    row.download_button("Download with intervals (CSV)", summary.to_csv(index=False),
+                        "metarec-comparison-long.csv", mime="text/csv", on_click="ignore",
+                        key=f"{prefix}.download_rows")
 
 
 @st.cache_data(show_spinner="Timing each variant's adaptation…", max_entries=8)
@@ -188,7 +205,8 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
     latency = _latency(models_key(dataset), known, recommender, dataset)
     costs = variant_costs(recommender.manifest, latency)
 
-    metric_column, shots_column, cost_column = st.columns(3)
+    # The cost gets the widest share: in thirds its label was cut at 1280 px.
+    metric_column, shots_column, cost_column = st.columns([2, 1, 3])
     keep_known(f"{prefix}.tradeoff_metric", metrics)
     metric = metric_column.selectbox("Accuracy", metrics, key=f"{prefix}.tradeoff_metric",
                                      format_func=evaluation_charts.metric_label,
@@ -210,7 +228,8 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
         st.caption("The adaptation time is the median adaptation to 5 ratings (see Timing "
                    "below), whichever K the accuracy is taken at.")
     if missing:
-        st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a {metric} value: "
+        st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a "
+                   f"{METRIC_NAMES.get(metric, metric)} value: "
                    + ", ".join(missing) + ". Only networks have parameters and a training "
                    "time, and ranking baselines have no rating error.")
 

@@ -101,16 +101,23 @@ def session_tasks(recommender: Recommender, dataset: Dataset, query_size=10) -> 
 
 
 def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
-    """Return one row per test user: ``user_id``, ``ratings``, ``label``, sorted by id."""
+    """Return one row per test user: ``user_id``, ``ratings``, ``label``, sorted by id.
+
+    ``ratings`` counts all the user's ratings; the label splits them into those to
+    reveal and those held out, as "user 3 · 62 ratings · 52 to reveal + 10 held out".
+    """
     users = dataset.users.set_index("user_id")
     rows = []
     for user_id, task in sorted(tasks.items()):
         details = _demographics(users, user_id)
         described = ", ".join(str(details[f]) for f in ("gender", "age", "occupation")
                               if f in details)
-        count = task.shots + len(task.query_items)
+        held_out = len(task.query_items)
+        count = task.shots + held_out
+        # The page reveals only task.shots of them, so the label splits the count in two.
         rows.append({"user_id": user_id, "ratings": count,
-                     "label": f"user {user_id} · {count} ratings"
+                     "label": f"user {user_id} · {count} ratings · {task.shots} to reveal "
+                              f"+ {held_out} held out"
                               + (f" · {described}" if described else "")})
     return pd.DataFrame(rows, columns=["user_id", "ratings", "label"])
 

@@ -14,6 +14,10 @@ from .session import (QUERY_METRICS, SessionPlan, dropped_items, metric_history,
                       rank_changes, run_step, session_tasks)
 from .state import models_key, run_in_worker
 
+# Top lists side by side. With the ``move`` column, four in a row at 1280 px cut its
+# header to "mov".
+MAX_TOP_COLUMNS = 3
+
 
 @st.cache_data(show_spinner="Finding the test users…", max_entries=4)
 def _tasks(models: tuple, _recommender: Recommender, _dataset: Dataset) -> dict:
@@ -52,11 +56,22 @@ def step_records(dataset: Dataset, recommender: Recommender, plan: SessionPlan, 
             for variant in variants for step in range(n + 1)}
 
 
+def top_columns(variants: int) -> int:
+    """Return how many top lists to draw side by side, at most ``MAX_TOP_COLUMNS``.
+
+    The rows are filled evenly: four lists go two and two, not three and one.
+    """
+    rows = -(-variants // MAX_TOP_COLUMNS)
+    return max(-(-variants // max(rows, 1)), 1)
+
+
 def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, records: dict,
               variants, n: int, prefix: str):
     """Draw step ``n``: the ratings so far, the query predictions, top lists and curves."""
-    st.progress(n / len(plan), text=f"{n} of {len(plan)} ratings revealed; scored on "
-                                    f"{len(plan.task.query_items)} held-out ratings")
+    held_out = len(plan.task.query_items)
+    st.progress(n / len(plan), text=f"{n} of {len(plan)} ratings revealed; scored on the "
+                                    f"other {held_out}, held out ({len(plan)} + {held_out} = "
+                                    f"{len(plan) + held_out} ratings in all)")
     # The held-out table has a column per variant, so it gets the wider share, and past
     # three variants the whole width below the revealed ratings.
     if len(variants) <= 3:
@@ -88,7 +103,8 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
                for v, r in current.items()}
     st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
               f"rating{'' if n == 1 else 's'}")
-    views.top_lists(results, {v: rank_changes(previous[v], current[v].top) for v in variants})
+    views.top_lists(results, {v: rank_changes(previous[v], current[v].top) for v in variants},
+                    columns_per_row=top_columns(len(variants)))
     dropped = {v: dropped_items(previous[v], current[v].top) for v in variants}
     if any(dropped.values()):
         st.caption("Left the top list with this rating: " + "; ".join(
