@@ -54,6 +54,10 @@ if not content["title"]:
     # The message sits under the Title field, so here the section only points to it.
     st.info("The audience appears once the item has a title.")
     st.stop()
+if content["problem"]:
+    # The message sits under the field, as for the title.
+    st.info("The audience appears once the release year is in range.")
+    st.stop()
 try:
     comparison = compare_items_cached(dataset, recommender, ratings, chosen, content, k=TOP_K)
 except ValueError as error:

@@ -279,8 +279,8 @@ def describe_item(page, title, genres, year, description):
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_label("Title", exact=True).press("Enter")
     finish_run(page)
-    page.get_by_label("Release year").fill(str(year))
-    page.get_by_label("Release year").press("Enter")
+    page.get_by_role("spinbutton", name="Release year").fill(str(year))
+    page.get_by_role("spinbutton", name="Release year").press("Enter")
     finish_run(page)
     chosen = page.locator("[data-testid=stMultiSelect]", has_text="Genres") \
         .locator("[aria-label^='Remove ']")

@@ -526,9 +526,10 @@ def test_dashboard_lists_rejected_rows(tmp_path, monkeypatch):
 
     assert not app.exception, [e.value for e in app.exception]
     assert any("Left out 1 invalid row of the upload" in w.value for w in app.sidebar.warning)
-    rejected = app.sidebar.dataframe[0].value
-    assert rejected.to_dict("records") == [
-        {"file": "mine.csv", "line": 22, "reason": "rating 'x' is not a number"}]
+    # A list, which the narrow sidebar shows whole, not a table that cuts the reason.
+    assert not app.sidebar.dataframe
+    assert [m.value for m in app.sidebar.markdown if "line 22" in m.value] == [
+        "- **mine\\.csv**, line 22: rating 'x' is not a number"]
 
 
 def test_dashboard_rejects_a_bad_upload(tmp_path, monkeypatch):
@@ -838,3 +839,95 @@ def test_new_item_page_without_users_csv(tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     assert any(b.label == "Train item models" for b in app.button)
+
+
+# Outlying ratings and data paths ---------------------------------------------------------
+
+def test_outlying_rating_stretches_inferred_scale():
+    from metarec.data.custom import stretched_scale
+
+    values = [1, 2, 3, 4, 5] * 400 + [11]
+    assert infer_rating_scale(values) == (1.0, 11.0)
+    narrower, outliers = stretched_scale(values)
+    assert narrower == (1.0, 5.0)
+    assert outliers.tolist() == [11.0]
+    # A common scale reached by one stray rating is stretched too.
+    assert stretched_scale([1, 2, 3, 4, 5] * 400 + [10])[0] == (1.0, 5.0)
+    # Many ratings beyond 5 are a scale of their own, not outliers.
+    assert stretched_scale([1, 2, 3, 4, 5] * 4 + [10]) is None
+    assert stretched_scale(list(range(1, 11)) * 10) is None
+
+
+def test_inferred_scale_message_names_outliers():
+    from metarec.ui.upload import inferred_scale_message
+
+    message, warn = inferred_scale_message(np.array([1.0, 2, 3, 4, 5] * 400 + [11]))
+    assert warn
+    assert message.startswith("Rating scale, read from the data: 1 to 11, because 1 of "
+                              "2,001 ratings lie outside 1 to 5: 11.")
+    message, warn = inferred_scale_message(np.array([1.0, 2, 3, 4, 5]))
+    assert not warn
+    assert message == "Rating scale, read from the data: 1 to 5."
+
+
+def test_dashboard_warns_of_outlying_rating(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Your own CSV").run()
+    rows = [f"u{user},m{item},{1 + (user + item) % 5}"
+            for user in range(1, 21) for item in range(1, 11)]
+    content = "\n".join(["user_id,item_id,rating", *rows, "u1,m11,11"]) + "\n"
+    app.sidebar.file_uploader[0].set_value(("mine.csv", content.encode(), "text/csv"))
+    app.run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    # Shown without ticking "Set the rating scale".
+    assert not app.sidebar.checkbox[0].value
+    warnings = [w.value for w in app.sidebar.warning if "read from the data" in w.value]
+    assert len(warnings) == 1
+    assert "1 to 11, because 1 of 201 ratings lie outside 1 to 5: 11." in warnings[0]
+
+
+def test_rejected_rows_list_escapes_and_limits():
+    from metarec.ui.upload import rejected_rows_lines
+
+    rejected = [("my_file.csv", line, "rating '*' is not a number") for line in range(2, 6)]
+    lines = rejected_rows_lines(rejected, limit=2)
+    assert lines == ["- **my\\_file\\.csv**, line 2: rating '\\*' is not a number",
+                     "- **my\\_file\\.csv**, line 3: rating '\\*' is not a number",
+                     "- … and 2 more rows"]
+
+
+def test_parent_folder_names_subfolders(tmp_path):
+    from metarec.data import DataPathError
+
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_text("1\t1\t5\t0\n")
+    with pytest.raises(DataPathError) as caught:
+        load_dataset(tmp_path)
+    assert "These sub-folders of it do: 'ml-100k'." in caught.value.reason
+    assert "--data" not in caught.value.reason
+    assert str(caught.value).endswith(f"Pass --data with one of those folders or set "
+                                      f"{DATA_DIR_ENV}.")
+    assert caught.value.folders == [tmp_path / "ml-100k"]
+
+
+@pytest.mark.parametrize("name", ["u.data", "ratings.dat"])
+def test_movielens_file_is_not_a_dataset(tmp_path, name):
+    from metarec.data import DataPathError
+
+    path = write(tmp_path / name, "1\t1\t5\t0\n")
+    with pytest.raises(DataPathError, match=r"is a file of the MovieLens-1(00)?[KM] layout") \
+            as caught:
+        load_dataset(path)
+    assert caught.value.folders == [tmp_path]
+    assert str(caught.value).endswith(f"Pass its folder '{tmp_path}' with --data.")
+
+
+def test_ratings_csv_file_still_loads(tmp_path):
+    dataset = load_dataset(ratings_file(tmp_path, GOOD_ROWS, name="mine.csv"))
+    assert dataset.name == "mine"
+    assert len(dataset.ratings) == len(GOOD_ROWS)

@@ -709,3 +709,127 @@ def test_timing_caption_text():
     assert timing_caption(0.0123) == "adapted in 12.3 ms"
     assert timing_caption(0.002, ensemble=True) == (
         "adapted in 2.0 ms, the sum of its members' adaptations")
+
+
+def test_parent_folder_gives_dashboard_advice(app_env, tmp_path):
+    (tmp_path / "ml-100k").mkdir()
+    for name in ("u.data", "u.item", "u.user"):
+        (tmp_path / "ml-100k" / name).write_text("")
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path)).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1
+    assert "These sub-folders of it do: 'ml-100k'." in errors[0]
+    assert errors[0].endswith(f"Type the folder '{tmp_path / 'ml-100k'}' in 'Folder path' "
+                              "in the sidebar.")
+    assert "--data" not in errors[0]
+    assert DATA_DIR_ENV not in errors[0]
+
+
+def test_movielens_file_names_its_folder(app_env):
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(SAMPLE_DIR / "u.data")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1
+    assert f"'{SAMPLE_DIR / 'u.data'}' is a file of the MovieLens-100K layout" in errors[0]
+    assert errors[0].endswith(f"Type the folder '{SAMPLE_DIR}' in 'Folder path' in the "
+                              "sidebar.")
+    assert not app.sidebar.caption, "the file was loaded as a dataset"
+
+
+def test_session_says_how_ratings_add_up(app_env):
+    app = session_page()
+    # The first user is chosen: "user 3 · 62 ratings · 52 to reveal + 10 held out · …".
+    parts = app.selectbox(key="session.user").options[0].split(" · ")
+    total, to_reveal = int(parts[1].split()[0]), int(parts[2].split()[0])
+    held_out = int(parts[2].split("+ ")[1].split()[0])
+
+    assert to_reveal + held_out == total
+    assert revealed_text(app) == (f"0 of {to_reveal} ratings revealed; scored on the other "
+                                  f"{held_out}, held out ({to_reveal} + {held_out} = {total} "
+                                  "ratings in all)")
+
+
+@pytest.mark.parametrize("name", ["metarec-comparison.csv", "metarec-comparison-long.csv"])
+def test_comparison_loads_its_own_downloads(app_env, results_file, name):
+    from metarec.ui.results import metric_table, read_results, summarise
+
+    path = results_file.with_suffix(".csv")
+    summary = summarise(read_results(path.read_bytes(), path.name))
+    # The two files the page offers, as download_buttons writes them.
+    table = metric_table(summary, ["mae", "ndcg@3"])
+    data = table.to_csv() if name == "metarec-comparison.csv" else summary.to_csv(index=False)
+    app = comparison_page()
+    app.file_uploader(key="comparison.file").set_value((name, data.encode(), "text/csv")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    loaded = app.table[0].value
+    assert list(loaded.columns) == [f"{m} K={k}" for m in ("MAE", "nDCG@3")
+                                    for k in ("1", "5", "all")]
+    assert loaded.to_numpy() == pytest.approx(
+        table.loc[loaded.index].to_numpy(), nan_ok=True)
+
+
+def test_profile_add_confirms_changed_ratings(app_env, sample_dataset):
+    titles = sample_dataset.item_titles()
+    app = new_user_page({7: 2.0, 1: 3.0})
+    upload_profile(app, "me.csv", b"item_id,rating\n1,5\n2,4\n")
+    change = f"{titles[1]}: 3★ → 5★"
+    assert any(change in i.value for i in app.info), [i.value for i in app.info]
+    app = click(app, "Add to my ratings")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert [s.value for s in app.success] == [f"Added 1 new rating, changed 1 ({change})."]
+    # Shown once: the next run does not repeat it.
+    assert not app.run().success
+
+
+def test_profile_replace_confirms_removed_ratings(app_env, sample_dataset):
+    titles = sample_dataset.item_titles()
+    app = new_user_page({7: 2.0, 1: 3.0})
+    app.number_input(key="new_user.age").set_value(40).run()
+    upload_profile(app, "me.csv", b"item_id,rating\n1,5\n2,4\n")
+    app = click(app, "Replace my profile")
+
+    assert entered_ratings(app) == {1: 5.0, 2: 4.0}
+    assert [s.value for s in app.success] == [
+        f"Loaded 2 ratings in place of your 2, changed 1 ({titles[1]}: 3★ → 5★), removed 1 "
+        f"({titles[7]} 2★). The file also replaced your age."]
+
+
+def test_ensemble_weights_show_numbers(app_env):
+    import json
+
+    app = new_user_page({1: 5.0, 2: 4.0})
+    assert "ensemble" in app.multiselect(key="new_user.variants").value
+    assert len(app.dataframe) == 1
+    # A progress bar cut the numbers off in a quarter of the page's width.
+    config = json.loads(app.dataframe[0].proto.columns)
+    assert config["weight"]["type_config"]["type"] == "number"
+    assert config["weight"]["type_config"]["format"] == "%.2f"
+
+
+def test_rating_stars_sit_in_a_wrapping_row(app_env):
+    # In a column the stars scrolled out of sight at 1280 px. A wrapping row keeps their
+    # width and moves them below the title when the page is narrow.
+    app = new_user_page({1: 5.0, 2: 4.0})
+    parents = {}
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            if getattr(child, "type", None) == "button_group":
+                parents[child.key] = node
+            walk(child)
+
+    walk(app.main)
+    for item in (1, 2):
+        row = parents[f"new_user.rating.{item}"].proto.flex_container
+        assert row.direction == row.Direction.HORIZONTAL
+        assert row.wrap

@@ -686,3 +686,73 @@ def test_item_ensemble_rejects_members_of_other_ratings(tiny_item_models, sample
     with pytest.raises(ValueError, match="adapted to other ratings"):
         recommender.adapt_item("ensemble", {user: 5.0}, title="Starfall",
                                members={"student": student})
+
+
+def test_audience_legend_markers_are_filled():
+    # The teacher's first user is not in its own top list, which once made its legend
+    # marker hollow, the mark of "not in this variant's top list".
+    top = pd.DataFrame({"variant": ["teacher", "student"], "user_id": [2, 1],
+                        "label": ["user 2", "user 1"]})
+    predictions = pd.DataFrame({"variant": ["teacher", "teacher", "student", "student"],
+                                "user_id": [1, 2, 1, 2], "predicted": [4.0, 4.5, 4.4, 3.9]})
+    figure = audience_figure(top, predictions)
+
+    for trace in figure.data:
+        assert trace.marker.symbol[0] == "circle", trace.name
+    teacher = figure.data[0]
+    assert dict(zip(teacher.y, teacher.marker.symbol)) == {"user 2": "circle",
+                                                           "user 1": "circle-open"}
+
+
+def test_groups_figure_draws_dots():
+    from metarec.ui.item_charts import groups_figure
+
+    groups = pd.DataFrame({"variant": ["teacher", "teacher", "student", "student"],
+                           "group": ["age band"] * 4, "value": ["18-24", "25-34"] * 2,
+                           "users": [10, 20, 10, 20],
+                           "mean predicted": [3.3, 3.7, 3.5, 3.4]})
+    figure = groups_figure(groups, "age band")
+
+    # Bars would need an axis from 0; dots may zoom in without misleading.
+    assert {trace.type for trace in figure.data} == {"scatter"}
+    assert {trace.mode for trace in figure.data} == {"markers"}
+    low, high = figure.layout.yaxis.range
+    assert 3.0 < low < 3.3
+    assert 3.7 < high < 4.0
+
+
+def test_weights_caption_explains_hidden_members():
+    from metarec.ui.item_views import weights_caption
+
+    weights = {"teacher": 0.0, "student": 1.0, "content-only": 0.0, "user-bias": 0.0}
+    caption = weights_caption(weights, 0, ["teacher", "student", "content-only", "ensemble"])
+
+    assert caption.startswith("The ensemble's time is the sum of its members' adaptations. "
+                              "Its weights for 0 ratings: teacher 0.00, student 1.00, "
+                              "content-only 0.00, user-bias 0.00. The member user-bias is "
+                              "not among the chosen variants: it predicts each user's "
+                              "usual rating")
+    assert "member teacher" not in caption
+    assert caption.endswith(".")
+
+
+def test_year_problem_names_value_and_range():
+    from metarec.ui.item_controls import year_problem
+
+    assert year_problem(1998) is None
+    assert year_problem(None) is None
+    assert year_problem(3025) == ("Release year 3025 is outside the allowed range, 1870 to "
+                                  "2100. Type a year in that range.")
+
+
+def test_page_rejects_year_out_of_range(page_env):
+    app = new_item_page()
+    app = app.number_input(key="new_item.year").set_value(3025).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    year_column = app.columns[1]
+    assert [e.value for e in year_column.error] == [
+        "Release year 3025 is outside the allowed range, 1870 to 2100. Type a year in that "
+        "range."]
+    assert any("once the release year is in range" in i.value for i in app.info)
+    assert not app.table

@@ -11,7 +11,7 @@ from .movielens import (
     default_data_dir,
     load_movielens_100k,
 )
-from .registry import DATASET_NAMES, SAMPLE_DIR, load_dataset, resolve_data
+from .registry import DATASET_NAMES, SAMPLE_DIR, DataPathError, load_dataset, resolve_data
 
 __all__ = [
     "DATASET_NAMES",
@@ -21,6 +21,7 @@ __all__ = [
     "CsvImport",
     "CsvRejectedError",
     "DataFormatError",
+    "DataPathError",
     "Dataset",
     "DownloadError",
     "RejectedRow",

@@ -35,13 +35,15 @@ from .dataset import Dataset
 
 __all__ = ["COMMON_SCALES", "CSV_FILES", "CsvImport", "CsvRejectedError", "RatingScaleError",
            "RejectedRow", "infer_rating_scale", "load_csv_dataset", "log_rejected",
-           "read_csv_dataset"]
+           "read_csv_dataset", "stretched_scale"]
 logger = logging.getLogger("metarec")
 
 DEFAULT_MAX_REJECTED_SHARE = 0.1
 # Rating scales as (lowest, highest, step), tried in order when none is given.
 COMMON_SCALES = ((1.0, 5.0, 1.0), (0.5, 5.0, 0.5), (0.0, 5.0, 0.5), (1.0, 10.0, 1.0),
                  (0.0, 10.0, 0.5))
+# At most this share of ratings outside a common scale counts as outliers that stretch it.
+OUTLIER_SHARE = 0.01
 # File names that make a folder a CSV dataset. Only the ratings file is required.
 CSV_FILES = ("ratings.csv", "items.csv", "users.csv")
 
@@ -167,6 +169,13 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
         logger.warning("%s: ratings range from %g to %g, which matches no common scale; "
                        "pass the rating scale (--rating-scale LOW HIGH) if that is wrong",
                        ratings, *scale)
+    stretched = None if rating_scale else stretched_scale([row[3] for row in rating_rows],
+                                                         scale)
+    if stretched is not None:
+        narrower, outliers = stretched
+        logger.warning("%s: %d of %d ratings lie outside %g to %g, so the rating scale is "
+                       "%g to %g; fix those ratings or pass the rating scale if that is "
+                       "wrong", ratings, outliers.size, len(rating_rows), *narrower, *scale)
     item_ids = _number_ids([*(item_table.ids if item_table else []),
                             *(row[2] for row in rating_rows)])
     user_ids = _number_ids(row[1] for row in rating_rows)
@@ -225,6 +234,27 @@ def infer_rating_scale(values) -> tuple[float, float]:
     if low == high:
         raise RatingScaleError(low)
     return (low, high)
+
+
+def stretched_scale(values, scale=None, max_share=OUTLIER_SHARE):
+    """Tell whether a few outlying ratings stretch the inferred rating ``scale``.
+
+    Returns ``(narrower, outliers)``: the first of ``COMMON_SCALES`` inside ``scale``
+    that leaves out at least one and at most ``max_share`` of ``values``, and the
+    values it leaves out. Returns None when there is no such scale. ``scale`` defaults
+    to :func:`infer_rating_scale` of ``values``.
+    """
+    values = np.fromiter(values, dtype=float)
+    if values.size == 0:
+        return None
+    low, high = scale or infer_rating_scale(values)
+    for lowest, highest, _ in COMMON_SCALES:
+        if (lowest, highest) == (low, high) or not low <= lowest < highest <= high:
+            continue
+        outside = values[(values < lowest) | (values > highest)]
+        if 0 < outside.size <= max_share * values.size:
+            return (lowest, highest), outside
+    return None
 
 
 def _check_scale(scale) -> tuple[float, float]:

@@ -67,29 +67,83 @@ def resolve_data(name_or_path=None) -> Path:
     )
 
 
+# Files of the MovieLens layouts, which name a dataset only together with their folder.
+MOVIELENS_FILES = {**{name: "MovieLens-100K" for name in
+                      ("u.data", "u.item", "u.user", "u.genre", "u.occupation", "u.info")},
+                   **{name: "MovieLens-1M" for name in ML1M_FILES}}
+LAYOUT_FILES = ("u.data (MovieLens-100K, with u.item and u.user), ratings.dat "
+                f"(MovieLens-1M, with movies.dat and users.dat) or {CSV_FILES[0]} (own data)")
+
+
+class DataPathError(FileNotFoundError):
+    """A path that is not a dataset, with what is wrong apart from how to fix it.
+
+    ``str(error)`` ends with the command-line advice; the dashboard shows ``reason``
+    with advice of its own.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    reason : str
+        What is wrong, with no advice.
+    folders : list of pathlib.Path
+        Folders to use instead: the folder of a MovieLens file, or the sub-folders of a
+        folder that hold a dataset. May be empty.
+    """
+
+    def __init__(self, path, reason: str, advice: str, folders=()):
+        self.path = Path(path)
+        self.reason = reason
+        self.folders = list(folders)
+        super().__init__(f"{reason} {advice}")
+
+
+def _has_layout(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("u.data", *ML1M_FILES, CSV_FILES[0]))
+
+
+def data_subfolders(path, limit=5) -> list[Path]:
+    """Return up to ``limit`` sub-folders of ``path`` that hold a dataset, by name."""
+    try:
+        children = sorted(p for p in Path(path).iterdir() if p.is_dir())
+    except OSError:
+        return []
+    return [child for child in children if _has_layout(child)][:limit]
+
+
 def detect_layout(path) -> str:
     """Return ``"ml-100k"``, ``"ml-1m"`` or ``"csv"`` for an existing file or folder.
 
     Raises
     ------
-    FileNotFoundError
-        If a folder contains none of the layouts' files.
+    DataPathError
+        If a folder contains none of the layouts' files, or the path is a file of a
+        MovieLens layout (``u.data``, ``ratings.dat`` …) instead of its folder.
     """
     path = Path(path)
     if path.is_file():
-        return "csv"
+        layout = MOVIELENS_FILES.get(path.name)
+        if layout is None:
+            return "csv"
+        raise DataPathError(
+            path, f"'{path}' is a file of the {layout} layout, not a dataset: the "
+                  f"dataset is the folder that holds it.",
+            f"Pass its folder '{path.parent}' with --data.", folders=[path.parent])
     if (path / "u.data").is_file():
         return "ml-100k"
     if any((path / name).is_file() for name in ML1M_FILES):
         return "ml-1m"
     if (path / CSV_FILES[0]).is_file():
         return "csv"
-    raise FileNotFoundError(
-        f"'{path}' contains no ratings file that metarec reads: u.data (MovieLens-100K, "
-        f"with u.item and u.user), ratings.dat (MovieLens-1M, with movies.dat and "
-        f"users.dat) or {CSV_FILES[0]} (own data). Pass --data with one of those "
-        f"folders or set {DATA_DIR_ENV}."
-    )
+    folders = data_subfolders(path)
+    found = ""
+    if folders:
+        found = (" These sub-folders of it do: "
+                 + ", ".join(f"'{folder.name}'" for folder in folders) + ".")
+    raise DataPathError(
+        path, f"'{path}' contains no ratings file that metarec reads: {LAYOUT_FILES}."
+              + found,
+        f"Pass --data with one of those folders or set {DATA_DIR_ENV}.", folders=folders)
 
 
 def load_dataset(name_or_path=None, *, items=None, users=None, **csv_options) -> Dataset:

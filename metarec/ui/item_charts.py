@@ -59,6 +59,10 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
     figure = go.Figure()
     for variant, rows in shown.groupby("variant", sort=False):
         own = set(top.loc[top["variant"] == variant, "user_id"])
+        # The legend draws a trace's first marker, so a user of the variant's own top
+        # list comes first: every legend marker is then filled and means only the variant.
+        rows = rows.assign(own=rows["user_id"].isin(own)).sort_values(
+            "own", ascending=False, kind="stable")
         figure.add_trace(go.Scatter(
             x=rows["predicted"], y=rows["label"], mode="markers", name=variant,
             orientation="h",
@@ -84,28 +88,30 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
 
 
 def groups_figure(groups, group, colours=None) -> go.Figure:
-    """Draw the mean predicted rating per value of ``group``, one bar per variant.
+    """Draw the mean predicted rating per value of ``group``, one dot per variant.
 
     ``groups`` has ``variant``, ``group``, ``value``, ``users`` and ``mean predicted``.
+    Dots, not bars: a bar's length reads as its value, so bars would have to start at 0,
+    where means of 3.3 to 3.7 look alike.
     """
     colours = colours or variant_colours(groups["variant"].unique())
     chosen = groups[groups["group"] == group]
     figure = go.Figure()
     for variant, rows in chosen.groupby("variant", sort=False):
-        figure.add_trace(go.Bar(
-            x=rows["value"], y=rows["mean predicted"], name=variant,
-            marker={"color": colours.get(variant)}, customdata=rows["users"],
+        figure.add_trace(go.Scatter(
+            x=rows["value"], y=rows["mean predicted"], name=variant, mode="markers",
+            marker={"color": colours.get(variant), "size": DOT_SIZE_PX},
+            customdata=rows["users"],
             hovertemplate="%{x} (%{customdata} users)<br>" + variant
                           + ": %{y:.2f}<extra></extra>",
         ))
-    # Both ends are set: Plotly ignored a range with an open top and started at 0, where
-    # means of 3.3 to 3.7 look alike.
-    low, high = dot_axis_range(chosen["mean predicted"])
-    low, high = max(0.0, low - 0.2), high + 0.1
     figure.update_layout(
-        barmode="group", title=f"Mean predicted rating by {group}",
-        yaxis={"title": "mean predicted rating", "range": [low, high]},
-        xaxis={"title": None, "type": "category"},
+        title=f"Mean predicted rating by {group}",
+        yaxis={"title": "mean predicted rating",
+               "range": dot_axis_range(chosen["mean predicted"])},
+        xaxis={"title": None, "type": "category", "showgrid": True},
+        # One lane per variant in each group, side by side.
+        scattermode="group", scattergap=LANE_GAP,
         height=420, margin={"l": 10, "r": 10, "t": 60},
     )
     return figure

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..data import Dataset
+from ..serving.items import MAX_YEAR, MIN_YEAR
 from .item_audience import PRESETS, audience_ratings
 from .profile import clear_button
 
@@ -45,20 +46,36 @@ def _stars(value: float) -> str:
     return f"{value:g} star" + ("" if value == 1 else "s")
 
 
+def year_problem(year) -> str | None:
+    """Return why ``year`` is no release year the models take, or None when it is."""
+    if year is None or MIN_YEAR <= year <= MAX_YEAR:
+        return None
+    return (f"Release year {year:g} is outside the allowed range, {MIN_YEAR} to "
+            f"{MAX_YEAR}. Type a year in that range.")
+
+
 def item_content_controls(dataset: Dataset, prefix: str) -> dict:
     """Draw the title, genres, year and description, and return them as a dict.
 
     An empty title shows a message under the Title field and returns ``title`` as "".
+    A year out of range shows a message under the Year field and returns ``problem``,
+    which is None when every field is valid.
     """
-    title_column, year_column = st.columns([3, 1])
+    # The year column is wide enough for "Press Enter to apply" beside a 4-digit year.
+    title_column, year_column = st.columns([2, 1])
     title = title_column.text_input("Title", value=DEFAULT_TITLE, key=f"{prefix}.title",
                                     persist_state="session", max_chars=200,
                                     placeholder="required, e.g. " + DEFAULT_TITLE)
     if not title.strip():
         title_column.error(TITLE_MISSING, icon=":material/error:")
-    year = year_column.number_input("Release year", min_value=1870, max_value=2100,
-                                    value=1998, step=1, key=f"{prefix}.year",
-                                    persist_state="session")
+    # No min_value or max_value: out of range, Streamlit turns the field red with no
+    # message, so the range is checked here and explained.
+    year = year_column.number_input("Release year", value=1998, step=1, key=f"{prefix}.year",
+                                    persist_state="session",
+                                    help=f"From {MIN_YEAR} to {MAX_YEAR}.")
+    problem = year_problem(year)
+    if problem:
+        year_column.error(problem, icon=":material/error:")
     default_genres = [g for g in ("Sci-Fi", "Adventure") if g in dataset.genres]
     genres = st.multiselect("Genres", list(dataset.genres), default=default_genres,
                             key=f"{prefix}.genres", persist_state="session")
@@ -70,7 +87,7 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
              "words, genres and year.")
     return {"title": title.strip(), "genres": list(genres),
             "year": None if year is None else float(year),
-            "description": description.strip() or None}
+            "description": description.strip() or None, "problem": problem}
 
 
 def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):

@@ -16,6 +16,35 @@ COLUMNS_PER_ROW = 4
 FLAT_SPREAD = 1e-6
 
 
+# Descriptions of the ensemble members, for members the page does not draw.
+MEMBER_DESCRIPTIONS = {
+    "teacher": "the large meta-learned network, which reads the description",
+    "student": "the small meta-learned network distilled from the teacher",
+    "content-only": "each user's usual rating plus the item bias that its content predicts",
+    "user-bias": "each user's usual rating (the mean rating plus the user's bias), moved "
+                 "by how the item's ratings differ from that; it ignores the content",
+    "genre-mean": "the mean rating of the item's genres",
+    "global-mean": "the mean of all ratings",
+}
+
+
+def weights_caption(weights: dict, n_ratings: int, chosen) -> str:
+    """Return the sentences on the ensemble's member ``weights``.
+
+    A member that is not among the ``chosen`` variants is explained, so that a name the
+    page draws nowhere else is not a puzzle.
+    """
+    ratings = f"{n_ratings} rating{'' if n_ratings == 1 else 's'}"
+    text = (f"The ensemble's time is the sum of its members' adaptations. Its weights for "
+            f"{ratings}: " + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()) + ".")
+    for member in weights:
+        if member not in chosen:
+            what = MEMBER_DESCRIPTIONS.get(member, "another variant")
+            text += (f" The member {member} is not among the chosen variants: it "
+                     f"predicts {what}. Add it under Variants to see its audience.")
+    return text
+
+
 def _labels(top):
     return [f"user {u} · {a:.0f} {g} {o}" for u, a, g, o in zip(
         top["user_id"], top["age"], top["gender"], top["occupation"])]
@@ -97,11 +126,8 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
         curves_column.plotly_chart(charts.curves_figure(curves, colours))
     timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
     if "ensemble" in comparison.results:
-        weights = comparison.results["ensemble"].weights
-        timing_column.caption(
-            f"The ensemble's time is the sum of its members' adaptations. Its weights for "
-            f"{n_ratings} rating{'' if n_ratings == 1 else 's'}: "
-            + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()) + ".")
+        timing_column.caption(weights_caption(comparison.results["ensemble"].weights,
+                                              n_ratings, comparison.results))
     if comparison.text_cached:
         embedding = ("The item's text embedding came from the cache, because this text "
                      "was embedded before.")

@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
-from ..data import DATA_DIR_ENV, Dataset, registry
+from ..data import DATA_DIR_ENV, DataPathError, Dataset, registry
 from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
 from . import upload
@@ -152,6 +152,12 @@ def selected_dataset() -> Dataset | None:
         return None
     try:
         dataset = load_dataset(directory)
+    except DataPathError as error:
+        # The error's own advice is for the command line.
+        logger.warning("no data in %s: %s", directory, error)
+        st.error(f"Could not load the ratings data. {error.reason} "
+                 f"{data_path_advice(error.folders)}")
+        return None
     except (OSError, ValueError) as error:
         logger.warning("failed to load data from %s: %s", directory, error)
         message = upload.load_error_message(directory, error) or str(error)
@@ -159,6 +165,16 @@ def selected_dataset() -> Dataset | None:
         return None
     st.sidebar.caption(dataset.summary())
     return dataset
+
+
+def data_path_advice(folders) -> str:
+    """Return how to fix a :class:`DataPathError` in the sidebar, naming ``folders``."""
+    if len(folders) == 1:
+        return f"Type the folder '{folders[0]}' in 'Folder path' in the sidebar."
+    if folders:
+        return ("Type the path of one of those sub-folders in 'Folder path' in the "
+                f"sidebar, such as '{folders[0]}'.")
+    return "Type the path of a folder that holds one of those files in 'Folder path'."
 
 
 def _freeze_long_lived_objects():

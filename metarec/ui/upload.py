@@ -24,11 +24,17 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from ..data.csv_rows import CsvRejectedError
-from ..data.custom import COMMON_SCALES, CSV_FILES, RatingScaleError, read_csv_dataset
+from ..data.custom import (
+    COMMON_SCALES,
+    CSV_FILES,
+    RatingScaleError,
+    infer_rating_scale,
+    read_csv_dataset,
+    stretched_scale,
+)
 from ..data.download import (
     MOVIELENS_ARCHIVES,
     DownloadError,
@@ -47,6 +53,8 @@ UPLOADED_FOLDER_KEY = "data.upload.folder"
 SCALE_KEY = "data.upload.scale"
 OPTIONS_FILE = "read_options.json"
 NAMES_FILE = "upload_names.json"
+# Rejected rows listed in the sidebar; the rest are counted.
+REJECTED_SHOWN = 50
 DOWNLOAD_LABELS = {"ml-100k": "MovieLens-100K (100,000 ratings, 4.9 MB)",
                    "ml-1m": "MovieLens-1M (1,000,209 ratings, about 6 MB)"}
 
@@ -139,8 +147,42 @@ def csv_upload_controls() -> Path | None:
             folder = with_rating_scale(folder, scale)
         else:
             sidebar.error(problem)
+    else:
+        inferred_scale_report(folder)
     rejected_rows_report(folder)
     return folder
+
+
+def inferred_scale_message(ratings) -> tuple[str, bool]:
+    """Return the rating scale read from ``ratings`` as a sentence, and whether to warn.
+
+    The warning names the ratings that stretch a common scale, such as one 11 among
+    ratings of 1 to 5, because every rating is then read on the longer scale.
+    """
+    low, high = infer_rating_scale(ratings)
+    stretched = stretched_scale(ratings, (low, high))
+    if stretched is None:
+        return f"Rating scale, read from the data: {low:g} to {high:g}.", False
+    (common_low, common_high), outliers = stretched
+    values = np.unique(outliers)
+    examples = ", ".join(f"{value:g}" for value in values[:5])
+    more = f" and {values.size - 5} more values" if values.size > 5 else ""
+    return (f"Rating scale, read from the data: {low:g} to {high:g}, because "
+            f"{outliers.size:,} of {np.size(ratings):,} ratings lie outside {common_low:g} to "
+            f"{common_high:g}: {examples}{more}. If those are mistakes, fix or remove them "
+            "and upload the file again."), True
+
+
+def inferred_scale_report(folder: Path):
+    """Show the rating scale read from an upload, with a warning when outliers stretch it."""
+    ratings, _ = _read_upload(str(folder))
+    if ratings is None or ratings.size == 0:
+        return
+    message, warn = inferred_scale_message(ratings)
+    if warn:
+        st.sidebar.warning(message, icon=":material/warning:")
+    else:
+        st.sidebar.caption(message)
 
 
 def rating_scale_controls() -> tuple[float, float] | None:
@@ -315,6 +357,20 @@ def rejected_rows_report(folder: Path):
     sidebar = st.sidebar
     rows = "row" if len(rejected) == 1 else "rows"
     sidebar.warning(f"Left out {len(rejected)} invalid {rows} of the upload.")
+    # A list, not a table: the sidebar is too narrow for a reason column.
     with sidebar.expander("Rejected rows"):
-        st.dataframe(pd.DataFrame(rejected, columns=["file", "line", "reason"]),
-                     hide_index=True)
+        st.markdown("\n".join(rejected_rows_lines(rejected)))
+
+
+def rejected_rows_lines(rejected, limit=REJECTED_SHOWN) -> list[str]:
+    """Return one Markdown list item per rejected ``(file, line, reason)``, up to ``limit``."""
+    lines = [f"- **{_escape(file)}**, line {line}: {_escape(reason)}"
+             for file, line, reason in rejected[:limit]]
+    if len(rejected) > limit:
+        lines.append(f"- … and {len(rejected) - limit:,} more rows")
+    return lines
+
+
+def _escape(text) -> str:
+    """Escape the Markdown characters of a file name or reason."""
+    return "".join("\\" + c if c in "\\`*_{}[]<>()#+-.!|$~" else c for c in str(text))
