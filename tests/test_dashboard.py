@@ -833,3 +833,27 @@ def test_rating_stars_sit_in_a_wrapping_row(app_env):
         row = parents[f"new_user.rating.{item}"].proto.flex_container
         assert row.direction == row.Direction.HORIZONTAL
         assert row.wrap
+
+
+def draw_two_top_lists():
+    import pandas as pd
+
+    from metarec.ui.compare import VariantResult
+    from metarec.ui.views import top_lists
+
+    def result(variant, scores):
+        top = pd.DataFrame({"rank": [1, 2, 3], "item_id": [1, 2, 3],
+                            "title": ["A", "B", "C"], "score": scores})
+        return VariantResult(variant, top, [], 0.001, {})
+
+    top_lists({"tied": result("tied", [5.0, 5.0, 4.2]),
+               "distinct": result("distinct", [4.9, 4.5, 4.2])})
+
+
+def test_tied_scores_get_a_note():
+    from metarec.ui.views import TIED_SCORES_NOTE
+
+    app = AppTest.from_function(draw_two_top_lists).run()
+    assert not app.exception
+    notes = [caption.value for caption in app.caption if caption.value == TIED_SCORES_NOTE]
+    assert len(notes) == 1

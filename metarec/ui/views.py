@@ -18,6 +18,12 @@ COLUMNS_PER_ROW = 4
 DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 
 
+# Top lists rank by the model's full score, which the table shows rounded to two decimals
+# and capped at the top of the rating scale.
+TIED_SCORES_NOTE = ("Equal scores are equal only as shown, rounded and capped at the top of "
+                    "the scale: the order follows the model's full scores.")
+
+
 def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW,
               n_ratings: int | None = None):
     """Draw each variant's top list under its name, ``columns_per_row`` to a row.
@@ -36,15 +42,17 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 st.subheader(result.variant)
                 # Scores as text, because a pandas Styler costs several ms per table.
                 label = "score" if not result.is_ranker else result.score_label
+                texts = score_texts(result.top["score"], result.is_ranker)
                 top = pd.DataFrame({"title": result.top["title"].to_numpy(),
-                                    label: score_texts(result.top["score"],
-                                                       result.is_ranker)},
+                                    label: texts},
                                    # Unnamed: st.table gives an index name a header
                                    # row of its own, which doubled the header's height.
                                    index=pd.Index(result.top["rank"].to_numpy()))
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
+                if not result.is_ranker and len(set(texts)) < len(texts):
+                    st.caption(TIED_SCORES_NOTE)
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
                 if n_ratings is not None and result.weights:
                     ensemble_weights(result, n_ratings)
