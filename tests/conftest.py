@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled sample, a tiny trained models directory, MovieLens paths."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "sample_data"
 ML100K_DIR = Path(os.environ.get("METAREC_ML100K_DIR", REPO.parent / "shared/data/ml-100k"))
+
+
+@pytest.fixture(autouse=True)
+def restore_main_module():
+    """Put back ``__main__`` after each test: AppTest leaves its script there.
+
+    Processes started with the spawn method run ``__main__``'s file again, so a page
+    script left there ran in every worker of the distributed tests, and a script made by
+    ``AppTest.from_function`` failed in them.
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
