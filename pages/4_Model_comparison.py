@@ -35,15 +35,14 @@ results_view.describe_source(results, dataset)
 
 summary = summarise(results)
 # A remembered choice replaces the default (see results_view.keep_known).
-remembered = results_view.keep_known(f"{PREFIX}.metrics", results.metrics)
-metrics = st.multiselect("Metrics", results.metrics, default=None if remembered else (
-    results.metrics[:1] + [m for m in ("ndcg@3",) if m in results.metrics]),
-    format_func=metric_label, key=f"{PREFIX}.metrics", persist_state="session")
+results_view.keep_known(f"{PREFIX}.metrics", results.metrics, results.metrics[:1] + [
+    m for m in ("ndcg@3",) if m in results.metrics])
+metrics = st.multiselect("Metrics", results.metrics, format_func=metric_label,
+                         key=f"{PREFIX}.metrics", persist_state="session")
 all_variants = list(dict.fromkeys(summary["variant"]))
-remembered = results_view.keep_known(f"{PREFIX}.variants", all_variants)
+results_view.keep_known(f"{PREFIX}.variants", all_variants,
+                        results_view.default_variants(all_variants))
 variants = st.multiselect("Variants", all_variants,
-                          default=None if remembered else results_view.default_variants(
-                              all_variants),
                           key=f"{PREFIX}.variants", persist_state="session",
                           help="Starts with the meta-learned variants and the baselines they "
                                "must beat when the results have many variants.")

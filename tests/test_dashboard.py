@@ -857,3 +857,26 @@ def test_tied_scores_get_a_note():
     assert not app.exception
     notes = [caption.value for caption in app.caption if caption.value == TIED_SCORES_NOTE]
     assert len(notes) == 1
+
+
+def test_comparison_new_file_keeps_pickers_filled(app_env, results_file, tmp_path):
+    import pandas as pd
+
+    app = comparison_page()
+    first = results_file.with_suffix(".csv")
+    app.file_uploader(key="comparison.file").set_value(
+        (first.name, first.read_bytes(), "text/plain")).run()
+    # A second file whose variants share no name with the first one's.
+    renamed = pd.read_csv(first)
+    renamed["variant"] = "other-" + renamed["variant"]
+    second = tmp_path / "other.csv"
+    renamed.to_csv(second, index=False)
+    app.file_uploader(key="comparison.file").set_value(
+        (second.name, second.read_bytes(), "text/plain")).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.multiselect(key="comparison.metrics").value
+    chosen = app.multiselect(key="comparison.variants").value
+    assert chosen
+    assert all(name.startswith("other-") for name in chosen)
+    assert app.table

@@ -56,22 +56,22 @@ def load_controls(prefix: str) -> EvaluationResults | None:
     return None
 
 
-def keep_known(key: str, options) -> bool:
-    """Drop remembered choices under ``key`` that ``options`` lacks, before its widget.
+def keep_known(key: str, options, default):
+    """Set the choice under ``key`` before its widget: the remembered one, else ``default``.
 
     Another results file can have other variants, metrics or support sizes than the
-    choices a person made for the last one. Returns whether a choice is still
-    remembered: the widget must then get no default of its own, because Streamlit
-    warns when a widget has both a default and a value set through the session state.
+    choices a person made for the last one, so choices that ``options`` lacks are
+    dropped, and ``default`` replaces a choice left empty. The widget then gets no
+    default of its own. Set here on every run, the value also reaches the browser: a
+    value only carried over from an earlier file was used by the page but not shown in
+    its picker.
     """
     value = st.session_state.get(key)
     if isinstance(value, list):
-        known = [v for v in value if v in options]
-        if known != value:
-            st.session_state[key] = known
-    elif value is not None and value not in options:
-        del st.session_state[key]
-    return key in st.session_state
+        value = [v for v in value if v in options] or None
+    elif value not in options:
+        value = None
+    st.session_state[key] = default if value is None else value
 
 
 def run_controls(dataset: Dataset, recommender: Recommender,
@@ -207,15 +207,14 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
 
     # The cost gets the widest share: in thirds its label was cut at 1280 px.
     metric_column, shots_column, cost_column = st.columns([2, 1, 3])
-    keep_known(f"{prefix}.tradeoff_metric", metrics)
+    keep_known(f"{prefix}.tradeoff_metric", metrics, metrics[0])
     metric = metric_column.selectbox("Accuracy", metrics, key=f"{prefix}.tradeoff_metric",
                                      format_func=evaluation_charts.metric_label,
                                      persist_state="session")
     shot_options = list(dict.fromkeys(summary["shots"]))
-    remembered = keep_known(f"{prefix}.tradeoff_shots", shot_options)
-    shots = shots_column.selectbox("At K", shot_options,
-                                   index=None if remembered else len(shot_options) - 1,
-                                   key=f"{prefix}.tradeoff_shots", persist_state="session")
+    keep_known(f"{prefix}.tradeoff_shots", shot_options, shot_options[-1])
+    shots = shots_column.selectbox("At K", shot_options, key=f"{prefix}.tradeoff_shots",
+                                   persist_state="session")
     cost = cost_column.selectbox("Cost", list(COSTS), format_func=COSTS.get,
                                  key=f"{prefix}.tradeoff_cost", persist_state="session")
     values = summary[(summary["metric"] == metric) & (summary["shots"] == shots)]
