@@ -18,13 +18,15 @@ FLAT_SPREAD = 1e-6
 
 # Descriptions of the ensemble members, for members the page does not draw.
 MEMBER_DESCRIPTIONS = {
-    "teacher": "the large meta-learned network, which reads the description",
-    "student": "the small meta-learned network distilled from the teacher",
-    "content-only": "each user's usual rating plus the item bias that its content predicts",
-    "user-bias": "each user's usual rating (the mean rating plus the user's bias), moved "
-                 "by how the item's ratings differ from that; it ignores the content",
-    "genre-mean": "the mean rating of the item's genres",
-    "global-mean": "the mean of all ratings",
+    "teacher": "is the large meta-learned network, which reads the item's description",
+    "student": "is the small meta-learned network distilled from the teacher",
+    "content-only": "predicts each user's usual rating plus the item bias that its "
+                    "content predicts",
+    "user-bias": "predicts each user's usual rating (the mean rating plus the user's "
+                 "bias), moved by how the item's ratings differ from that, and ignores "
+                 "the content",
+    "genre-mean": "predicts the mean rating of the item's genres",
+    "global-mean": "predicts the mean of all ratings",
 }
 
 
@@ -39,9 +41,9 @@ def weights_caption(weights: dict, n_ratings: int, chosen) -> str:
             f"{ratings}: " + ", ".join(f"{m} {w:.2f}" for m, w in weights.items()) + ".")
     for member in weights:
         if member not in chosen:
-            what = MEMBER_DESCRIPTIONS.get(member, "another variant")
+            description = MEMBER_DESCRIPTIONS.get(member, "is another variant")
             text += (f" The member {member} is not among the chosen variants: it "
-                     f"predicts {what}. Add it under Variants to see its audience.")
+                     f"{description}. Add it under Variants to see its audience.")
     return text
 
 
