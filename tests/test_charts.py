@@ -193,7 +193,7 @@ def test_legend_sits_under_the_axis_title():
     assert -0.1 < charts.scores_figure(tall).layout.legend.y < 0
 
 
-def test_effects_axis_title_fits_a_narrow_plot():
+def test_effects_axis_title_fits_plot():
     # The title is centred under the plot area, which long rating labels leave under
     # 200 px wide at 1280 px. One long line was cut off at the figure's edge.
     figure = BUILDERS["effects"]()

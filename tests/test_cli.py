@@ -146,7 +146,7 @@ def test_models_env_folder_checked_by_name(tmp_path, monkeypatch, capsys):
         capsys.readouterr().err
 
 
-def test_out_below_a_file_rejected_before_work(tmp_path, capsys):
+def test_out_below_file_rejected_early(tmp_path, capsys):
     blocker = tmp_path / "run.log"
     blocker.write_text("keep me")
     for command in (["train", "--epochs", "1"], ["evaluate"]):

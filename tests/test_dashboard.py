@@ -816,7 +816,7 @@ def test_ensemble_weights_show_numbers(app_env):
     assert config["weight"]["type_config"]["format"] == "%.2f"
 
 
-def test_rating_stars_sit_in_a_wrapping_row(app_env):
+def test_rating_stars_wrap_in_row(app_env):
     # In a column the stars scrolled out of sight at 1280 px. A wrapping row keeps their
     # width and moves them below the title when the page is narrow.
     app = new_user_page({1: 5.0, 2: 4.0})

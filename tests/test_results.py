@@ -144,7 +144,7 @@ def test_table_headers_use_metric_names():
     assert "font-weight: bold" in styled.to_html()
 
 
-def test_ties_at_shown_precision_are_all_best():
+def test_shown_ties_are_all_best():
     from metarec.ui.results_view import highlight_best
 
     # The ensemble serving the student: equal to four decimals, not to the last bit.

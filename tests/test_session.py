@@ -128,7 +128,7 @@ def test_history_sorted_by_variant_and_step(recommender, tasks, sample_dataset):
     assert list(history.columns) == ["variant", "n", *QUERY_METRICS]
 
 
-def test_users_label_splits_revealed_and_held_out(tasks, sample_dataset):
+def test_user_label_splits_held_out(tasks, sample_dataset):
     users = session_users(tasks, sample_dataset).set_index("user_id")
     for user_id, task in tasks.items():
         held_out = len(task.query_items)

@@ -237,7 +237,7 @@ def infer_rating_scale(values) -> tuple[float, float]:
 
 
 def stretched_scale(values, scale=None, max_share=OUTLIER_SHARE):
-    """Tell whether a few outlying ratings stretch the inferred rating ``scale``.
+    """Return the common scale that a few outlying ratings stretch into ``scale``, or None.
 
     Returns ``(narrower, outliers)``: the first of ``COMMON_SCALES`` inside ``scale``
     that leaves out at least one and at most ``max_share`` of ``values``, and the

@@ -88,7 +88,7 @@ class DataPathError(FileNotFoundError):
         What is wrong, with no advice.
     folders : list of pathlib.Path
         Folders to use instead: the folder of a MovieLens file, or the sub-folders of a
-        folder that hold a dataset. May be empty.
+        folder that contain a dataset. May be empty.
     """
 
     def __init__(self, path, reason: str, advice: str, folders=()):
@@ -103,7 +103,7 @@ def _has_layout(folder: Path) -> bool:
 
 
 def data_subfolders(path, limit=5) -> list[Path]:
-    """Return up to ``limit`` sub-folders of ``path`` that hold a dataset, by name."""
+    """Return up to ``limit`` sub-folders of ``path`` that contain a dataset, by name."""
     try:
         children = sorted(p for p in Path(path).iterdir() if p.is_dir())
     except OSError:
@@ -127,7 +127,7 @@ def detect_layout(path) -> str:
             return "csv"
         raise DataPathError(
             path, f"'{path}' is a file of the {layout} layout, not a dataset: the "
-                  f"dataset is the folder that holds it.",
+                  f"dataset is the folder that contains it.",
             f"Pass its folder '{path.parent}' with --data.", folders=[path.parent])
     if (path / "u.data").is_file():
         return "ml-100k"

@@ -47,7 +47,7 @@ def _stars(value: float) -> str:
 
 
 def year_problem(year) -> str | None:
-    """Return why ``year`` is no release year the models take, or None when it is."""
+    """Return a message when ``year`` is outside the years the models accept, else None."""
     if year is None or MIN_YEAR <= year <= MAX_YEAR:
         return None
     return (f"Release year {year:g} is outside the allowed range, {MIN_YEAR} to "

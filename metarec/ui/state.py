@@ -174,7 +174,7 @@ def data_path_advice(folders) -> str:
     if folders:
         return ("Type the path of one of those sub-folders in 'Folder path' in the "
                 f"sidebar, such as '{folders[0]}'.")
-    return "Type the path of a folder that holds one of those files in 'Folder path'."
+    return "Type the path of a folder that contains one of those files in 'Folder path'."
 
 
 def _freeze_long_lived_objects():
