@@ -10,6 +10,7 @@ from metarec.ui.state import (
     selected_dataset,
     train_with_progress,
 )
+from metarec.ui.training_runs import TrainingStopped
 
 st.set_page_config(page_title="metarec", layout="wide")
 st.title("metarec")
@@ -46,6 +47,8 @@ def training_controls(button_label):
     if st.button(button_label, type="primary"):
         try:
             train_with_progress(dataset, epochs=epochs)
+        except TrainingStopped as error:
+            st.warning(str(error))
         except (ValueError, RuntimeError, OSError) as error:
             st.error(f"Training failed: {error}")
         else:

@@ -24,6 +24,7 @@ from ..models.item_encoding import ItemTaskEncoder
 from ..models.item_ensemble import ItemSupportEnsemble
 from ..models.item_learner import ItemVariantSpec, build_item_learner
 from ..models.item_side import UserTable
+from .staging import StagedFiles
 from .store import ModelsDirectoryError
 
 ITEM_MANIFEST = "item_manifest.json"
@@ -48,11 +49,20 @@ def save_item_models(directory, *, dataset, scenario, task_encoder, user_feature
     frame, whose age, gender and occupation the serving API groups predictions by.
     """
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    with StagedFiles(directory) as staged:
+        _write_item_models(staged, dataset=dataset, scenario=scenario,
+                           task_encoder=task_encoder, user_features=user_features,
+                           users=users, learners=learners, specs=specs,
+                           histories=histories, classical=classical, ensemble=ensemble,
+                           validation=validation, extra=extra)
+    return directory / ITEM_MANIFEST
 
+
+def _write_item_models(staged, *, dataset, scenario, task_encoder, user_features, users,
+                       learners, specs, histories, classical, ensemble, validation, extra):
     variants = {}
     for name, learner in learners.items():
-        torch.save(learner.state_dict(), directory / f"item-{name}.pt")
+        torch.save(learner.state_dict(), staged.path(f"item-{name}.pt"))
         history = histories[name]
         variants[name] = {
             "kind": "meta", "file": f"item-{name}.pt", "spec": specs[name].to_dict(),
@@ -61,14 +71,14 @@ def save_item_models(directory, *, dataset, scenario, task_encoder, user_feature
             "train_loss": history.train_loss, "validation_error": history.validation_mae,
         }
     for name, model in classical.items():
-        np.savez(directory / f"item-{name}.npz", **model.get_state())
+        np.savez(staged.path(f"item-{name}.npz"), **model.get_state())
         variants[name] = {"kind": "classical", "file": f"item-{name}.npz",
                           "class": type(model).__name__}
     variants["ensemble"] = {"kind": "ensemble", **ensemble.to_dict()}
-    np.savez(directory / TABLES, content=task_encoder.content_table,
+    np.savez(staged.path(TABLES), content=task_encoder.content_table,
              text=task_encoder.text_table, user_prior=task_encoder.user_prior,
              user_features=user_features)
-    np.savez(directory / USERS, user_id=users["user_id"].to_numpy(dtype=np.int64),
+    np.savez(staged.path(USERS), user_id=users["user_id"].to_numpy(dtype=np.int64),
              age=users["age"].to_numpy(dtype=float),
              gender=users["gender"].astype(str).to_numpy(dtype=str),
              occupation=users["occupation"].astype(str).to_numpy(dtype=str))
@@ -94,9 +104,7 @@ def save_item_models(directory, *, dataset, scenario, task_encoder, user_feature
         "validation": validation,
         **(extra or {}),
     }
-    path = directory / ITEM_MANIFEST
-    path.write_text(json.dumps(manifest, indent=1))
-    return path
+    staged.path(ITEM_MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
 def read_item_manifest(directory) -> dict:

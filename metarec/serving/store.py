@@ -21,6 +21,7 @@ from ..meta.ensemble import SupportSizeEnsemble
 from ..models import baselines
 from ..models.prior import ItemPrior
 from ..models.variants import VariantSpec, build_learner
+from .staging import StagedFiles
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -51,13 +52,25 @@ def other_data_message(models_kind, directory, trained_on: dict, dataset) -> str
 def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,
                 text_features=None,
                 histories, classical, ensemble, validation, extra=None) -> Path:
-    """Write every trained part of a run into ``directory`` and return its manifest path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write every trained part of a run into ``directory`` and return its manifest path.
 
+    The files replace those of an earlier run together (see :class:`StagedFiles`), so a
+    page loading the folder meanwhile reads one complete set.
+    """
+    directory = Path(directory)
+    with StagedFiles(directory) as staged:
+        _write_models(staged, dataset=dataset, split=split, encoder=encoder, prior=prior,
+                      item_features=item_features, learners=learners, specs=specs,
+                      text_features=text_features, histories=histories, classical=classical,
+                      ensemble=ensemble, validation=validation, extra=extra)
+    return directory / MANIFEST
+
+
+def _write_models(staged, *, dataset, split, encoder, prior, item_features, learners, specs,
+                  text_features, histories, classical, ensemble, validation, extra):
     variants = {}
     for name, learner in learners.items():
-        torch.save(learner.state_dict(), directory / f"{name}.pt")
+        torch.save(learner.state_dict(), staged.path(f"{name}.pt"))
         history = histories[name]
         variants[name] = {
             "kind": "meta",
@@ -73,13 +86,13 @@ def save_models(directory, *, dataset, split, encoder, prior, item_features, lea
                 for size, errors in (history.serve_step_errors or {}).items()},
         }
     for name, model in classical.items():
-        np.savez(directory / f"{name}.npz", **model.get_state())
+        np.savez(staged.path(f"{name}.npz"), **model.get_state())
         variants[name] = {"kind": "classical", "file": f"{name}.npz",
                           "class": type(model).__name__}
     variants["ensemble"] = {"kind": "ensemble", **ensemble.to_dict()}
-    np.save(directory / "item_features.npy", item_features)
+    np.save(staged.path("item_features.npy"), item_features)
     if text_features is not None:
-        np.save(directory / "item_text.npy", text_features)
+        np.save(staged.path("item_text.npy"), text_features)
 
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -97,9 +110,7 @@ def save_models(directory, *, dataset, split, encoder, prior, item_features, lea
         "validation": validation,
         **(extra or {}),
     }
-    path = directory / MANIFEST
-    path.write_text(json.dumps(manifest, indent=1))
-    return path
+    staged.path(MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
 def read_manifest(directory) -> dict:

@@ -15,7 +15,7 @@ from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import ItemRecommender
 from ..serving.store import ModelsDirectoryError
 from .item_compare import ItemComparison, compare_item_variants
-from .state import models_dir_for
+from .state import models_dir_for, progress_bar, training_runs
 
 logger = logging.getLogger("metarec")
 
@@ -92,13 +92,12 @@ def train_items_with_progress(dataset: Dataset, epochs=None) -> Path:
     """Train the item-side variants into :func:`item_models_dir_for`, with a progress bar."""
     from ..item_pipeline import train_item_models
 
-    bar = st.progress(0.0, text="Training; the bar moves on after each epoch…")
-
-    def report(message, fraction):
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
-
-    path = train_item_models(dataset, item_models_dir_for(dataset), epochs=epochs,
-                             callback=report)
+    models_dir = item_models_dir_for(dataset)
+    path = training_runs().train(
+        models_dir, "item",
+        lambda report: train_item_models(dataset, models_dir, epochs=epochs,
+                                         callback=report),
+        progress_bar())
     logger.info("dashboard trained item models for %s into %s", dataset.name, path.parent)
     return path
 

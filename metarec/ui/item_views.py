@@ -9,6 +9,7 @@ from ..data import Dataset
 from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
+from .training_runs import TrainingStopped
 from .views import timing_caption
 
 COLUMNS_PER_ROW = 4
@@ -67,6 +68,8 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
     if st.button(button_label, type="primary", key=f"{prefix}.train"):
         try:
             train_items_with_progress(dataset, epochs=epochs)
+        except TrainingStopped as error:
+            st.warning(str(error))
         except (ValueError, RuntimeError, OSError) as error:
             st.error(f"Training failed: {error}")
         else:

@@ -17,6 +17,7 @@ from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
 from . import upload
 from .compare import Comparison, compare_variants
+from .training_runs import TrainingRuns
 
 logger = logging.getLogger("metarec")
 
@@ -260,6 +261,15 @@ def load_recommender(dataset: Dataset) -> Recommender:
         If there are no complete models for ``dataset`` in :func:`models_dir_for`.
     """
     models_dir = models_dir_for(dataset).resolve()
+    stamp = _manifest_stamp(models_dir)
+    try:
+        return _load_recommender(str(models_dir), stamp, dataset.source,
+                                 _files_stamp(dataset.source), dataset)
+    except (ModelsDirectoryError, OSError, RuntimeError, KeyError):
+        if _manifest_stamp(models_dir) == stamp:
+            raise
+    # A training saved new models while these loaded; the new set is complete.
+    logger.info("the models in %s changed while loading; loading them again", models_dir)
     return _load_recommender(str(models_dir), _manifest_stamp(models_dir), dataset.source,
                              _files_stamp(dataset.source), dataset)
 
@@ -292,19 +302,36 @@ def recommender_or_message(dataset: Dataset) -> Recommender | None:
 def train_with_progress(dataset: Dataset, epochs=None) -> Path:
     """Train every variant on ``dataset`` into :func:`models_dir_for`, with a progress bar.
 
-    ``epochs`` caps every variant's epoch budget; None keeps each variant's own.
+    ``epochs`` caps every variant's epoch budget; None keeps each variant's own. When
+    another session is already training models into the same folder, this follows its
+    progress instead of starting a second training (see :class:`TrainingRuns`).
     Returns the written manifest.
     """
     from ..pipeline import train_models
 
-    bar = st.progress(0.0, text="Training; the bar moves on after each epoch…")
-
-    def report(message, fraction):
-        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
-
-    path = train_models(dataset, models_dir_for(dataset), epochs=epochs, callback=report)
+    models_dir = models_dir_for(dataset)
+    path = training_runs().train(
+        models_dir, "user",
+        lambda report: train_models(dataset, models_dir, epochs=epochs, callback=report),
+        progress_bar())
     logger.info("dashboard trained models for %s into %s", dataset.name, path.parent)
     return path
+
+
+@st.cache_resource
+def training_runs() -> TrainingRuns:
+    """Return the trainings in progress in this server process, shared by every session."""
+    return TrainingRuns()
+
+
+def progress_bar():
+    """Draw a progress bar and return ``show(message, fraction)``, which moves it."""
+    bar = st.progress(0.0, text="Training; the bar moves on after each epoch…")
+
+    def show(message, fraction):
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+    return show
 
 
 # Adaptation ------------------------------------------------------------------------------
