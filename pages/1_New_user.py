@@ -18,6 +18,7 @@ st.caption("Rate a few movies, or start from a persona. Every chosen variant ada
 dataset = selected_dataset()
 if dataset is None:
     st.stop()
+views.restore_chart_choices(dataset, PREFIX)
 
 ratings = profile.ratings_for(dataset, PREFIX)
 find, preset = st.columns([3, 2], gap="large")

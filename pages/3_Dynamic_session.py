@@ -9,6 +9,10 @@ PREFIX = "session"
 REVEALED_KEY = f"{PREFIX}.revealed"
 PLAYING_KEY = f"{PREFIX}.playing"
 FULL_RUN_KEY = f"{PREFIX}.full_run"
+# Items revealed before the latest change of order. They keep their place in the plan.
+FIRST_KEY = f"{PREFIX}.first"
+# Items of the plan that the page drew last, in the order of revealing.
+PLAN_ITEMS_KEY = f"{PREFIX}.plan_items"
 TOP_K = 10
 # Wide enough for the slider's four stops and its label.
 SLIDER_WIDTH_PX = 200
@@ -36,6 +40,13 @@ if not tasks:
 
 def restart():
     st.session_state[REVEALED_KEY] = 0
+    st.session_state[FIRST_KEY] = []
+
+
+def keep_revealed():
+    # A new order applies to the ratings not yet revealed, so no progress is lost.
+    revealed = st.session_state.get(REVEALED_KEY, 0)
+    st.session_state[FIRST_KEY] = st.session_state.get(PLAN_ITEMS_KEY, [])[:revealed]
 
 
 users = session.session_users(tasks, dataset)
@@ -48,8 +59,10 @@ user_id = user_column.selectbox("Test user", list(labels), format_func=labels.ge
                                 key=f"{PREFIX}.user", on_change=restart, persist_state="session",
                                 help="Users the models never saw in training.")
 order = order_column.radio("Reveal the ratings", list(session.ORDERS),
-                           format_func=session.ORDERS.get, key=f"{PREFIX}.order", persist_state="session",
-                           on_change=restart)
+                           format_func=session.ORDERS.get, key=f"{PREFIX}.order",
+                           persist_state="session", on_change=keep_revealed,
+                           help="A change applies to the ratings not yet revealed. Restart "
+                                "to reveal all of them in the new order.")
 variants = st.multiselect("Variants", recommender.variants,
                           default=recommender.featured_variants,
                           key=f"{PREFIX}.variants", persist_state="session")
@@ -57,7 +70,14 @@ if not variants:
     st.info("Choose at least one variant.")
     st.stop()
 
-plan = session.session_plan(tasks[user_id], dataset, order)
+# After a change of data or models, remembered items may no longer be this user's.
+support = set(tasks[user_id].support_items.tolist())
+first = [item for item in st.session_state.get(FIRST_KEY, []) if item in support]
+plan = session.session_plan(tasks[user_id], dataset, order, first=first)
+st.session_state[PLAN_ITEMS_KEY] = [int(item) for item in plan.items]
+if first:
+    order_column.caption(f"The first {len(first)} ratings keep the order in which they "
+                         "were revealed. Restart reveals all of them in this order.")
 st.session_state.setdefault(REVEALED_KEY, 0)
 st.session_state[REVEALED_KEY] = min(st.session_state[REVEALED_KEY], len(plan))
 at_end = st.session_state[REVEALED_KEY] >= len(plan)

@@ -431,6 +431,52 @@ def test_malformed_profile_keeps_ratings(app_env, name, content, message):
     assert not [b for b in app.button if b.label == "Replace my profile"]
 
 
+def test_rejected_profile_error_once(app_env):
+    app = new_user_page({7: 2.0})
+    upload_profile(app, "bad.csv", b"item_id,rating\n1,7\n")
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1, errors
+    assert "rating 7 is not a whole number of stars" in errors[0]
+    assert "remove this one with the × beside its name" in errors[0]
+
+    app = click(app, "Add this persona's ratings")
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    notes = [c for c in app.caption if "'bad.csv' was not loaded" in c.value]
+    assert len(notes) == 1, [c.value for c in app.caption]
+    assert "Remove it with the × beside its name" in notes[0].value
+    assert "rating 7 is not a whole number of stars" in notes[0].proto.help
+
+    # Uploading the file again is a new attempt, so its error shows again.
+    upload_profile(app, "bad.csv", b"item_id,rating\n1,7\n")
+    assert len(app.error) == 1, [e.value for e in app.error]
+
+
+def test_chart_switches_kept_per_dataset(app_env, tmp_path):
+    import shutil
+
+    switches = ("new_user.scores_chart", "new_user.details", "new_user.explain")
+    app = new_user_page({1: 5.0, 2: 4.0})
+    for key in switches:
+        app.toggle(key=key).set_value(True).run()
+
+    # A copy of the sample is another data set, with ratings and switches of its own.
+    for name in ("u.data", "u.item", "u.user"):
+        shutil.copy(SAMPLE_DIR / name, tmp_path / name)
+    app.sidebar.radio(key="_widget.data.source").set_value("MovieLens-100K folder").run()
+    app.sidebar.text_input(key="_widget.data.folder").input(str(tmp_path)).run()
+    app = click(app, "Add this persona's ratings")
+    assert not app.exception, [e.value for e in app.exception]
+    assert {key: app.toggle(key=key).value for key in switches} == dict.fromkeys(
+        switches, False)
+    assert not app.get("plotly_chart")
+
+    app.sidebar.radio(key="_widget.data.source").set_value("Bundled sample").run()
+    assert entered_ratings(app) == {1: 5.0, 2: 4.0}
+    assert {key: app.toggle(key=key).value for key in switches} == dict.fromkeys(
+        switches, True)
+
+
 # Explanations --------------------------------------------------------------------------
 
 def test_explanation_lists_every_item(app_env, featured):
@@ -525,6 +571,41 @@ def test_session_new_user_restarts(app_env):
     app.selectbox(key="session.user").set_value(other).run()
 
     assert revealed_text(app).startswith("0 of ")
+
+
+def test_session_order_change_keeps_progress(app_env, models_dir, sample_dataset,
+                                             featured):
+    from metarec.serving.recommender import Recommender
+    from metarec.ui.session import session_tasks
+
+    app = session_page()
+    click(app, "Reveal next rating")
+    click(app, "Reveal next rating")
+    revealed = app.dataframe[0].value["title"].tolist()
+    record = app.session_state["session.records"]["records"][(featured[0], 2)]
+    app.radio(key="session.order").set_value("random").run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert revealed_text(app).startswith("2 of ")
+    assert app.dataframe[0].value["title"].tolist() == revealed
+    # The same ratings are revealed, so the step is not adapted again.
+    assert app.session_state["session.records"]["records"][(featured[0], 2)] is record
+    assert any("The first 2 ratings keep the order" in c.value for c in app.caption)
+
+    # The next rating is the first one of evaluation's random order not yet revealed.
+    recommender = Recommender.load(models_dir, sample_dataset)
+    task = session_tasks(recommender, sample_dataset)[app.selectbox(key="session.user").value]
+    titles = sample_dataset.item_titles()
+    random_titles = [titles[int(item)] for item in task.support_items]
+    click(app, "Reveal next rating")
+    revealed_now = app.dataframe[0].value["title"].tolist()
+    assert revealed_now[1:] == revealed
+    assert revealed_now[0] == next(t for t in random_titles if t not in revealed)
+
+    click(app, "Restart")
+    click(app, "Reveal next rating")
+    assert app.dataframe[0].value["title"].tolist() == random_titles[:1]
+    assert not any("keep the order" in c.value for c in app.caption)
 
 
 def test_shared_dataset_unchanged_by_pages(app_env):

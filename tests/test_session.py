@@ -104,6 +104,31 @@ def test_unknown_order_raises(tasks, sample_dataset):
         session_plan(tasks[min(tasks)], sample_dataset, "alphabetical")
 
 
+def test_first_items_lead_plan(tasks, sample_dataset):
+    task = tasks[min(tasks)]
+    by_time = session_plan(task, sample_dataset, "time")
+    first = by_time.items[:3].tolist()
+    plan = session_plan(task, sample_dataset, "random", first=first)
+
+    assert plan.items[:3].tolist() == first
+    random_rest = [i for i in task.support_items.tolist() if i not in first]
+    assert plan.items[3:].tolist() == random_rest
+    support = dict(zip(task.support_items.tolist(), task.support_ratings.tolist()))
+    assert plan.revealed(len(plan)) == support
+
+
+@pytest.mark.parametrize("first, message", [
+    ([10_000_000], r"first contains items \[10000000\] that are not among the ratings"),
+    ("repeat", "first must not repeat an item"),
+])
+def test_invalid_first_items_raise(tasks, sample_dataset, first, message):
+    task = tasks[min(tasks)]
+    if first == "repeat":
+        first = [int(task.support_items[0])] * 2
+    with pytest.raises(ValueError, match=message):
+        session_plan(task, sample_dataset, "random", first=first)
+
+
 def top(ids):
     return pd.DataFrame({"rank": range(1, len(ids) + 1), "item_id": ids,
                          "title": [f"Movie {i}" for i in ids]})

@@ -202,7 +202,7 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
         try:
             loaded = read_profile(upload.getvalue(), upload.name, dataset)
         except ProfileError as error:
-            st.error(f"{str(error).rstrip('.')}. Your ratings are unchanged.")
+            _rejected_file_message(upload, str(error).rstrip("."), prefix)
             return
         for note in loaded.notes:
             st.warning(note)
@@ -226,6 +226,26 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
                           args=(loaded, ratings, titles, prefix, False), width="stretch")
         if done:
             st.success(done)
+
+
+def _rejected_file_message(upload, reason: str, prefix: str):
+    """Show why ``upload`` was not loaded: as an error once, then as a caption.
+
+    The uploader keeps the file until the person removes it, and every rerun reads it
+    again. A red error on every rerun would read as a new failure of whatever the person
+    did next, so the error shows only on the first run for each file and reason.
+    """
+    last_error_key = f"{prefix}.profile_error_shown"
+    # file_id changes with every upload, even of the same file, so uploading it again
+    # shows the error again.
+    error = (upload.file_id, reason)
+    if st.session_state.get(last_error_key) != error:
+        st.session_state[last_error_key] = error
+        st.error(f"{reason}. Your ratings are unchanged. Upload a corrected file, or "
+                 "remove this one with the × beside its name.")
+        return
+    st.caption(f"'{upload.name}' was not loaded, so your ratings are unchanged. Remove it "
+               "with the × beside its name to hide this note.", help=f"{reason}.")
 
 
 def _apply_profile(loaded: Profile, ratings: dict, titles: dict, prefix: str,

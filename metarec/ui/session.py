@@ -3,8 +3,8 @@
 The user's ratings are split as evaluation splits them (see
 :meth:`metarec.tasks.scenarios.ScenarioSplit.tasks`): the same 10 query ratings are held
 out, and the rest are revealed one by one. After ``n`` revealed ratings each variant
-adapts to exactly those ``n``, so step ``n`` in the random order is the evaluation's
-``K = n`` task for that user.
+adapts to exactly those ``n``, so step ``n`` of a replay in the random order from the
+start is the evaluation's ``K = n`` task for that user.
 """
 
 from __future__ import annotations
@@ -135,11 +135,20 @@ def _demographics(users: pd.DataFrame, user_id: int) -> dict:
     return fields
 
 
-def session_plan(task: Task, dataset: Dataset, order="time") -> SessionPlan:
+def session_plan(task: Task, dataset: Dataset, order="time", first=()) -> SessionPlan:
     """Order ``task``'s support ratings for revealing.
 
     ``order="time"`` reveals them by timestamp, oldest first, as the person rated them;
-    ``order="random"`` keeps evaluation's shuffled order.
+    ``order="random"`` keeps evaluation's shuffled order. The items in ``first`` come
+    before all others, in the given order, so that ratings already revealed keep their
+    place when the order changes. With ``first``, step ``n`` is evaluation's ``K = n``
+    task only if those items open evaluation's order too.
+
+    Raises
+    ------
+    ValueError
+        If ``order`` is not a key of :data:`ORDERS`, or ``first`` repeats an item or
+        names one that is not among the ratings to reveal.
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
@@ -149,9 +158,27 @@ def session_plan(task: Task, dataset: Dataset, order="time") -> SessionPlan:
         stamps = dict(zip(rows["item_id"].tolist(), rows["timestamp"].tolist()))
         position = np.argsort([stamps.get(int(i), 0) for i in items], kind="stable")
         items, ratings = items[position], ratings[position]
+    if len(first):
+        position = _first_positions(items, first, task.user_id)
+        items, ratings = items[position], ratings[position]
     users = dataset.users.set_index("user_id")
     return SessionPlan(int(task.user_id), _demographics(users, int(task.user_id)),
                        np.asarray(items), np.asarray(ratings), task, order)
+
+
+def _first_positions(items: np.ndarray, first, user_id) -> np.ndarray:
+    """Return positions that reorder ``items`` to start with ``first``, the rest kept."""
+    where = {int(item): position for position, item in enumerate(items)}
+    first = [int(item) for item in first]
+    unknown = [item for item in first if item not in where]
+    if unknown:
+        raise ValueError(f"first contains items {unknown} that are not among the ratings "
+                         f"of user {user_id} to reveal")
+    if len(set(first)) < len(first):
+        raise ValueError(f"first must not repeat an item, got {first}")
+    chosen = set(first)
+    rest = [position for position, item in enumerate(items) if int(item) not in chosen]
+    return np.asarray([where[item] for item in first] + rest, dtype=int)
 
 
 def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,

@@ -39,13 +39,21 @@ def step_records(dataset: Dataset, recommender: Recommender, plan: SessionPlan, 
 
     Records live in ``st.session_state[state_key]``, so a person's replay stays theirs
     and going back or choosing a variant again costs nothing. They are dropped when the
-    models, the user or the order change.
+    models or the user change. When the order of the ratings changes, the records of
+    the steps before the first rating that moved are kept, because they adapted to the
+    same ratings.
     """
-    identity = (models_key(dataset), plan.user_id, plan.order, k)
+    identity = (models_key(dataset), plan.user_id, k)
+    items = tuple(int(item) for item in plan.items)
     stored = st.session_state.get(state_key)
     if not stored or stored["identity"] != identity:
-        stored = {"identity": identity, "records": {}}
+        stored = {"identity": identity, "items": items, "records": {}}
         st.session_state[state_key] = stored
+    elif stored["items"] != items:
+        unchanged_steps = _shared_start(stored["items"], items)
+        stored["records"] = {key: record for key, record in stored["records"].items()
+                             if key[1] <= unchanged_steps}
+        stored["items"] = items
     records = stored["records"]
     wanted = [(variant, step) for variant in variants for step in range(n + 1)
               if (variant, step) not in records]
@@ -54,6 +62,14 @@ def step_records(dataset: Dataset, recommender: Recommender, plan: SessionPlan, 
             records.update(run_in_worker(_run_steps, recommender, plan, wanted, k))
     return {(variant, step): records[(variant, step)]
             for variant in variants for step in range(n + 1)}
+
+
+def _shared_start(before: tuple, after: tuple) -> int:
+    """Return how many leading items ``before`` and ``after`` have in common."""
+    for position, (old, new) in enumerate(zip(before, after)):
+        if old != new:
+            return position
+    return min(len(before), len(after))
 
 
 def top_columns(variants: int) -> int:

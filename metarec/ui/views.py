@@ -117,6 +117,37 @@ def _effects_are_uniform(explanation: Explanation, tolerance=0.02) -> bool:
     return bool((spread < tolerance).all())
 
 
+# Session-state keys, after the page prefix, of the chart switches and the explanation's
+# pickers that comparison_charts and explanation_section draw.
+CHART_CHOICE_KEYS = ("scores_chart", "details", "explain", "explain_variant", "explain_item")
+
+
+def restore_chart_choices(dataset: Dataset, prefix: str):
+    """Give each data set its own chart switches and pickers, as it has its own ratings.
+
+    Call it before they are drawn. When the data set changed since the last call, it
+    stores the choices made with the previous data set and restores those of
+    ``dataset``, or the defaults (every switch off) for a data set not shown before.
+    """
+    source_key = f"{prefix}.charts_source"
+    saved = st.session_state.setdefault(f"{prefix}.charts_by_source", {})
+    previous = st.session_state.get(source_key)
+    if previous == dataset.source:
+        return
+
+    keys = [f"{prefix}.{name}" for name in CHART_CHOICE_KEYS]
+    if previous is not None:
+        saved[previous] = {key: st.session_state[key] for key in keys
+                           if key in st.session_state}
+    restored = saved.get(dataset.source, {})
+    for key in keys:
+        if key in restored:
+            st.session_state[key] = restored[key]
+        elif key in st.session_state:
+            del st.session_state[key]
+    st.session_state[source_key] = dataset.source
+
+
 def comparison_charts(comparison: Comparison, variants, prefix: str):
     """Draw, each on its own switch, the score dot chart and the losses and times.
 
