@@ -93,13 +93,14 @@ def train_items_with_progress(dataset: Dataset, epochs=None) -> Path:
     from ..item_pipeline import train_item_models
 
     models_dir = item_models_dir_for(dataset)
-    path = training_runs().train(
-        models_dir, "item",
-        lambda report: train_item_models(dataset, models_dir, epochs=epochs,
-                                         callback=report),
-        progress_bar())
-    logger.info("dashboard trained item models for %s into %s", dataset.name, path.parent)
-    return path
+
+    def train(report):
+        path = train_item_models(dataset, models_dir, epochs=epochs, callback=report)
+        logger.info("dashboard trained item models for %s into %s", dataset.name,
+                    path.parent)
+        return path
+
+    return training_runs().train(models_dir, "item", train, progress_bar())
 
 
 @st.cache_data(show_spinner="Adapting…", max_entries=64)

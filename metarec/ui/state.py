@@ -310,12 +310,13 @@ def train_with_progress(dataset: Dataset, epochs=None) -> Path:
     from ..pipeline import train_models
 
     models_dir = models_dir_for(dataset)
-    path = training_runs().train(
-        models_dir, "user",
-        lambda report: train_models(dataset, models_dir, epochs=epochs, callback=report),
-        progress_bar())
-    logger.info("dashboard trained models for %s into %s", dataset.name, path.parent)
-    return path
+
+    def train(report):
+        path = train_models(dataset, models_dir, epochs=epochs, callback=report)
+        logger.info("dashboard trained models for %s into %s", dataset.name, path.parent)
+        return path
+
+    return training_runs().train(models_dir, "user", train, progress_bar())
 
 
 @st.cache_resource
