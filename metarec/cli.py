@@ -11,6 +11,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from .data import DATA_DIR_ENV, DATASET_NAMES, SAMPLE_DIR, DataFormatError, load_dataset
 from .data.download import (
     DEFAULT_TIMEOUT_S,
@@ -245,14 +247,15 @@ def cmd_evaluate(args):
         _check_parent_folders(Path(args.out).expanduser(), "--out")
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
-    folders = [root / f"seed-{seed}" for seed in args.seeds] if args.seeds else [root]
+    seeds = _unique("--seeds", args.seeds or [])
+    folders = [root / f"seed-{seed}" for seed in seeds] if seeds else [root]
     missing = [folder for folder in folders if not folder.is_dir()]
     if args.seeds and missing and (root / "manifest.json").is_file():
         raise ValueError(
             f"--seeds reads one folder per seed (seed-N, written by 'train --seeds'), but "
             f"{str(missing[0])!r} does not exist and {str(root)!r} holds a single set of "
             f"models; leave out --seeds to evaluate it")
-    shots = [parse_shots(s) for s in args.shots]
+    shots = _unique("--shots", [parse_shots(s) for s in args.shots])
     for folder in folders:
         message = _missing_models_message(folder, args, dataset)
         if message:
@@ -277,15 +280,16 @@ def cmd_evaluate(args):
                                   min_ratings=args.min_ratings,
                                   max_ratings=args.max_ratings or None,
                                   catalogue=args.catalogue, query_size=args.query_size)
+        entity = "item" if scenario == "new-item" else "user"
+        scored = set(table["shots"]) if not table.empty else set()
+        unscored = [shot for shot in shots if str(shot) not in scored]
         if table.empty:
-            entity = "item" if scenario == "new-item" else "user"
-            most = args.max_ratings or "any number of"
-            raise ValueError(
-                f"no {args.users} {entity} of the models in {str(folder)!r} has between "
-                f"{args.min_ratings} and {most} ratings with room for a "
-                f"{args.query_size}-rating query and the support. For small data, pass a "
-                f"smaller --query-size and --min-ratings (for example --query-size 2 "
-                f"--min-ratings 3)")
+            raise ValueError(f"no {args.users} {entity} of the models in {str(folder)!r} "
+                             f"could be scored at K={unscored[0]}: "
+                             f"{_why_unscored(unscored[0], args, entity)}")
+        for shot in unscored:
+            print(f"note: K={shot} is left out: {_why_unscored(shot, args, entity)}",
+                  file=sys.stderr)
         table.insert(0, "split_seed", saved.users.seed)
         tables.append(table)
         scenarios.append(saved.to_dict())
@@ -324,6 +328,31 @@ def cmd_evaluate(args):
              "models": [str(f) for f in folders], "splits": scenarios,
              "summary": summary, "results": _records(table)}, indent=1))
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _unique(option, values):
+    """Return ``values`` without repeats, saying on stderr which were given twice."""
+    unique = list(dict.fromkeys(values))
+    if len(unique) < len(values):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        print(f"note: {option} {' '.join(repeated)} given more than once; each is "
+              f"scored once", file=sys.stderr)
+    return unique
+
+
+def _why_unscored(shot, args, entity) -> str:
+    """Say why no task could be built with ``shot`` support ratings, and what to change."""
+    if shot != "all" and args.max_ratings and args.query_size + shot > args.max_ratings:
+        return (f"it needs {entity}s with {args.query_size + shot} ratings "
+                f"({args.query_size} query + {shot} support), more than --max-ratings "
+                f"{args.max_ratings}. Pass a smaller --shots, or a larger --max-ratings "
+                f"(0 for no limit)")
+    counts = (f"between {args.min_ratings} and {args.max_ratings}" if args.max_ratings
+              else f"at least {args.min_ratings}")
+    return (f"none has {counts} ratings with room for a "
+            f"{args.query_size}-rating query and {'the' if shot == 'all' else shot} support "
+            f"ratings. For small data, pass a smaller --query-size and --min-ratings (for "
+            f"example --query-size 2 --min-ratings 3)")
 
 
 def _records(frame):
@@ -375,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log per-epoch progress and timings")
+                        help="also log each epoch's training loss and validation error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data_help = (f"dataset name ({', '.join(DATASET_NAMES)}), a folder in the "
@@ -421,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
                                                   "variant's own)")
     train.add_argument("--quiet", action="store_true",
-                       help="hide progress bars and per-epoch log lines")
+                       help="hide progress bars and every log line but warnings")
     train.add_argument("--workers", type=int, default=1,
                        help="worker processes on this machine that share each meta-batch, "
                             "started with torchrun (default 1: no torchrun); see also "
@@ -489,8 +518,12 @@ def main(argv=None) -> int:
         level = logging.WARNING
     logging.basicConfig(level=level,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    if args.verbose and level == logging.INFO:
+        logging.getLogger("metarec").setLevel(logging.DEBUG)
     try:
-        args.func(args)
+        # Log lines are written above the progress bars instead of through them.
+        with logging_redirect_tqdm():
+            args.func(args)
     except (FileNotFoundError, FileExistsError, DataFormatError, DownloadError,
             ModelsDirectoryError, ValueError, WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -211,8 +211,8 @@ def meta_train_items(learner, spec, train_ratings, validation_tasks, task_encode
         if improved:
             best_error, best_epoch = error, epoch
             best_state = copy.deepcopy(learner.state_dict())
-        logger.info("%s epoch %d/%d: train loss %.4f, validation MAE %.4f%s", name,
-                    epoch + 1, config.epochs, train_loss, error, " (best)" if improved else "")
+        logger.debug("%s epoch %d/%d: train loss %.4f, validation MAE %.4f%s", name,
+                     epoch + 1, config.epochs, train_loss, error, " (best)" if improved else "")
         bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{error:.4f}")
         if callback is not None:
             callback(epoch + 1, config.epochs, train_loss, error)

@@ -15,7 +15,7 @@ from .data.features import FeatureEncoder
 from .evaluation.evaluate import evaluate_users, score_tasks
 from .meta.distributed import current_group
 from .meta.ensemble import SupportSizeEnsemble
-from .meta.training import meta_train
+from .meta.training import meta_train, validation_metric
 from .models.baselines import (ALSMatrixFactorization, GlobalMean, ItemMean, PopularityRanker,
                                RandomRanker, UserBiasBaseline)
 from .models.prior import ItemPrior
@@ -136,8 +136,9 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         learner = build_learner(spec, encoder, item_features, prior, text_features)
         offset = done_epochs
 
-        def on_epoch(epoch, epochs, loss, error, name=name, offset=offset):
-            report(f"{name}: epoch {epoch}/{epochs}, validation MAE {error:.3f}",
+        def on_epoch(epoch, epochs, loss, error, name=name, offset=offset,
+                     metric=validation_metric(learner)):
+            report(f"{name}: epoch {epoch}/{epochs}, validation {metric} {error:.3f}",
                    min(0.95, (offset + epoch) / total_epochs * 0.95))
 
         histories[name] = meta_train(

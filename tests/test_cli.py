@@ -176,3 +176,41 @@ def test_ranking_only_variants_explained(tiny_models, capsys):
     output = capsys.readouterr().out
     assert "- : student-like, random predict no ratings" in output
     assert "users with 13 to 100 ratings" in output
+
+
+def test_evaluate_scores_a_repeated_shot_once(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "1", "1",
+                 "--variants", "student"]) == 0
+    captured = capsys.readouterr()
+    assert "--shots 1 given more than once" in captured.err
+    # One score per K and models folder, so no interval over a repeated one.
+    assert "±" not in captured.out
+
+
+def test_evaluate_says_why_a_shot_has_no_users(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "1", "500",
+                 "--variants", "student"]) == 0
+    captured = capsys.readouterr()
+    assert "note: K=500 is left out: it needs users with 510 ratings" in captured.err
+    assert "--max-ratings 100" in captured.err
+    assert "MAE K=1" in captured.out
+
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "500"]) == 2
+    error = capsys.readouterr().err
+    assert "could be scored at K=500" in error
+    assert "a larger --max-ratings (0 for no limit)" in error
+
+
+def test_verbose_train_adds_epoch_lines(tmp_path):
+    command = [sys.executable, "-m", "metarec", "train", "--out", str(tmp_path / "models"),
+               "--epochs", "1"]
+    plain = subprocess.run(command, **REPO_ROOT_ARGS)
+    verbose = subprocess.run([*command[:3], "-v", *command[3:]], **REPO_ROOT_ARGS)
+    assert plain.returncode == 0, plain.stderr
+    assert verbose.returncode == 0, verbose.stderr
+    assert "student serving steps by support size" in plain.stderr
+    assert "student epoch 1/1: train loss" not in plain.stderr
+    assert "student epoch 1/1: train loss" in verbose.stderr
+    # student-like classifies likes, so its validation error is a log loss.
+    assert "student-like epoch 1/1: train loss" in verbose.stderr
+    assert "validation log loss" in verbose.stderr

@@ -87,6 +87,11 @@ def _query_loss(learner, scores, batch):
     return TASK_LOSSES[learner.task](scores, batch["query_targets"], batch["query_mask"])
 
 
+def validation_metric(learner) -> str:
+    """Name what :func:`validation_error` measures for ``learner``."""
+    return "MAE" if learner.task == "rating" else "log loss"
+
+
 def validation_error(learner, batches, workers=SINGLE_PROCESS) -> float:
     """Mean query error over validation batches: MAE for ratings, log loss for likes.
 
@@ -130,7 +135,7 @@ def validation_episodes(learner, validation_ratings, encoder, user_features, pri
 
 
 def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8, 12), tolerance=1e-3,
-                       workers=SINGLE_PROCESS):
+                       workers=SINGLE_PROCESS, name="model"):
     """Choose how many inner steps to serve with, by support size, on validation users.
 
     A person with one rating needs fewer steps than one with fifty: more steps fit one
@@ -172,7 +177,7 @@ def choose_serve_steps(learner, batches, candidates=(1, 2, 3, 5, 8, 12), toleran
     learner.serve_steps = cheapest(overall)
     learner.serve_schedule = schedule
     if workers.is_main:
-        logger.info("serving steps by support size: %s",
+        logger.info("%s serving steps by support size: %s", name,
                     ", ".join(f"{lower}+ ratings: {steps}" for lower, steps in schedule))
     return table
 
@@ -280,9 +285,9 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
             best_error, best_epoch = error, epoch
             best_state = copy.deepcopy(learner.state_dict())
         if workers.is_main:
-            logger.info("%s epoch %d/%d: train loss %.4f, validation error %.4f%s", name,
-                        epoch + 1, config.epochs, train_loss, error,
-                        " (best)" if improved else "")
+            logger.debug("%s epoch %d/%d: train loss %.4f, validation %s %.4f%s", name,
+                         epoch + 1, config.epochs, train_loss, validation_metric(learner),
+                         error, " (best)" if improved else "")
         bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{error:.4f}")
         if callback is not None and workers.is_main:
             callback(epoch + 1, config.epochs, train_loss, error)
@@ -304,7 +309,8 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     workers.check_same(learner, name)
     if config.serve_step_candidates:
         history.serve_step_errors = choose_serve_steps(
-            learner, validation_batches, config.serve_step_candidates, workers=workers)
+            learner, validation_batches, config.serve_step_candidates, workers=workers,
+            name=name)
     history.best_epoch = best_epoch
     history.seconds = time.perf_counter() - started
     return history
