@@ -669,8 +669,9 @@ def test_comparison_shows_loaded_results(app_env, results_file, variants, suffix
                                    for k in ("1", "5", "all")]
     # Two K-shot charts, the trade-off, adaptation latency.
     assert len(app.get("plotly_chart")) == 4
+    # One models folder, so the long form has no intervals to promise.
     assert [b.label for b in app.get("download_button")] == [
-        "Download table (CSV)", "Download with intervals (CSV)"]
+        "Download table (CSV)", "Download long form (CSV)"]
 
     app.selectbox(key="comparison.tradeoff_cost").set_value("parameters").run()
     assert not app.exception, [e.value for e in app.exception]
@@ -868,8 +869,10 @@ def test_profile_add_confirms_changed_ratings(app_env, sample_dataset):
 
     assert not app.exception, [e.value for e in app.exception]
     assert [s.value for s in app.success] == [f"Added 1 new rating, changed 1 ({change})."]
-    # Shown once: the next run does not repeat it.
-    assert not app.run().success
+    # The message stays in place of the prompt while the same upload stays.
+    app.run()
+    assert [s.value for s in app.success] == [f"Added 1 new rating, changed 1 ({change})."]
+    assert not [b for b in app.button if b.label == "Add to my ratings"]
 
 
 def test_profile_replace_confirms_removed_ratings(app_env, sample_dataset):
@@ -932,11 +935,12 @@ def draw_two_top_lists():
 
 
 def test_tied_scores_get_a_note():
-    from metarec.ui.views import TIED_SCORES_NOTE
+    from metarec.ui.views import tied_scores_note
 
     app = AppTest.from_function(draw_two_top_lists).run()
     assert not app.exception
-    notes = [caption.value for caption in app.caption if caption.value == TIED_SCORES_NOTE]
+    notes = [caption.value for caption in app.caption
+             if caption.value == tied_scores_note(["5.00", "5.00"])]
     assert len(notes) == 1
 
 

@@ -99,6 +99,39 @@ def dot_axis_range(values) -> list[float]:
     return [low - margin, high + margin]
 
 
+# Room beyond a scale's ends, as a share of the scale, so that dots at an end are not cut.
+SCALE_PADDING = 0.03
+# Tick steps tried for a bounded axis, times a power of ten.
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+TARGET_TICKS = 6
+
+
+def bounded_axis(values, low, high) -> dict:
+    """Return an axis ``range`` and ``tickvals`` that span ``values`` within ``low``..``high``.
+
+    The range spans the values with a margin but never reaches further than
+    :data:`SCALE_PADDING` beyond the scale, and every tick lies on the scale. Plotly's
+    own ticks on a margin past the top showed values such as 5.1 on a scale of 1 to 5.
+    """
+    values = np.asarray(values, dtype=float)
+    values = np.clip(values[np.isfinite(values)], low, high)
+    first, last = (float(values.min()), float(values.max())) if values.size else (low, high)
+    span = high - low
+    margin = max(0.05 * (last - first), 0.025 * span)
+    bottom = max(first - margin, low - SCALE_PADDING * span)
+    top = min(last + margin, high + SCALE_PADDING * span)
+
+    # The smallest step of the form NICE_STEPS × 10^k that gives at most TARGET_TICKS.
+    raw_step = (top - bottom) / TARGET_TICKS
+    power = 10.0 ** np.floor(np.log10(raw_step))
+    step = next((nice * power for nice in NICE_STEPS if nice * power >= raw_step),
+                10 * power)
+    start = np.ceil(max(bottom, low) / step - 1e-9) * step
+    stop = min(top, high)
+    ticks = [round(float(tick), 10) for tick in np.arange(start, stop + step * 1e-6, step)]
+    return {"range": [bottom, top], "tickvals": ticks}
+
+
 def scores_figure(scores, colours=None) -> go.Figure:
     """Draw a dot chart of each variant's predicted rating for every top-listed title.
 

@@ -6,7 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..evaluation.evaluate import METRIC_NAMES
-from .charts import MARGIN, MARGIN_HEIGHT_PX, figure, milliseconds_text, variant_colours
+from .charts import (MARGIN, MARGIN_HEIGHT_PX, bounded_axis, figure, milliseconds_text,
+                     variant_colours)
 
 METRIC_LABELS = {
     "mae": "MAE (lower is better)",
@@ -23,6 +24,21 @@ METRIC_LABELS = {
 def metric_label(metric: str) -> str:
     """Return the axis and title label of ``metric``, else its display name."""
     return METRIC_LABELS.get(metric, METRIC_NAMES.get(metric, metric))
+
+
+# Metrics whose values lie from 0 to 1, named without their cutoff ("@10").
+UNIT_METRICS = ("ndcg", "catalogue_ndcg", "precision", "recall", "auc")
+
+
+def metric_axis(metric: str, values) -> dict:
+    """Return the range and ticks of an axis of ``metric``, or {} for Plotly's own.
+
+    Axes of metrics that lie from 0 to 1 stay within that range, because Plotly's
+    autorange around a lone value of 0.95 ran to 1.5.
+    """
+    if metric.split("@")[0] not in UNIT_METRICS:
+        return {}
+    return bounded_axis(values, 0.0, 1.0)
 
 
 def _nulls(values) -> list:
@@ -75,7 +91,9 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} on the held-out ratings"},
         "xaxis": xaxis,
-        "yaxis": {"title": {"text": metric_label(metric)}}, "shapes": shapes, "height": 400,
+        "yaxis": {"title": {"text": metric_label(metric)},
+                  **metric_axis(metric, history[metric] if len(history) else [])},
+        "shapes": shapes, "height": 400,
         "margin": MARGIN, "legend": {"orientation": "h", "y": -0.2},
     })
 
@@ -90,6 +108,8 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
     colours = colours or variant_colours(summary["variant"].unique())
     shots = list(dict.fromkeys(summary["shots"]))
     data, drawn = [], []
+    half_width = summary["ci95"].fillna(0.0)
+    extent = [*(summary["mean"] - half_width), *(summary["mean"] + half_width)]
     for variant, rows in summary.groupby("variant", sort=False):
         rows = rows.set_index("shots").reindex(shots)
         if rows["mean"].isna().all():
@@ -105,7 +125,8 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} by support size"},
         "xaxis": {"title": {"text": "support ratings per user"}, "type": "category"},
-        "yaxis": {"title": {"text": metric_label(metric)}}, "height": 420, "margin": MARGIN,
+        "yaxis": {"title": {"text": metric_label(metric)}, **metric_axis(metric, extent)},
+        "height": 420, "margin": MARGIN,
         "legend": {"orientation": "h", "y": -0.2},
     })
 
@@ -208,7 +229,9 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} against {cost_label}"},
         "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},
-        "yaxis": {"title": {"text": metric_label(metric)}}, "height": 480,
+        "yaxis": {"title": {"text": metric_label(metric)},
+                  **metric_axis(metric, points["value"])},
+        "height": 480,
         "legend": {"orientation": "h", "y": -0.2},
         "margin": MARGIN,
     })

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .charts import (DOT_SIZE_PX, LANE_GAP, dot_axis_range, lane_row_height, legend_below,
+from .charts import (DOT_SIZE_PX, LANE_GAP, bounded_axis, lane_row_height, legend_below,
                      variant_colours)
 
 ROW_HEIGHT_PX = 26
@@ -41,13 +41,14 @@ def distribution_figure(predictions, colours=None, rating_scale=(1.0, 5.0)) -> g
     return figure
 
 
-def audience_figure(top, predictions, colours=None) -> go.Figure:
+def audience_figure(top, predictions, colours=None, rating_scale=(1.0, 5.0)) -> go.Figure:
     """Draw each variant's predicted rating for the users some variant ranks on top.
 
     ``top`` has ``variant``, ``user_id`` and ``label`` (the union of the top lists);
     ``predictions`` has ``variant``, ``user_id`` and ``predicted`` for every user. Only
     the variants in ``top`` are drawn, so leaving a variant out of ``top`` leaves it out
-    of the chart. Users are ordered by their mean predicted rating, best on top.
+    of the chart. Users are ordered by their mean predicted rating, best on top. The
+    x-axis stays within ``rating_scale`` (see :func:`metarec.ui.charts.bounded_axis`).
     """
     colours = colours or variant_colours(predictions["variant"].unique())
     labels = top.drop_duplicates("user_id").set_index("user_id")["label"]
@@ -75,7 +76,8 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
     figure.update_layout(
         title="Top audience: predicted rating of every user in some top list (filled: in "
               "this variant's own top list)",
-        xaxis={"title": "predicted rating", "range": dot_axis_range(shown["predicted"])},
+        xaxis={"title": "predicted rating",
+               **bounded_axis(shown["predicted"], *rating_scale)},
         yaxis={"categoryorder": "array", "categoryarray": list(order), "title": None},
         # One lane per variant in each user's row, as on the New user page, so a variant
         # that predicts what another does stays visible.
@@ -87,12 +89,12 @@ def audience_figure(top, predictions, colours=None) -> go.Figure:
     return figure
 
 
-def groups_figure(groups, group, colours=None) -> go.Figure:
+def groups_figure(groups, group, colours=None, rating_scale=(1.0, 5.0)) -> go.Figure:
     """Draw the mean predicted rating per value of ``group``, one dot per variant.
 
     ``groups`` has ``variant``, ``group``, ``value``, ``users`` and ``mean predicted``.
     Dots, not bars: a bar's length reads as its value, so bars would have to start at 0,
-    where means of 3.3 to 3.7 look alike.
+    where means of 3.3 to 3.7 look alike. The y-axis stays within ``rating_scale``.
     """
     colours = colours or variant_colours(groups["variant"].unique())
     chosen = groups[groups["group"] == group]
@@ -108,7 +110,7 @@ def groups_figure(groups, group, colours=None) -> go.Figure:
     figure.update_layout(
         title=f"Mean predicted rating by {group}",
         yaxis={"title": "mean predicted rating",
-               "range": dot_axis_range(chosen["mean predicted"])},
+               **bounded_axis(chosen["mean predicted"], *rating_scale)},
         xaxis={"title": None, "type": "category", "showgrid": True},
         # One lane per variant in each group, side by side.
         scattermode="group", scattergap=LANE_GAP,

@@ -10,7 +10,7 @@ from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
 from .training_runs import TrainingStopped
-from .views import timing_caption
+from .views import tied_scores_note, timing_caption
 
 COLUMNS_PER_ROW = 4
 # Below this spread of predictions over users, a variant ranks users arbitrarily.
@@ -87,10 +87,15 @@ def audience_tables(comparison):
                 st.subheader(result.variant)
                 top = result.top.assign(user=_labels(result.top)).set_index("rank")
                 top = top[["user", "predicted"]].rename_axis("#")
-                st.table(top.style.format({"predicted": "{:.2f}"}), border="horizontal")
+                texts = [f"{score:.2f}" for score in top["predicted"]]
+                st.table(top.assign(predicted=texts), border="horizontal")
                 if result.variant in flat:
                     st.caption("Predicts one rating for every user, so the order of this "
                                "list is arbitrary.")
+                else:
+                    note = tied_scores_note(texts)
+                    if note:
+                        st.caption(note)
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
 
 
@@ -111,7 +116,8 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
            for name, result in comparison.results.items() if name not in flat]
     if top:
         st.plotly_chart(item_charts.audience_figure(pd.concat(top, ignore_index=True),
-                                                    comparison.predictions, colours))
+                                                    comparison.predictions, colours,
+                                                    rating_scale))
     if flat:
         st.caption(f"{', '.join(flat)} predict{'s' if len(flat) == 1 else ''} the same "
                    "rating for every user, so "
@@ -120,7 +126,8 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
 
     group = st.segmented_control("Break down by", list(GROUPS), default=GROUPS[0],
                                  key=f"{prefix}.group") or GROUPS[0]
-    st.plotly_chart(item_charts.groups_figure(comparison.groups, group, colours))
+    st.plotly_chart(item_charts.groups_figure(comparison.groups, group, colours,
+                                              rating_scale))
 
     curves_column, timing_column = st.columns(2)
     curves = comparison.curves()

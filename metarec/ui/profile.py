@@ -117,6 +117,7 @@ def clear_button(column, ratings: dict, key: str):
 def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
     """Draw every rating with stars to change it and a button to remove it."""
     labels = _labels(dataset)
+    titles = dataset.item_titles()
     stars = _stars(dataset)
     low, high = dataset.rating_scale
 
@@ -142,8 +143,10 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
             # new rating of the same movie shows here at once.
             widget_key = f"{prefix}.rating.{item_id}"
             st.session_state[widget_key] = int(value)
+            # The label is hidden but names the star group for screen readers.
+            title = titles.get(item_id, f"item {item_id}")
             row.segmented_control(
-                f"Rating of item {item_id}", stars, key=widget_key,
+                f"Rating of {title}", stars, key=widget_key,
                 label_visibility="collapsed", format_func=lambda s: f"{s} ★",
                 on_change=change, args=(item_id, widget_key), width="content", wrap=True)
         else:
@@ -185,19 +188,27 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
         # The files are written only when a button is pressed, not on every rerun.
         json_column.download_button(
             "Download JSON", lambda: profile_json(dataset, ratings, user),
-            "metarec-profile.json", mime="application/json", disabled=not ratings,
-            on_click="ignore", width="stretch")
+            "metarec-profile.json", mime="application/json",
+            disabled=not ratings and not user, on_click="ignore", width="stretch",
+            help=None if ratings or user else "Rate a movie or fill in a field about you "
+                                              "first.")
         csv_column.download_button(
             "Download CSV", lambda: profile_csv(dataset, ratings), "metarec-profile.csv",
-            mime="text/csv", disabled=not ratings, on_click="ignore", width="stretch")
+            mime="text/csv", disabled=not ratings, on_click="ignore", width="stretch",
+            help=None if ratings else "Rate a movie first: a CSV profile keeps only the "
+                                      "ratings.")
     with load:
         upload = st.file_uploader("Load a profile (.json or .csv)", type=["json", "csv"],
                                   key=f"{prefix}.profile_file",
                                   help="A file saved here, or a CSV with the columns "
                                        "item_id and rating (and optionally title).")
-        # Set by the buttons' callback and shown once, on the run that follows the click.
-        done = st.session_state.pop(f"{prefix}.profile_done", None)
         if upload is None:
+            return
+        # Set by the buttons' callback. A file already applied shows what it changed in
+        # place of the buttons, until the person uploads a file again.
+        applied = st.session_state.get(f"{prefix}.profile_applied")
+        if applied is not None and applied[0] == upload.file_id:
+            st.success(applied[1])
             return
         try:
             loaded = read_profile(upload.getvalue(), upload.name, dataset)
@@ -214,18 +225,23 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
                   else "")
         lacks = (f" Replace also removes your {missing} rating(s) that the file lacks."
                  if missing else "")
-        st.info(f"'{upload.name}' has {len(loaded.ratings)} rating(s): {new} you have not "
-                f"entered and {len(changed)} that differ from yours{differ}. Both buttons "
-                f"take the file's stars.{lacks}")
+        if loaded.ratings:
+            st.info(f"'{upload.name}' has {len(loaded.ratings)} rating(s): {new} you have "
+                    f"not entered and {len(changed)} that differ from yours{differ}. Both "
+                    f"buttons take the file's stars.{lacks}")
+        else:
+            fields = ", ".join(name.replace("_", " ") for name in loaded.user)
+            st.info(f"'{upload.name}' has no ratings, only fields about you: {fields}. "
+                    f"Replace sets these fields.{lacks}")
         replace_column, add_column = st.columns(2)
+        arguments = (loaded, ratings, titles, prefix, upload.file_id)
         replace_column.button("Replace my profile", key=f"{prefix}.profile_replace",
-                              on_click=_apply_profile,
-                              args=(loaded, ratings, titles, prefix, True), width="stretch")
+                              on_click=_apply_profile, args=(*arguments, True),
+                              width="stretch")
         add_column.button("Add to my ratings", key=f"{prefix}.profile_add",
-                          on_click=_apply_profile,
-                          args=(loaded, ratings, titles, prefix, False), width="stretch")
-        if done:
-            st.success(done)
+                          on_click=_apply_profile, args=(*arguments, False),
+                          disabled=not loaded.ratings, width="stretch",
+                          help=None if loaded.ratings else "The file has no ratings to add.")
 
 
 def _rejected_file_message(upload, reason: str, prefix: str):
@@ -248,7 +264,7 @@ def _rejected_file_message(upload, reason: str, prefix: str):
                "with the × beside its name to hide this note.", help=f"{reason}.")
 
 
-def _apply_profile(loaded: Profile, ratings: dict, titles: dict, prefix: str,
+def _apply_profile(loaded: Profile, ratings: dict, titles: dict, prefix: str, file_id: str,
                    replace: bool):
     summary = merge_summary(ratings, loaded.ratings, titles, replace)
     if replace:
@@ -264,7 +280,7 @@ def _apply_profile(loaded: Profile, ratings: dict, titles: dict, prefix: str,
             summary += f" The file also replaced your {', '.join(differ)}."
         ratings.clear()
     ratings.update(loaded.ratings)
-    st.session_state[f"{prefix}.profile_done"] = summary
+    st.session_state[f"{prefix}.profile_applied"] = (file_id, summary)
 
 
 # Session-state key, after the page prefix, of each demographic field's widget.

@@ -135,9 +135,10 @@ def read_profile(data: bytes, filename: str, dataset: Dataset) -> Profile:
     ------
     ProfileError
         If the file is too large, not UTF-8, not valid JSON or CSV, or has no
-        ratings. Also if a rating entry is malformed or repeated, is not a whole star of
-        the rating scale, names an item outside the catalogue or gives it another
-        title, and if a demographic field is invalid.
+        ratings (a JSON file may instead have only fields about the person). Also if
+        a rating entry is malformed or repeated, is not a whole star of the rating
+        scale, names an item outside the catalogue or gives it another title, and if a
+        demographic field is invalid.
     """
     if len(data) > MAX_BYTES:
         raise ProfileError(f"'{filename}' is {len(data):,} bytes; a profile may be at most "
@@ -157,10 +158,14 @@ def read_profile(data: bytes, filename: str, dataset: Dataset) -> Profile:
         entries, user, notes = _csv_entries(text, filename), {}, []
     else:
         raise ProfileError(f"'{filename}' must end in .json or .csv")
-    if not entries:
-        raise ProfileError(f"'{filename}' contains no ratings")
     ratings = _check_entries(entries, filename, dataset)
-    return Profile(ratings, _check_user(user, filename, dataset), notes)
+    user = _check_user(user, filename, dataset)
+    # A JSON profile may contain only the fields about the person, which the New user page
+    # saves before any rating is entered.
+    if not ratings and not user:
+        raise ProfileError(f"'{filename}' contains no ratings"
+                           + (" and no fields about you" if extension == "json" else ""))
+    return Profile(ratings, user, notes)
 
 
 def _json_entries(text, filename, dataset):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +14,7 @@ from ..tasks import parse_shots
 from . import evaluation_charts
 from .results import (DECIMALS, EvaluationResults, ResultsError, measure_latency,
                       read_results, run_evaluation, timing_per_user, variant_costs)
-from .state import models_key, recommender_or_message, run_in_worker
+from .state import models_dir_for, models_key, recommender_or_message, run_in_worker
 
 SHOT_CHOICES = ["1", "2", "3", "5", "10", "20", "all"]
 # With more variants than this, the charts start with FEATURED only.
@@ -173,8 +175,15 @@ def interval_note(summary: pd.DataFrame) -> str:
     return "One models folder, so there are no intervals over seeds."
 
 
+def long_form_label(summary: pd.DataFrame) -> str:
+    """Return the label of the long form's download, naming intervals only when it has some."""
+    if summary["ci95"].notna().any():
+        return "Download with intervals (CSV)"
+    return "Download long form (CSV)"
+
+
 def download_buttons(table: pd.DataFrame, summary: pd.DataFrame, prefix: str):
-    """Offer the shown metric table and its long form (with intervals) as CSV.
+    """Offer the shown metric table and its long form (with any intervals) as CSV.
 
     Both files load again under "Load a results file" (see :func:`read_results`).
     """
@@ -182,15 +191,42 @@ def download_buttons(table: pd.DataFrame, summary: pd.DataFrame, prefix: str):
     row = st.container(horizontal=True)
     row.download_button("Download table (CSV)", table.to_csv(), "metarec-comparison.csv",
                         mime="text/csv", on_click="ignore", key=f"{prefix}.download_table")
-    row.download_button("Download with intervals (CSV)", summary.to_csv(index=False),
+    row.download_button(long_form_label(summary), summary.to_csv(index=False),
                         "metarec-comparison-long.csv", mime="text/csv", on_click="ignore",
-                        key=f"{prefix}.download_rows")
+                        key=f"{prefix}.download_rows",
+                        help="One row per variant, metric and K, with the number of models "
+                             "folders averaged. The ci95 column is the 95% interval over "
+                             "those folders, empty when there is one.")
 
 
 @st.cache_data(show_spinner="Timing each variant's adaptation…", max_entries=8)
 def _latency(models: tuple, variants: tuple, _recommender: Recommender,
              _dataset: Dataset) -> pd.DataFrame:
     return run_in_worker(measure_latency, _recommender, _dataset, list(variants))
+
+
+def measured_models_note(dataset: Dataset, results: EvaluationResults, quantity: str) -> str:
+    """Return a sentence naming the models folder that ``quantity`` (costs, times) came from.
+
+    Costs and times always come from the dashboard's models for ``dataset``, while a
+    loaded results file may come from other models, which the note then states.
+    """
+    folder = models_dir_for(dataset)
+    note = f"{quantity} come from the dashboard's models for {dataset.name!r}, in '{folder}'"
+    if not results.timings.empty:
+        # Only an evaluation run here has timings, and it used these models.
+        return note + ", which the evaluation above used too."
+    recorded = [str(name) for name in results.source.get("models") or []]
+    if not recorded:
+        return (note + ". They may differ from the models that produced the loaded "
+                "results file, which does not name its models folder.")
+    # NOTE: a relative folder in the file is resolved against the dashboard's working
+    # directory, which may not be where the evaluation ran.
+    if any(Path(name).resolve() == folder.resolve() for name in recorded):
+        return note + ", the folder that the loaded results file records."
+    listed = ", ".join(f"'{name}'" for name in recorded)
+    return (note + f". The loaded results file records other models ({listed}), so "
+            "these may differ from the models that produced it.")
 
 
 def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
@@ -226,6 +262,7 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
     if cost == "median_ms":
         st.caption("The adaptation time is the median adaptation to 5 ratings (see Timing "
                    "below), whichever K the accuracy is taken at.")
+    st.caption(measured_models_note(dataset, results, "The costs"))
     if missing:
         st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a "
                    f"{METRIC_NAMES.get(metric, metric)} value: "
@@ -241,7 +278,8 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
         latency_column.caption(
             f"Median of {int(latency['adaptations'].max())} adaptations to 5 ratings of "
             "different test users, one at a time on the dashboard's adaptation thread; "
-            "scoring excluded. Measured on this machine now, so it moves with its load.")
+            "scoring excluded. Measured on this machine now, so it moves with its load. "
+            + measured_models_note(dataset, results, "These times"))
     per_user = timing_per_user(results.timings)
     if per_user.empty:
         evaluation_column.info("Run an evaluation here to see each variant's evaluation "

@@ -117,6 +117,8 @@ def csv_upload_controls() -> Path | None:
         "Ratings CSV", type="csv", key=f"{UPLOAD_KEY}.ratings",
         help="Columns user_id, item_id, rating and optionally timestamp. Ids may be any "
              "text. The rating scale is read from the data unless you set it below.")
+    # Filled once the files are read, so that the note sits under the ratings upload.
+    files_note = sidebar.empty()
     items = sidebar.file_uploader(
         "Items CSV (optional)", type="csv", key=f"{UPLOAD_KEY}.items",
         help="Columns item_id and optionally title, genres (separated by |) and year.")
@@ -132,6 +134,7 @@ def csv_upload_controls() -> Path | None:
                              items_name=items.name if items is not None else None,
                              users_name=users.name if users is not None else None)
         st.session_state[UPLOADED_FOLDER_KEY] = str(folder)
+        files_note.caption(used_files_text(ratings, items, users))
     elif UPLOADED_FOLDER_KEY in st.session_state:
         folder = Path(st.session_state[UPLOADED_FOLDER_KEY])
         name = (uploaded_names(folder) or {}).get(CSV_FILES[0], folder.name)
@@ -151,6 +154,18 @@ def csv_upload_controls() -> Path | None:
         inferred_scale_report(folder)
     rejected_rows_report(folder)
     return folder
+
+
+def used_files_text(ratings, items=None, users=None) -> str:
+    """Return which uploaded files the data comes from.
+
+    An uploader keeps a file of a type it does not allow on screen, and lists the next
+    file under it, so the sentence names the files in use.
+    """
+    used = [f"'{upload.name}' as the {role}" for upload, role in
+            ((ratings, "ratings"), (items, "items"), (users, "users")) if upload is not None]
+    return ("Using " + ", ".join(used) + ". A file marked as not allowed is never used, "
+            "and the × beside its name removes it.")
 
 
 def inferred_scale_message(ratings) -> tuple[str, bool]:

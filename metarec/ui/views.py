@@ -18,10 +18,19 @@ COLUMNS_PER_ROW = 4
 DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 
 
-# Top lists rank by the model's full score, which the table shows rounded to two decimals
-# and capped at the top of the rating scale.
-TIED_SCORES_NOTE = ("Equal scores are equal only as shown, rounded and capped at the top of "
-                    "the scale: the order follows the model's full scores.")
+def tied_scores_note(texts) -> str | None:
+    """Return a note on the scores that ``texts`` shows more than once, or None if none.
+
+    Top lists rank by the model's full score, which the table shows rounded to two
+    decimals and capped at the top of the rating scale, so equal texts can hide an order.
+    """
+    counts = pd.Series(list(texts)).value_counts(sort=False)
+    tied = counts[counts > 1].index.tolist()
+    if not tied:
+        return None
+    return (f"Shown more than once: {', '.join(tied)}. These scores are equal only as "
+            "shown, rounded and capped at the top of the scale, and the order follows "
+            "the model's full scores.")
 
 
 def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW,
@@ -51,8 +60,9 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
-                if not result.is_ranker and len(set(texts)) < len(texts):
-                    st.caption(TIED_SCORES_NOTE)
+                note = None if result.is_ranker else tied_scores_note(texts)
+                if note:
+                    st.caption(note)
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
                 if n_ratings is not None and result.weights:
                     ensemble_weights(result, n_ratings)
