@@ -229,6 +229,7 @@ def test_adaptation_changes_predictions(tiny_models, sample_dataset):
 @pytest.mark.parametrize("ratings, message", [
     ({1: 6}, "between 1 and 5; got 6 for item 1"),
     ({99999: 4}, r"item ids \[99999\] are not in the catalogue"),
+    ({"film3": 4}, r"whole-number item ids, got \['film3'\].*dataset.item_ids_for"),
 ])
 def test_bad_ratings_are_rejected(tiny_models, ratings, message):
     recommender = Recommender.load(tiny_models)
@@ -353,3 +354,42 @@ def test_listwise_distillation_compares_orderings():
     assert listwise_distillation(teacher + 2.0, teacher).item() == pytest.approx(0.0, abs=1e-6)
     reversed_order = listwise_distillation(teacher.flip(-1), teacher).item()
     assert reversed_order > 0.1
+
+
+@pytest.mark.parametrize("item_ids, message", [
+    ([1, 0], r"item ids \[0\] are not in the catalogue"),
+    ([-5, 10**9], r"item ids \[-5, 1000000000\] are not in the catalogue"),
+    ([1.7], r"whole-number item ids, got \[1.7\]"),
+    (["film3"], r"whole-number item ids, got \['film3'\]"),
+])
+def test_predict_rejects_ids_outside_the_catalogue(tiny_models, item_ids, message):
+    adaptation = Recommender.load(tiny_models).adapt({1: 5}, "student")
+    with pytest.raises(ValueError, match=message):
+        adaptation.predict(item_ids)
+
+
+def test_predict_takes_whole_numbers_of_any_type(tiny_models):
+    adaptation = Recommender.load(tiny_models).adapt({1: 5}, "student")
+    expected = adaptation.predict(np.array([1, 2], dtype=np.int64))
+    np.testing.assert_array_equal(adaptation.predict([1.0, 2.0]), expected)
+    np.testing.assert_array_equal(adaptation.predict(np.array([1, 2], dtype=np.int32)),
+                                  expected)
+
+
+def test_own_csv_ids_map_to_item_ids(tmp_path):
+    from metarec.data import load_csv_dataset
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id,rating\nana,film-b,4\nana,film-a,2\nbo,film-a,5\n")
+    dataset = load_csv_dataset(path)
+    ids = dataset.item_ids_for(["film-a", "film-b"])
+    titles = dataset.items.set_index("item_id")["original_id"]
+    assert [titles[i] for i in ids] == ["film-a", "film-b"]
+    assert dataset.user_ids_for(["bo"]) == dataset.users.loc[
+        dataset.users["original_id"] == "bo", "user_id"].tolist()
+    with pytest.raises(ValueError, match=r"\['film-z'\] are not ids of the dataset's items"):
+        dataset.item_ids_for(["film-z"])
+
+
+def test_movielens_ids_map_to_themselves(sample_dataset):
+    assert sample_dataset.item_ids_for([3, "7"]) == [3, 7]

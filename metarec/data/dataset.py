@@ -61,6 +61,25 @@ class Dataset:
         digest.update("\n".join(self.items["title"]).encode("utf-8"))
         return digest.hexdigest()
 
+    def item_ids_for(self, original_ids) -> list[int]:
+        """Return the item ids of ``original_ids``, the ids as your own files write them.
+
+        A CSV of your own may name items with any text: metarec numbers them and keeps
+        the text in ``items["original_id"]``. The models, and
+        :meth:`metarec.serving.Recommender.adapt`, take the numbers. For MovieLens the
+        two are the same.
+
+        Raises
+        ------
+        ValueError
+            Naming the ids that are not in the catalogue.
+        """
+        return _ids_for(self.items, "item_id", original_ids, "items")
+
+    def user_ids_for(self, original_ids) -> list[int]:
+        """Return the user ids of ``original_ids``; see :meth:`item_ids_for`."""
+        return _ids_for(self.users, "user_id", original_ids, "users")
+
     def item_titles(self) -> dict[int, str]:
         return dict(zip(self.items["item_id"], self.items["title"]))
 
@@ -70,6 +89,17 @@ class Dataset:
             f"{self.name}: {_count(self.n_ratings, 'rating')} from "
             f"{_count(len(self.users), 'user')} on {_count(len(self.items), 'item')}"
         )
+
+
+def _ids_for(frame: pd.DataFrame, column: str, original_ids, what: str) -> list[int]:
+    originals = frame["original_id"] if "original_id" in frame else frame[column]
+    lookup = dict(zip(originals.astype(str), frame[column].astype(int)))
+    ids = [lookup.get(str(original)) for original in original_ids]
+    missing = [original for original, found in zip(original_ids, ids) if found is None]
+    if missing:
+        raise ValueError(f"{missing[:10]} are not ids of the dataset's {what} "
+                         f"({len(frame):,} {what})")
+    return ids
 
 
 def _count(number: int, noun: str) -> str:

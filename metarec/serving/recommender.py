@@ -54,8 +54,13 @@ class Adaptation:
         outside the scale: useful to order or explain items predicted above the top.
         For a ranking variant (popularity, random, a like/dislike learner) these are
         ranking scores and are never clipped.
+
+        Raises
+        ------
+        ValueError
+            If an id is not a whole number or not in the models' catalogue.
         """
-        item_ids = np.asarray(item_ids, dtype=np.int64)
+        item_ids = self._recommender.checked_item_ids(item_ids)
         scores = np.asarray(self._scorer(item_ids), dtype=float)
         if self.is_ranker or not clip:
             return scores
@@ -118,6 +123,9 @@ class Recommender:
         self.classical = classical
         self.ensemble = ensemble
         self.item_ids = np.asarray(encoder.item_ids, dtype=np.int64)
+        # known[i] tells whether i is a catalogue id; one lookup per id checks an array.
+        self._known = np.zeros(int(self.item_ids.max(initial=0)) + 1, dtype=bool)
+        self._known[self.item_ids[self.item_ids >= 0]] = True
         self.titles = titles or {}
         self.rating_scale = tuple(manifest["dataset"]["rating_scale"])
         self._all_rows = torch.as_tensor(encoder.item_rows(self.item_ids))
@@ -160,14 +168,8 @@ class Recommender:
             raise TypeError(
                 f"ratings must be a dict of item id to rating, got {type(ratings).__name__}"
             )
-        items = np.array([int(i) for i in ratings], dtype=np.int64)
+        items = self.checked_item_ids(list(ratings), action="rate items of that catalogue")
         values = np.array([float(r) for r in ratings.values()], dtype=np.float32)
-        unknown = items[~self.encoder.known_items(items)]
-        if unknown.size:
-            raise ValueError(
-                f"item ids {unknown.tolist()} are not in the catalogue these models were "
-                f"trained on ({len(self.item_ids):,} items); rate items of that catalogue"
-            )
         low, high = self.rating_scale
         outside = [(int(i), float(r)) for i, r in zip(items, values)
                    if not low <= r <= high]
@@ -177,6 +179,46 @@ class Recommender:
                 + ", ".join(f"{r:g} for item {i}" for i, r in outside)
             )
         return items, values
+
+    def checked_item_ids(self, item_ids, action="score items of that catalogue"
+                         ) -> np.ndarray:
+        """Return ``item_ids`` as an int64 array of catalogue ids, or raise naming the others.
+
+        An int64 array passes through as the same object. ``action`` ends the message
+        about ids outside the catalogue.
+
+        Raises
+        ------
+        ValueError
+            If an id is not a whole number (the ids of a CSV file of your own, which
+            :meth:`metarec.data.Dataset.item_ids_for` maps), or not in the catalogue.
+        """
+        values = np.asarray(item_ids)
+        if values.dtype.kind in "iu":
+            ids = values.astype(np.int64, copy=False)
+        else:
+            try:
+                numbers = values.astype(float)
+            except (TypeError, ValueError):
+                numbers = np.full(values.shape, np.nan)
+            whole = np.isfinite(numbers) & (numbers == np.round(numbers))
+            if not whole.all():
+                shown = [v.item() if hasattr(v, "item") else v for v in values[~whole][:5]]
+                raise ValueError(
+                    f"item ids must be the dataset's whole-number item ids, got {shown}. "
+                    f"For ids from a CSV file of your own, map them with "
+                    f"dataset.item_ids_for([...])")
+            ids = numbers.astype(np.int64)
+        inside = (ids >= 0) & (ids < len(self._known))
+        known = np.zeros(ids.shape, dtype=bool)
+        known[inside] = self._known[ids[inside]]
+        if not known.all():
+            unknown = list(dict.fromkeys(ids[~known].tolist()))
+            listed = ", ".join(map(str, unknown[:10])) + (", …" if len(unknown) > 10 else "")
+            raise ValueError(
+                f"item ids [{listed}] are not in the catalogue these models were trained "
+                f"on ({len(self.item_ids):,} items); {action}")
+        return ids
 
     def score_label(self, variant) -> str:
         """Return the kind of scores ``variant`` gives, in words.
