@@ -246,3 +246,21 @@ def test_confidence_interval_rejects_empty():
 def test_confidence_interval_rejects_nan():
     with pytest.raises(ValueError, match=r"values contains 1 NaN or infinite values"):
         mean_confidence_interval([1.0, float("nan")])
+
+
+def test_catalogue_ties_are_ordered_at_random_per_task():
+    from metarec.evaluation.evaluate import task_metrics
+    from metarec.tasks import Task
+
+    catalogue = np.arange(1, 201, dtype=np.int64)
+    # The relevant items have the lowest ids: ranking ties by id would find them all.
+    task = Task(7, np.array([150]), np.array([3.0]), np.arange(1, 11),
+                np.full(10, 5.0))
+    constant = np.full(len(catalogue), 3.5)
+    row = task_metrics(task, np.full(10, 3.5), catalogue, constant)
+    assert row["recall@10"] < 0.5
+    again = task_metrics(task, np.full(10, 3.5), catalogue, constant)
+    assert again["catalogue_ndcg@10"] == row["catalogue_ndcg@10"]
+    # Distinct scores still decide the order.
+    best_first = -catalogue.astype(float)
+    assert task_metrics(task, np.full(10, 3.5), catalogue, best_first)["recall@10"] == 1.0

@@ -4,8 +4,9 @@ For each task, a variant adapts to the support set, then
 
 * predicts the query ratings (MAE, RMSE, and nDCG@1 and @3 re-ranking the query items;
   AUC of the like/dislike split, a like being a rating of 4 or more), and
-* ranks every catalogue item outside the support; a query item rated 4 or more is
-  relevant (nDCG@10, precision@10, recall@10).
+* ranks every catalogue item outside the support (in ``new-user-new-item``, every new
+  item), equal scores in a random order seeded by the task; a query item rated 4 or
+  more is relevant (nDCG@10, precision@10, recall@10).
 
 Metrics are computed per task, then averaged over tasks.
 """
@@ -98,7 +99,12 @@ def task_metrics(task, query_scores, catalogue_ids=None, catalogue_scores=None,
     if catalogue_scores is not None:
         candidates = ~np.isin(catalogue_ids, task.support_items)
         ids, scores = catalogue_ids[candidates], catalogue_scores[candidates]
-        ranked = ids[np.argsort(-scores, kind="stable")[:TOP_K]]
+        # Equal scores are ordered at random, seeded by the task. In item-id order, a
+        # variant that scores many items alike (a constant, or the prior of items it
+        # never saw) would be credited with whatever the low ids happen to hold.
+        tie_order = np.random.default_rng(
+            [int(task.user_id), len(task.support_items)]).permutation(len(ids))
+        ranked = ids[np.lexsort((tie_order, -scores))[:TOP_K]]
         relevant = {int(i): float(r) for i, r in zip(task.query_items, truth)
                     if r >= LIKE_THRESHOLD}
         row["catalogue_ndcg@10"] = catalogue_ndcg_at_k(ranked, relevant, TOP_K)
@@ -108,14 +114,20 @@ def task_metrics(task, query_scores, catalogue_ids=None, catalogue_scores=None,
 
 
 def evaluate_tasks(recommender, tasks, user_features, variants=None, catalogue=True,
-                   shuffle_query_seed=None) -> pd.DataFrame:
+                   shuffle_query_seed=None, candidates=None) -> pd.DataFrame:
     """Return one row per variant with every metric averaged over ``tasks``.
 
     ``shuffle_query_seed`` replaces each variant's query scores by a random permutation
-    of them, a control whose ranking metrics must fall to chance level.
+    of them, a control whose ranking metrics must fall to chance level. ``candidates``
+    are the item ids the catalogue metrics rank (default: the whole catalogue).
     """
     variants = variants or recommender.variants
-    catalogue_ids = recommender.item_ids if catalogue else None
+    if not catalogue:
+        catalogue_ids = None
+    elif candidates is None:
+        catalogue_ids = recommender.item_ids
+    else:
+        catalogue_ids = np.sort(np.asarray(candidates, dtype=np.int64))
     rows = []
     for variant in variants:
         query = score_tasks(recommender, variant, tasks, user_features)
@@ -151,14 +163,15 @@ def evaluate_users(recommender, ratings, user_ids, user_features, shots_list, va
 
 
 def _evaluate_by_shots(recommender, tasks_for, user_features, shots_list, variants,
-                       catalogue) -> pd.DataFrame:
+                       catalogue, candidates=None) -> pd.DataFrame:
     """Evaluate the tasks ``tasks_for(shots)`` builds for each support size."""
     frames = []
     for shots in shots_list:
         tasks = tasks_for(shots)
         if not tasks:
             continue
-        frame = evaluate_tasks(recommender, tasks, user_features, variants, catalogue)
+        frame = evaluate_tasks(recommender, tasks, user_features, variants, catalogue,
+                               candidates=candidates)
         frame.insert(1, "shots", str(shots))
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -185,7 +198,10 @@ def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=No
     """Score ``part`` users of the scenario the models were trained for.
 
     The split saved in the models' manifest decides which users (and, for
-    ``new-user-new-item``, which items) form the tasks, so a run repeats exactly. For
+    ``new-user-new-item``, which items) form the tasks, so a run repeats exactly. In
+    ``new-user-new-item`` every query item is new, so the catalogue metrics rank the new
+    items only: among the whole catalogue, models that never saw the new items rank
+    none of them near the top, and every variant would score 0. For
     item-side models (an :class:`metarec.serving.items.ItemRecommender`) the tasks are
     held-out items instead, see :func:`metarec.evaluation.items.evaluate_item_scenario`.
     """
@@ -200,6 +216,7 @@ def evaluate_scenario(recommender, dataset, shots_list, part="test", variants=No
         return split.tasks(dataset.ratings, part, shots, seed=seed, min_ratings=min_ratings,
                            max_ratings=max_ratings, query_size=query_size)
 
+    candidates = split.new_items if split.scenario == "new-user-new-item" else None
     return _evaluate_by_shots(recommender, tasks_for,
                               recommender.encoder.encode_users(dataset.users), shots_list,
-                              variants, catalogue)
+                              variants, catalogue, candidates)
