@@ -808,6 +808,20 @@ def test_edited_csv_shows_fingerprints(tmp_path, own_data, own_models):
     assert edited.fingerprint()[:12] in str(caught.value)
 
 
+def test_same_file_without_its_items_names_the_items_file(own_data, own_models):
+    from metarec.data import load_dataset
+    from metarec.serving.recommender import Recommender
+    from metarec.serving.store import ModelsDirectoryError
+
+    # The models were trained with --items-csv; the same ratings file alone gives the
+    # items other titles, though name, place and rating count are the same.
+    alone = load_dataset(own_data / "ratings.csv")
+    with pytest.raises(ModelsDirectoryError, match="same place with the same number") as caught:
+        Recommender.load(own_models, alone)
+    assert "--items-csv" in str(caught.value)
+    assert alone.fingerprint()[:12] in str(caught.value)
+
+
 def test_new_item_page_without_users_csv(tmp_path, monkeypatch):
     """Own ratings without a users CSV have no ages: the user list must still draw."""
     from streamlit.testing.v1 import AppTest

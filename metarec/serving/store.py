@@ -45,6 +45,16 @@ def other_data_message(models_kind, directory, trained_on: dict, dataset) -> str
     if (trained_on["name"], trained_on["ratings"]) == (dataset.name, dataset.n_ratings):
         trained += f", fingerprint {trained_on['fingerprint'][:12]}"
         loaded += f", fingerprint {dataset.fingerprint()[:12]}"
+    if (trained_on.get("source") or None) == (dataset.source or None) and (
+            trained_on["ratings"] == dataset.n_ratings):
+        # Same file, same count: what differs is a rating or the item table.
+        return (f"The {models_kind} in {str(Path(directory))!r} were trained on "
+                f"{trained_on['name']!r} from the same place with the same number of "
+                f"ratings ({dataset.n_ratings:,}), but the data differs now (fingerprint "
+                f"{trained_on['fingerprint'][:12]} then, {dataset.fingerprint()[:12]} now): "
+                f"a rating or an item title changed, or an items file (--items-csv) was "
+                f"given at training and not now, or the other way round. Load the data as "
+                f"it was at training, or train {models_kind} for it as it is.")
     return (f"The {models_kind} in {str(Path(directory))!r} were trained on {trained}, not on "
             f"{loaded}. Train {models_kind} for this dataset or pick its models folder.")
 
