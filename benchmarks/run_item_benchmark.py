@@ -182,21 +182,33 @@ def target_check(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Training times of the 2026-12-05 run in RESULTS.md ("Total training time per seed").
+    parser = argparse.ArgumentParser(description=(
+        f"{__doc__.splitlines()[0]} On 2 CPU cores a full run trains for about 8 to 9 "
+        f"minutes (110 to 120 s per new-item seed, 40 to 75 s per new-user-new-item seed, "
+        f"3 seeds each), then evaluates; --reuse skips the training."))
     parser.add_argument("--data", default=os.environ.get("METAREC_DATA_DIR"),
                         help="MovieLens-100K folder (default: $METAREC_DATA_DIR)")
     parser.add_argument("--models", default=str(ROOT / "runs" / "item-benchmark"),
-                        help="folder for the trained models, one subfolder per scenario "
-                             "and seed")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+                        help="folder for the trained models (subfolder SCENARIO/seed-N) and "
+                             "the result CSV files (default: runs/item-benchmark in the "
+                             "repository)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                        help="seeds of the split and of training; results are averaged over "
+                             "them (default: 0 1 2)")
     parser.add_argument("--shots", nargs="+", default=list(SHOTS),
-                        help="support sizes K, integers from 0")
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--reuse", action="store_true", help="reuse models already trained")
+                        help=f"support sizes K, integers from 0 (default: {' '.join(SHOTS)})")
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                        help=f"scenarios to run (default: {' '.join(SCENARIOS)})")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the models of a seed whose folder already has an "
+                             "item_manifest.json, instead of training them again")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for evaluation (default 1; the networks are "
                              "too small to gain from more)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"),
+                        help="Markdown file whose new-item section is replaced (default: "
+                             "benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")

@@ -14,6 +14,9 @@ and trade-off sections from the main benchmark's results. Sections written: dist
 meta-gradients, like-task, trade-off.
 
     python benchmarks/run_tradeoffs.py --data path/to/ml-100k --models runs/benchmark
+
+With ``--parts`` and no part after it, nothing is trained and only the like-task and
+trade-off sections are rewritten, for instance after run_benchmark.py ran again.
 """
 
 from __future__ import annotations
@@ -311,16 +314,29 @@ def scatter_svg(ci, width=640, height=380) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # NOTE: the run time below is an estimate, because no full run was timed. RESULTS.md
+    # gives the wall times of 5 of the 9 students per seed (about 10 to 25 s each). The
+    # 4 distilled ones are taken to cost about as much as the default student (45 s).
+    parser = argparse.ArgumentParser(description=(
+        f"{__doc__.splitlines()[0]} On 2 CPU cores a full run (3 seeds, 9 extra students "
+        f"each) takes an estimated 15 to 20 minutes; --reuse skips seeds already done."))
     parser.add_argument("--data", default=os.environ.get("METAREC_DATA_DIR"),
-                        help="MovieLens-100K folder")
+                        help="MovieLens-100K folder (default: $METAREC_DATA_DIR)")
     parser.add_argument("--models", default=str(ROOT / "runs" / "benchmark"),
-                        help="run_benchmark.py's models folder, one subfolder per seed")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--parts", nargs="+", default=["distill", "algorithm", "steps"],
-                        choices=["distill", "algorithm", "steps"])
+                        help="run_benchmark.py's models folder (subfolder seed-N per seed), "
+                             "which the ablation CSV files are written to (default: "
+                             "runs/benchmark in the repository)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                        help="seeds whose run_benchmark.py models to start from; each needs "
+                             "MODELS/seed-N (default: 0 1 2)")
+    parser.add_argument("--parts", nargs="*", default=["distill", "algorithm", "steps"],
+                        choices=["distill", "algorithm", "steps"],
+                        help="ablations to run (default: distill algorithm steps); --parts "
+                             "with none trains nothing and rewrites only the like-task and "
+                             "trade-off sections from run_benchmark.py's results")
     parser.add_argument("--reuse", action="store_true",
-                        help="reuse the per-seed ablation results saved by an earlier run")
+                        help="reuse the per-seed ablation results (MODELS/ablation-seed-N-"
+                             "*.csv) saved by an earlier run, instead of training again")
     parser.add_argument("--train-only", action="store_true",
                         help="train and score the extra students, but write no report")
     args = parser.parse_args(argv)
@@ -333,7 +349,7 @@ def main(argv=None):
     dataset = load_movielens_100k(args.data)
     models = Path(args.models)
     frames = []
-    for seed in args.seeds:
+    for seed in args.seeds if args.parts else []:
         # One file per seed and set of parts, so an interrupted run resumes and parts
         # trained by separate runs are reported together.
         saved = models / f"ablation-seed-{seed}-{'-'.join(args.parts)}.csv"
@@ -346,10 +362,11 @@ def main(argv=None):
         frames.append(frame)
     if args.train_only:
         return
-    results = pd.concat(frames, ignore_index=True)
-    results["shots"] = results["shots"].astype(str)
-    # The reference rows (default student, teacher) appear once per file.
-    results = results.drop_duplicates(["seed", "variant", "shots"])
+    if frames:
+        results = pd.concat(frames, ignore_index=True)
+        results["shots"] = results["shots"].astype(str)
+        # The reference rows (default student, teacher) appear once per file.
+        results = results.drop_duplicates(["seed", "variant", "shots"])
 
     if "distill" in args.parts:
         update_section("distillation", distillation_section(results, command))

@@ -102,6 +102,10 @@ def cmd_train(args):
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    if args.seed is not None and args.seeds:
+        raise ValueError(f"--seed {args.seed} and --seeds {' '.join(map(str, args.seeds))} "
+                         f"cannot be combined: --seeds trains once per seed into "
+                         f"OUT/seed-N, --seed once into OUT; pass only one of them")
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}; leave it out to "
                          f"train each variant for its default number of epochs")
@@ -112,6 +116,7 @@ def cmd_train(args):
         # Bad data or a bad models folder is reported once, here, rather than by every
         # worker and then by torchrun.
         dataset = _load(args)
+        _check_cut_year(args, dataset)
         _check_output_folder(resolve_models_dir(args.out, dataset.name),
                              _models_dir_source(args))
         _launch_workers(args.workers, args.argv)
@@ -119,11 +124,12 @@ def cmd_train(args):
     workers = init_workers()
     try:
         dataset = _load(args)
+        _check_cut_year(args, dataset)
         out = resolve_models_dir(args.out, dataset.name)
         _check_output_folder(out, _models_dir_source(args))
         if workers.is_main:
             print(dataset.summary())
-        seeds = args.seeds or [args.seed]
+        seeds = args.seeds or [0 if args.seed is None else args.seed]
         for seed in seeds:
             target = out / f"seed-{seed}" if args.seeds else out
             # Per-epoch log lines go above the progress bars instead of through them.
@@ -140,6 +146,14 @@ def cmd_train(args):
                          if args.scenario == "new-item" else "validation users")
     finally:
         close_workers()
+
+
+def _check_cut_year(args, dataset):
+    """Raise ValueError when ``--cut-year`` leaves no new item, before any training."""
+    from .tasks.scenarios import check_cut_year
+
+    if args.scenario != "new-user":
+        check_cut_year(dataset.items, args.cut_year)
 
 
 def _models_dir_source(args):
@@ -186,6 +200,13 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
         return (f"--models {str(folder)!r} is a file; pass the folder that "
                 f"'python -m metarec train --out' wrote")
     root = Path(args.models).expanduser() if args.models else folder
+    seeds = _seed_folders(folder)
+    if not args.seeds and seeds:
+        listed = " ".join(map(str, seeds))
+        return (f"{str(folder)!r} contains one models folder per seed "
+                f"({', '.join(f'seed-{seed}' for seed in seeds)}, written by 'train "
+                f"--seeds'), and no {MANIFEST} of its own; add --seeds {listed} to "
+                f"evaluate them")
     command = "python -m metarec train"
     if args.data:
         command += f" --data {args.data}"
@@ -200,6 +221,23 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
         message += f" Models trained on {dataset.name} are in {str(default)!r}: pass " \
                    f"--models {default}."
     return f"{message} To train models there, run '{command}'."
+
+
+def _seed_folders(folder: Path) -> list[int]:
+    """Return the seeds N, in order, of the ``seed-N`` model folders in ``folder``."""
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    if not folder.is_dir():
+        return []
+    seeds = []
+    for child in folder.iterdir():
+        prefix, _, number = child.name.partition("-")
+        if prefix != "seed" or not number.isdigit():
+            continue
+        if (child / MANIFEST).is_file() or (child / ITEM_MANIFEST).is_file():
+            seeds.append(int(number))
+    return sorted(seeds)
 
 
 def _launch_workers(count, argv):
@@ -388,30 +426,56 @@ def _print_table(records, title, metric="mae"):
     wide.columns = [f"{label} K={c}" for c in wide.columns]
     entity = "items" if "items" in frame and "users" not in frame else "users"
     description = "query MAE" if metric == "mae" else label
-    print(f"\n{title}: {description} by support size K "
-          f"({int(frame[entity].max())} {entity})")
+    print(f"\n{title}: {description} by support size K ({_counts_text(frame, entity)})")
     print(wide.to_string())
     if metric in ("mae", "rmse"):
         rankers = [variant for variant in order if frame.loc[frame["variant"] == variant,
                                                              metric].isna().all()]
         if rankers:
-            print(f"- : {', '.join(rankers)} predict no ratings (they only rank items), so "
-                  f"they have no {label}")
+            one = len(rankers) == 1
+            print(f"- : {', '.join(rankers)} {'predicts' if one else 'predict'} no ratings "
+                  f"({'it only ranks' if one else 'they only rank'} items), so "
+                  f"{'it has' if one else 'they have'} no {label}")
+
+
+def _counts_text(frame, entity) -> str:
+    """Say how many users (or items) each K column scores, as a range over seeds.
+
+    A user needs the query plus K ratings, so larger K columns can average fewer users,
+    and models folders of other split seeds hold other test users.
+    """
+    per_run = ["split_seed", "shots"] if "split_seed" in frame else ["shots"]
+    counts = frame.groupby(per_run, sort=False)[entity].max().groupby("shots", sort=False)
+
+    def span(values):
+        low, high = int(values.min()), int(values.max())
+        return f"{low}" if low == high else f"{low} to {high}"
+
+    texts = {shots: span(values) for shots, values in counts}
+    if len(set(texts.values())) == 1:
+        return f"{next(iter(texts.values()))} {entity}"
+    return f"{entity} per K: " + ", ".join(f"K={k}: {t}" for k, t in texts.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also log each epoch's training loss and validation error")
+    verbose_help = "also log each epoch's training loss and validation error"
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    # Each command accepts -v too. SUPPRESS keeps a command's parser from resetting a
+    # -v given before the command name to False.
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help=verbose_help)
     commands = parser.add_subparsers(dest="command", required=True)
 
     data_help = (f"dataset name ({', '.join(DATASET_NAMES)}), a folder in the "
                  f"MovieLens-100K or -1M layout, a folder with ratings.csv, or a ratings "
                  f"CSV file (default: ${DATA_DIR_ENV}, else the bundled sample)")
 
-    sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue")
+    sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue",
+                                 parents=[verbose])
     sample.add_argument("--out", default=str(SAMPLE_DIR), help="output folder")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sample.add_argument("--users", type=int, default=500, help="number of users (default 500)")
@@ -419,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=cmd_generate_sample)
 
     fetch = commands.add_parser(
-        "download", help="download and verify a MovieLens dataset",
+        "download", help="download and verify a MovieLens dataset", parents=[verbose],
         description="Download a MovieLens archive from GroupLens, check its MD5 and unzip "
                     "it. A folder that already contains the files is used as is.")
     fetch.add_argument("name", choices=list(MOVIELENS_ARCHIVES), help="dataset to download")
@@ -434,19 +498,23 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--quiet", action="store_true", help="hide the progress bar")
     fetch.set_defaults(func=cmd_download)
 
-    train = commands.add_parser("train", help="meta-train every variant and save them")
+    train = commands.add_parser("train", help="meta-train every variant and save them",
+                                parents=[verbose])
     _add_data_arguments(train, data_help)
     train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
                                      f"models/DATASET_NAME)")
-    train.add_argument("--seed", type=int, default=0, help="seed of the user split and training")
+    train.add_argument("--seed", type=int,
+                       help="seed of the split and of training (default 0)")
     train.add_argument("--seeds", type=int, nargs="+",
-                       help="train once per seed into OUT/seed-N (for evaluate --seeds)")
+                       help="train once per seed into OUT/seed-N (for evaluate --seeds), "
+                            "in place of --seed")
     train.add_argument("--scenario", choices=SCENARIOS, default="new-user",
                        help="cold-start scenario (default: new-user); new-item trains the "
                             "item-side models")
     train.add_argument("--cut-year", type=float,
-                       help="new-user-new-item: items released in this year or later are "
-                            "new (default: the year that makes about 20%% of items new)")
+                       help="new-item and new-user-new-item: items released in this year "
+                            "or later are new (default: the year that makes about 20%% of "
+                            "items new)")
     train.add_argument("--epochs", type=int, help="maximum epochs per variant (default: each "
                                                   "variant's own)")
     train.add_argument("--quiet", action="store_true",
@@ -457,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "'torchrun --nproc-per-node N -m metarec train'")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users")
+    evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users",
+                                   parents=[verbose])
     _add_data_arguments(evaluate, data_help)
     evaluate.add_argument("--models", help="models folder written by train")
     evaluate.add_argument("--scenario", choices=SCENARIOS, default="new-user",
@@ -478,12 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also rank the whole catalogue (nDCG, precision and recall "
                                "at 10); slower")
     evaluate.add_argument("--min-ratings", type=int, default=13,
-                          help="leave out users with fewer ratings (default 13)")
+                          help="leave out users (items in the new-item scenario) with "
+                               "fewer ratings (default 13)")
     evaluate.add_argument("--query-size", type=int, default=10,
                           help="ratings in each query set (default 10)")
     evaluate.add_argument("--max-ratings", type=int, default=100,
-                          help="leave out users with more ratings (default 100; 0 for no "
-                               "limit)")
+                          help="leave out users (items in the new-item scenario) with "
+                               "more ratings (default 100; 0 for no limit)")
     evaluate.add_argument("--threads", type=int, help="torch threads")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)

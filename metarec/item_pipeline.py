@@ -20,7 +20,7 @@ from .models.item_side import UserTable
 from .serving.item_store import save_item_models
 from .serving.items import ItemRecommender
 from .tasks import task_size_for
-from .tasks.scenarios import make_scenario
+from .tasks.scenarios import check_cut_year, make_scenario
 
 logger = logging.getLogger("metarec")
 
@@ -122,15 +122,18 @@ def _train(dataset, out_dir, seed, variants, epochs, show_progress, callback, sc
 
     # Split items (and users). Everything learned below reads training ratings only.
     report("splitting items and embedding item text", 0.0)
+    check_cut_year(dataset.items, cut_year)
     split = make_scenario(dataset, scenario, seed=seed, cut_year=cut_year)
     train_ratings = split.training_ratings(dataset.ratings)
     validation_ratings = split.held_out_ratings(dataset.ratings, "validation")
     validation_items = split.held_out_items("validation")
     # Small data (a person's own file) may have no item with 13 ratings, so the query shrinks.
     size = task_size_for(validation_ratings, validation_items, by="item_id")
-    logger.info("%s; %s split seed %d, cut year %s: %d new items, %d training ratings",
-                dataset.summary(), scenario, seed, split.cut_year, len(split.new_items),
-                len(train_ratings))
+    cut = ("random new items" if split.cut_year is None
+           else f"cut year {split.cut_year:g}")
+    logger.info("%s; %s split seed %d, %s: %s new items, %s training ratings",
+                dataset.summary(), scenario, seed, cut, f"{len(split.new_items):,}",
+                f"{len(train_ratings):,}")
     task_encoder, user_features = build_task_encoder(dataset, train_ratings, show_progress)
     contents = {int(item): task_encoder.catalogue_content(item)
                 for item in task_encoder.encoder.item_ids}

@@ -107,9 +107,9 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     split = scenario_split.users
     train_ratings = scenario_split.training_ratings(dataset.ratings)
     validation_ratings = scenario_split.held_out_ratings(dataset.ratings, "validation")
-    logger.info("%s; split seed %d: %d meta-train, %d validation, %d test users",
-                dataset.summary(), seed, len(split.train), len(split.validation),
-                len(split.test))
+    logger.info("%s; split seed %d: %s meta-train, %s validation, %s test users",
+                dataset.summary(), seed, f"{len(split.train):,}",
+                f"{len(split.validation):,}", f"{len(split.test):,}")
 
     encoder = FeatureEncoder.from_dataset(dataset)
     user_features = encoder.encode_users(dataset.users)

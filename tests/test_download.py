@@ -418,3 +418,14 @@ def test_cli_mirror_with_other_file_fails_checksum(server, tmp_path, capsys):
     error = capsys.readouterr().err
     assert MOVIELENS_ARCHIVES["ml-100k"].md5 in error
     assert leftovers(folder.parent) == []
+
+
+def test_mirror_failure_names_grouplens_address(server, tmp_path, capsys):
+    mirror = url_of(server, "/good.zip")
+    assert main(["download", "ml-100k", "--dir", str(tmp_path / "ml-100k"), "--url", mirror,
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err
+    published = MOVIELENS_ARCHIVES["ml-100k"].url
+    assert f"To install ml-100k by hand, download {published} (the GroupLens address, " \
+           f"not the mirror {mirror}) on a machine with internet access" in error
+    assert f"download {mirror} on a machine" not in error

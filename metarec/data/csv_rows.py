@@ -75,15 +75,30 @@ class CsvRejectedError(ValueError):
                            else f"all {rows} data rows are invalid")
             advice = "Fix these rows."
         else:
-            self.reason = (f"{len(self.rejected)} of {rows} data rows "
-                           f"({len(self.rejected) / rows:.0%}) are invalid, more than the "
-                           f"allowed {max_share:.0%}")
+            share, allowed = _distinct_percents(len(self.rejected) / rows, max_share)
+            self.reason = (f"{len(self.rejected)} of {rows} data rows ({share}) are invalid, "
+                           f"more than the allowed {allowed}")
             advice = ("Fix these rows, or allow a larger share of invalid rows with "
                       "max_rejected_share (--max-rejected on the command line).")
         super().__init__(
             f"{self.path}: rejected as a whole because {self.reason}. Rejected rows: "
             f"{self.listed}. {advice}"
         )
+
+
+def _distinct_percents(share, limit, max_decimals=6):
+    """Return ``share`` and ``limit`` as percentages with the fewest decimals that tell
+    them apart, e.g. ``("0.5%", "0.1%")`` for 5 of 1,062 rows against a limit of 0.001.
+
+    Trailing zeros are dropped, so a limit of 0.1 reads "10%".
+    """
+    for decimals in range(max_decimals + 1):
+        texts = [f"{100 * value:.{decimals}f}" for value in (share, limit)]
+        if texts[0] != texts[1]:
+            break
+    if decimals:
+        texts = [text.rstrip("0").rstrip(".") for text in texts]
+    return texts[0] + "%", texts[1] + "%"
 
 
 def normalise_column(name: str) -> str:

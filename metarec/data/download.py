@@ -139,9 +139,17 @@ def dataset_dir(name) -> Path:
 
 
 def manual_instructions(archive: Archive, target) -> str:
-    """Return how to put the files in place by hand, for error messages."""
+    """Return how to put the files in place by hand, for error messages.
+
+    The advice names the published GroupLens address even when ``archive`` points at a
+    mirror, because the mirror may be what failed.
+    """
+    published = MOVIELENS_ARCHIVES.get(archive.name)
+    source = archive.url
+    if published is not None and published.url != archive.url:
+        source = f"{published.url} (the GroupLens address, not the mirror {archive.url})"
     return (
-        f"To install {archive.name} by hand, download {archive.url} on a machine with "
+        f"To install {archive.name} by hand, download {source} on a machine with "
         f"internet access, check that its MD5 is {archive.md5}, and unzip it so that "
         f"'{target}' contains {', '.join(archive.files)}. Or pass a folder that already "
         f"contains them with --data or {DATA_DIR_ENV}."

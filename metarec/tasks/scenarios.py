@@ -25,6 +25,29 @@ SCENARIOS = ("new-user", "new-item", "new-user-new-item")
 NEW_ITEM_SHARE = 0.2
 
 
+def check_cut_year(items, cut_year):
+    """Raise ValueError when no item of ``items`` is released in or after ``cut_year``.
+
+    Without a new item there are no validation or test items, so training could not
+    start. None (the default cut year, or random new items) always passes.
+    """
+    if cut_year is None:
+        return
+    years = items["year"].dropna()
+    if years.empty:
+        raise ValueError(
+            f"the cut year is {cut_year:g}, but no item has a release year, so no item is "
+            f"new; leave cut_year (--cut-year) out to hold out a random "
+            f"{NEW_ITEM_SHARE:.0%} of items as new")
+    latest = years.max()
+    if latest < cut_year:
+        raise ValueError(
+            f"no item was released in or after the cut year {cut_year:g}, so no item is "
+            f"new: the latest release year in the data is {latest:.0f}. Pass a cut_year "
+            f"(--cut-year) of {latest:.0f} or earlier, or leave it out for the year that "
+            f"makes about {NEW_ITEM_SHARE:.0%} of items new")
+
+
 def _check_scenario(scenario):
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
@@ -143,6 +166,7 @@ def make_scenario(dataset, scenario="new-user", seed=0, cut_year=None,
         return ScenarioSplit(scenario, user_split, np.array([], dtype=np.int64), None)
 
     items = dataset.items
+    check_cut_year(items, cut_year)
     if cut_year is None:
         cut_year = default_cut_year(items)
     if cut_year is not None:
