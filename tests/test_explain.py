@@ -28,6 +28,9 @@ class LinearRecommender:
     def is_ranker(self, variant):
         return False
 
+    def checked_item_ids(self, item_ids, action=None):
+        return np.asarray(item_ids, dtype=np.int64)
+
     def adapt(self, ratings, variant, user=None):
         self.calls.append(dict(ratings))
 
