@@ -432,10 +432,10 @@ def _print_table(records, title, metric="mae"):
         rankers = [variant for variant in order if frame.loc[frame["variant"] == variant,
                                                              metric].isna().all()]
         if rankers:
-            one = len(rankers) == 1
-            print(f"- : {', '.join(rankers)} {'predicts' if one else 'predict'} no ratings "
-                  f"({'it only ranks' if one else 'they only rank'} items), so "
-                  f"{'it has' if one else 'they have'} no {label}")
+            single = len(rankers) == 1
+            print(f"- : {', '.join(rankers)} {'predicts' if single else 'predict'} no ratings "
+                  f"({'it only ranks' if single else 'they only rank'} items), so "
+                  f"{'it has' if single else 'they have'} no {label}")
 
 
 def _counts_text(frame, entity) -> str:

@@ -159,7 +159,7 @@ def test_benchmark_help_gives_defaults(script):
     assert "(default: runs/" in text or "default: runs/" in text
 
 
-def test_library_new_user_new_item_rejects_late_cut_year(sample_dataset):
+def test_scenario_rejects_late_cut_year(sample_dataset):
     from metarec.tasks.scenarios import make_scenario
 
     with pytest.raises(ValueError, match="no item was released in or after the cut year 2050"):

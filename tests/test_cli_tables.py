@@ -9,22 +9,22 @@ def records(counts):
              "mae": 0.8} for (seed, shots), users in counts.items()]
 
 
-def test_heading_gives_one_count_when_every_column_has_it(capsys):
+def test_heading_single_count(capsys):
     _print_table(records({(0, "1"): 79, (0, "all"): 79}), "test users")
     assert "by support size K (79 users)" in capsys.readouterr().out
 
 
-def test_heading_gives_the_count_of_each_column(capsys):
+def test_heading_count_per_column(capsys):
     _print_table(records({(0, "1"): 62, (0, "5"): 49, (0, "all"): 62}), "test users")
     assert "(users per K: K=1: 62, K=5: 49, K=all: 62)" in capsys.readouterr().out
 
 
-def test_heading_gives_the_range_over_split_seeds(capsys):
+def test_heading_range_over_seeds(capsys):
     _print_table(records({(0, "1"): 79, (1, "1"): 86}), "test users")
     assert "(79 to 86 users)" in capsys.readouterr().out
 
 
-def test_one_ranking_variant_is_named_in_the_singular(capsys):
+def test_single_ranker_note_singular(capsys):
     rows = records({(0, "1"): 79})
     rows.append({"split_seed": 0, "variant": "random", "shots": "1", "users": 79,
                  "mae": float("nan")})

@@ -808,7 +808,7 @@ def test_edited_csv_shows_fingerprints(tmp_path, own_data, own_models):
     assert edited.fingerprint()[:12] in str(caught.value)
 
 
-def test_same_file_without_its_items_names_the_items_file(own_data, own_models):
+def test_changed_file_names_items_csv(own_data, own_models):
     from metarec.data import load_dataset
     from metarec.serving.recommender import Recommender
     from metarec.serving.store import ModelsDirectoryError

@@ -32,7 +32,7 @@ def read_set(directory):
             (directory / MANIFEST).read_text())
 
 
-def test_staged_files_replace_the_old_set_and_leave_others(tmp_path):
+def test_staged_set_replaces_old_set(tmp_path):
     write_set(tmp_path, 1)
     (tmp_path / "notes.txt").write_text("mine")
     write_set(tmp_path, 2)
@@ -41,7 +41,7 @@ def test_staged_files_replace_the_old_set_and_leave_others(tmp_path):
         "item_features.npy", MANIFEST, "notes.txt", "teacher.pt"]
 
 
-def test_staged_files_keep_the_old_set_when_writing_fails(tmp_path):
+def test_failed_write_keeps_old_set(tmp_path):
     write_set(tmp_path, 1)
     with pytest.raises(RuntimeError, match="half-way"):
         write_set(tmp_path, 2, fail_after="array")
@@ -84,7 +84,8 @@ def test_concurrent_writers_each_leave_a_whole_set(tmp_path):
     assert errors == []
     weights, array, manifest = read_set(tmp_path)
     version = int(weights.split()[1])
-    assert array == [version] * 3 and manifest == f'{{"version": {version}}}'
+    assert array == [version] * 3
+    assert manifest == f'{{"version": {version}}}'
     assert not (tmp_path / LOCK_NAME).exists()
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
@@ -94,7 +95,8 @@ def test_folder_lock_waits_then_names_the_lock_file(tmp_path):
         with pytest.raises(FolderLockTimeout, match=LOCK_NAME) as caught:
             with FolderLock(tmp_path, timeout=0.2):
                 pass
-    assert str(tmp_path) in str(caught.value) and "delete" in str(caught.value)
+    assert str(tmp_path) in str(caught.value)
+    assert "delete" in str(caught.value)
     with FolderLock(tmp_path, timeout=0.2):
         pass
 
@@ -111,7 +113,9 @@ def test_folder_lock_removes_a_stale_lock(tmp_path):
 
 def test_saved_models_leave_no_temporary_files(tiny_models):
     names = [p.name for p in tiny_models.iterdir()]
-    assert MANIFEST in names and "teacher.pt" in names and "student.pt" in names
+    assert MANIFEST in names
+    assert "teacher.pt" in names
+    assert "student.pt" in names
     assert not [n for n in names if n.startswith(".")]
     for entry in read_manifest(tiny_models)["variants"].values():
         if "file" in entry:
@@ -158,60 +162,28 @@ def test_second_press_follows_the_running_training(tmp_path):
     assert runs.running(tmp_path, "user") is None
 
 
-def test_follower_hears_when_the_training_failed(tmp_path):
-    runs = TrainingRuns(poll_seconds=0.01)
-    started, release = threading.Event(), threading.Event()
-
-    def train(report):
-        started.set()
-        release.wait(5)
-        raise ValueError("no ratings left")
-
-    def first():
-        with pytest.raises(ValueError):
-            runs.train(tmp_path, "user", train, lambda m, f: None)
-
-    leader = threading.Thread(target=first)
-    leader.start()
-    started.wait(5)
-    outcome = {}
-
-    def follow():
-        try:
-            runs.train(tmp_path, "user", train, lambda m, f: None)
-        except TrainingStopped as error:
-            outcome["error"] = str(error)
-
-    follower = threading.Thread(target=follow)
-    follower.start()
-    time.sleep(0.05)
-    release.set()
-    leader.join(5)
-    follower.join(5)
-    assert "it failed: no ratings left" in outcome["error"]
-    assert "Press the button again" in outcome["error"]
-    # The folder is free again: the next press trains.
-    assert runs.train(tmp_path, "user", lambda report: "trained", lambda m, f: None) == "trained"
-
-
 class PageLeft(BaseException):
     """Stands in for Streamlit's StopException, which is not an Exception either."""
 
 
-def test_follower_hears_when_the_leading_page_was_left(tmp_path):
+@pytest.mark.parametrize("error, reason", [
+    (ValueError("no ratings left"), "it failed: no ratings left"),
+    (PageLeft(), "its page was closed or left"),
+])
+def test_follower_hears_why_training_ended(tmp_path, error, reason):
     runs = TrainingRuns(poll_seconds=0.01)
     started, release = threading.Event(), threading.Event()
 
     def train(report):
         started.set()
         release.wait(5)
-        raise PageLeft
+        raise error
 
-    def first():
-        with pytest.raises(PageLeft):
+    def lead():
+        with pytest.raises(type(error)):
             runs.train(tmp_path, "user", train, lambda m, f: None)
 
-    leader = threading.Thread(target=first)
+    leader = threading.Thread(target=lead)
     leader.start()
     started.wait(5)
     outcome = {}
@@ -219,8 +191,8 @@ def test_follower_hears_when_the_leading_page_was_left(tmp_path):
     def follow():
         try:
             runs.train(tmp_path, "user", train, lambda m, f: None)
-        except TrainingStopped as error:
-            outcome["error"] = str(error)
+        except TrainingStopped as stopped:
+            outcome["error"] = str(stopped)
 
     follower = threading.Thread(target=follow)
     follower.start()
@@ -228,4 +200,7 @@ def test_follower_hears_when_the_leading_page_was_left(tmp_path):
     release.set()
     leader.join(5)
     follower.join(5)
-    assert "its page was closed or left" in outcome["error"]
+    assert reason in outcome["error"]
+    assert "Press the button again" in outcome["error"]
+    # The folder is free again: the next press trains.
+    assert runs.train(tmp_path, "user", lambda report: "trained", lambda m, f: None) == "trained"

@@ -91,14 +91,14 @@ class Dataset:
         )
 
 
-def _ids_for(frame: pd.DataFrame, column: str, original_ids, what: str) -> list[int]:
+def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[int]:
     originals = frame["original_id"] if "original_id" in frame else frame[column]
     lookup = dict(zip(originals.astype(str), frame[column].astype(int)))
     ids = [lookup.get(str(original)) for original in original_ids]
     missing = [original for original, found in zip(original_ids, ids) if found is None]
     if missing:
-        raise ValueError(f"{missing[:10]} are not ids of the dataset's {what} "
-                         f"({len(frame):,} {what})")
+        raise ValueError(f"{missing[:10]} are not ids of the dataset's {kind} "
+                         f"({len(frame):,} {kind})")
     return ids
 
 

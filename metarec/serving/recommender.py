@@ -123,7 +123,8 @@ class Recommender:
         self.classical = classical
         self.ensemble = ensemble
         self.item_ids = np.asarray(encoder.item_ids, dtype=np.int64)
-        # known[i] tells whether i is a catalogue id; one lookup per id checks an array.
+        # known[i] is True when i is a catalogue id, so an array is checked with one
+        # lookup per id.
         self._known = np.zeros(int(self.item_ids.max(initial=0)) + 1, dtype=bool)
         self._known[self.item_ids[self.item_ids >= 0]] = True
         self.titles = titles or {}
@@ -203,9 +204,9 @@ class Recommender:
                 numbers = np.full(values.shape, np.nan)
             whole = np.isfinite(numbers) & (numbers == np.round(numbers))
             if not whole.all():
-                shown = [v.item() if hasattr(v, "item") else v for v in values[~whole][:5]]
+                invalid = [v.item() if hasattr(v, "item") else v for v in values[~whole][:5]]
                 raise ValueError(
-                    f"item ids must be the dataset's whole-number item ids, got {shown}. "
+                    f"item ids must be the dataset's whole-number item ids, got {invalid}. "
                     f"For ids from a CSV file of your own, map them with "
                     f"dataset.item_ids_for([...])")
             ids = numbers.astype(np.int64)
