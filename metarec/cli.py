@@ -154,6 +154,11 @@ def _check_cut_year(args, dataset):
 
     if args.scenario != "new-user":
         check_cut_year(dataset.items, args.cut_year)
+    elif args.cut_year is not None:
+        raise ValueError(
+            f"--cut-year {args.cut_year:g} has no effect with --scenario new-user, which "
+            f"holds out users only; leave --cut-year out, or pass --scenario new-item or "
+            f"new-user-new-item to hold out the items released from that year on")
 
 
 def _models_dir_source(args):

@@ -164,3 +164,12 @@ def test_scenario_rejects_late_cut_year(sample_dataset):
 
     with pytest.raises(ValueError, match="no item was released in or after the cut year 2050"):
         make_scenario(sample_dataset, "new-user-new-item", cut_year=2050)
+
+
+def test_cut_year_with_new_user_rejected(tmp_path, capsys):
+    from metarec.cli import main
+
+    assert main(["train", "--cut-year", "1995", "--out", str(tmp_path / "models")]) == 2
+    error = capsys.readouterr().err
+    assert "--cut-year 1995 has no effect with --scenario new-user" in error
+    assert not (tmp_path / "models").exists()

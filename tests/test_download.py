@@ -221,6 +221,16 @@ def test_wrong_checksum_is_deleted(server, good_zip, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_failed_download_removes_folders_it_made(server, good_zip, tmp_path):
+    archive = local_archive(server, "/damaged.zip", good_zip)
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(DownloadError, match="has MD5"):
+        download_dataset("ml-100k", tmp_path / "kept" / "cache" / "metarec" / "ml-100k",
+                         archive=archive)
+    assert not (tmp_path / "kept" / "cache").exists()
+    assert (tmp_path / "kept").is_dir()
+
+
 def test_stalled_download_times_out(server, good_zip, tmp_path):
     archive = local_archive(server, "/stalls.zip", good_zip)
     started = time.monotonic()

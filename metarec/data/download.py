@@ -203,18 +203,35 @@ def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progres
             f"missing files, or remove the folder and download again."
         )
 
+    # Folders made here are removed again if the download fails, so a failure leaves
+    # nothing behind (an empty ~/.cache/metarec, say).
+    created = [folder for folder in (target.parent, *target.parent.parents)
+               if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, part = tempfile.mkstemp(prefix=f".{archive.name}-", suffix=".zip.part",
                                     dir=target.parent)
     part = Path(part)
+    succeeded = False
     try:
         with os.fdopen(handle, "wb") as out:
             _fetch(archive, target, out, timeout, progress)
         _unpack(archive, part, target)
+        succeeded = True
     finally:
         if part.exists():
             part.unlink()
+        if not succeeded:
+            _remove_empty(created)
     return target
+
+
+def _remove_empty(folders):
+    """Remove ``folders``, deepest first, as long as each is empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _fetch(archive: Archive, target, out, timeout, progress):
