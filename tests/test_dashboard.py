@@ -13,6 +13,7 @@ from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
 from metarec.serving.store import read_manifest
 from metarec.ui.personas import PERSONAS
+from page_helpers import click, open_page
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
@@ -53,17 +54,7 @@ def app_env(models_dir, monkeypatch):
 
 def new_user_page(ratings=None) -> AppTest:
     """Open the New user page, with ``ratings`` of the sample already entered."""
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-    app.switch_page(NEW_USER)
-    if ratings is not None:
-        app.session_state[RATINGS_KEY] = {str(SAMPLE_DIR): dict(ratings)}
-    return app.run()
-
-
-def click(app, label):
-    matches = [button for button in app.button if button.label == label]
-    assert matches, f"no button {label!r} among {[b.label for b in app.button]}"
-    return matches[0].click().run()
+    return open_page(NEW_USER, RUN_TIMEOUT, RATINGS_KEY, ratings)
 
 
 def entered_ratings(app) -> dict:

@@ -4,7 +4,6 @@ One tiny item models folder (2 epochs on the bundled sample) is trained per modu
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,9 +30,8 @@ from metarec.ui.item_audience import PRESETS, audience_ratings
 from metarec.ui.item_charts import audience_figure
 from metarec.ui.item_compare import compare_item_variants
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
+from page_helpers import click, open_page
 
-REPO = Path(__file__).resolve().parent.parent
-APP = str(REPO / "app.py")
 NEW_ITEM = "pages/2_New_item.py"
 RATINGS_KEY = "new_item.ratings"
 RUN_TIMEOUT = 90
@@ -538,19 +536,8 @@ def page_env(item_models, tmp_path, monkeypatch):
 
 
 def new_item_page(ratings=None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-    app.switch_page(NEW_ITEM)
-    if ratings is not None:
-        from metarec.cli import SAMPLE_DIR
-
-        app.session_state[RATINGS_KEY] = {str(SAMPLE_DIR): dict(ratings)}
-    return app.run()
-
-
-def click(app, label):
-    matches = [button for button in app.button if button.label == label]
-    assert matches, f"no button {label!r} among {[b.label for b in app.button]}"
-    return matches[0].click().run()
+    """Open the New item page, with ``ratings`` of the sample already entered."""
+    return open_page(NEW_ITEM, RUN_TIMEOUT, RATINGS_KEY, ratings)
 
 
 def test_page_clear_can_be_undone(page_env):

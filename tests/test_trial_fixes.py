@@ -1,6 +1,5 @@
 """Dashboard captions, prompts, axes, labels and uploads as a new user meets them."""
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
+from page_helpers import APP, click, open_page
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NEW_USER = "pages/1_New_user.py"
 COMPARISON = "pages/4_Model_comparison.py"
 RATINGS_KEY = "new_user.ratings"
@@ -29,17 +28,8 @@ def app_env(tiny_models, monkeypatch):
 
 
 def new_user_page(ratings=None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-    app.switch_page(NEW_USER)
-    if ratings is not None:
-        app.session_state[RATINGS_KEY] = {str(SAMPLE_DIR): dict(ratings)}
-    return app.run()
-
-
-def click(app, label):
-    matches = [button for button in app.button if button.label == label]
-    assert matches, f"no button {label!r} among {[b.label for b in app.button]}"
-    return matches[0].click().run()
+    """Open the New user page, with ``ratings`` of the sample already entered."""
+    return open_page(NEW_USER, RUN_TIMEOUT, RATINGS_KEY, ratings)
 
 
 def download_buttons(app) -> dict:
