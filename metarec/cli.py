@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import math
 import os
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,8 @@ from .tasks.scenarios import SCENARIOS
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
 # Files that mark a dataset folder, which train must not fill with model files.
 DATA_FILE_NAMES = ("u.data", "ratings.dat", "ratings.csv")
+# Suffixes of the files that train writes into a models folder.
+MODEL_FILE_SUFFIXES = (".pt", ".npz", ".npy")
 logger = logging.getLogger("metarec")
 
 
@@ -111,13 +115,13 @@ def cmd_train(args):
                          f"train each variant for its default number of epochs")
     if args.out:
         # Checked before any worker starts, instead of after training.
-        _check_output_folder(Path(args.out).expanduser(), "--out")
+        _check_models_folder(Path(args.out).expanduser(), "--out")
     if args.workers > 1 and "WORLD_SIZE" not in os.environ:
         # Bad data or a bad models folder is reported once, here, rather than by every
         # worker and then by torchrun.
         dataset = _load(args)
         _check_cut_year(args, dataset)
-        _check_output_folder(resolve_models_dir(args.out, dataset.name),
+        _check_models_folder(resolve_models_dir(args.out, dataset.name),
                              _models_dir_source(args))
         _launch_workers(args.workers, args.argv)
         return
@@ -126,7 +130,7 @@ def cmd_train(args):
         dataset = _load(args)
         _check_cut_year(args, dataset)
         out = resolve_models_dir(args.out, dataset.name)
-        _check_output_folder(out, _models_dir_source(args))
+        _check_models_folder(out, _models_dir_source(args))
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [0 if args.seed is None else args.seed]
@@ -184,6 +188,58 @@ def _check_output_folder(folder: Path, source):
                          f"files are not mixed with the data")
 
 
+def _check_models_folder(folder: Path, source):
+    """Raise ValueError when train must not write models into ``folder``.
+
+    That is when :func:`_check_output_folder` rejects it, or when it is a folder that
+    contains other files and no models, such as a source checkout. A folder with a metarec
+    manifest is a models folder, and retraining keeps its other files.
+    """
+    _check_output_folder(folder, source)
+    if not folder.is_dir() or _has_models_manifest(folder):
+        return
+    others = sorted(entry.name for entry in folder.iterdir() if not _is_model_entry(entry))
+    if not others:
+        return
+    listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5
+                                      else "")
+    suggestion = folder.absolute().parent / f"{folder.absolute().name}-models"
+    raise ValueError(f"{source} {str(folder)!r} contains other files ({listed}) and no "
+                     f"metarec models; pass a new or empty folder, such as "
+                     f"{str(suggestion)!r}, so that model files are not mixed with other "
+                     f"files")
+
+
+def _has_models_manifest(folder: Path) -> bool:
+    """Return whether ``folder`` contains a manifest that metarec wrote."""
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    for name in (MANIFEST, ITEM_MANIFEST):
+        try:
+            manifest = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and "metarec" in manifest.get("versions", {}):
+            return True
+    return False
+
+
+def _is_model_entry(entry: Path) -> bool:
+    """Return whether ``entry`` is a file or folder that train writes into a models folder.
+
+    That is a weights or array file, a staged file or lock left by a stopped run, or a
+    ``seed-N`` folder of ``train --seeds``.
+    """
+    from .serving.staging import LOCK_NAME, PARTIAL
+
+    if entry.is_dir():
+        prefix, _, number = entry.name.partition("-")
+        return prefix == "seed" and number.isdigit()
+    return (entry.suffix in MODEL_FILE_SUFFIXES or entry.name == LOCK_NAME
+            or PARTIAL in entry.name)
+
+
 def _check_parent_folders(path: Path, source):
     """Raise ValueError when a file sits where a parent folder of ``path`` must be created."""
     for parent in path.absolute().parents:
@@ -212,20 +268,39 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
                 f"({', '.join(f'seed-{seed}' for seed in seeds)}, written by 'train "
                 f"--seeds'), and no {MANIFEST} of its own; add --seeds {listed} to "
                 f"evaluate them")
-    command = "python -m metarec train"
-    if args.data:
-        command += f" --data {args.data}"
+    words = ["python", "-m", "metarec", "train", *_data_flags(args)]
     if args.scenario != "new-user":
-        command += f" --scenario {args.scenario}"
+        words += ["--scenario", args.scenario]
     if args.seeds:
-        command += f" --seeds {' '.join(map(str, args.seeds))}"
-    command += f" --out {root}"
+        words += ["--seeds", *map(str, args.seeds)]
+    command = shlex.join([*words, "--out", str(root)])
     message = f"no trained models in {str(folder)!r} ({MANIFEST} not found)."
     default = Path("models") / dataset.name
     if default.resolve() != root.resolve() and (default / MANIFEST).is_file():
         message += f" Models trained on {dataset.name} are in {str(default)!r}: pass " \
                    f"--models {default}."
-    return f"{message} To train models there, run '{command}'."
+    # No quotes around the command, because shlex quotes paths with spaces in it.
+    return f"{message} To train models there, run: {command}"
+
+
+def _data_flags(args) -> list[str]:
+    """Return the flags that chose and shaped the data, for a command to suggest.
+
+    A suggested command without them would read other data: another rating scale
+    rejects other rows, and another items file gives other genres and years.
+    """
+    flags = []
+    if args.data:
+        flags += ["--data", args.data]
+    if args.items_csv:
+        flags += ["--items-csv", args.items_csv]
+    if args.users_csv:
+        flags += ["--users-csv", args.users_csv]
+    if args.rating_scale:
+        flags += ["--rating-scale", *(f"{value:g}" for value in args.rating_scale)]
+    if args.max_rejected is not None:
+        flags += ["--max-rejected", f"{args.max_rejected:g}"]
+    return flags
 
 
 def _seed_folders(folder: Path) -> list[int]:
@@ -276,7 +351,6 @@ def cmd_evaluate(args):
     from .serving.item_store import ITEM_MANIFEST
     from .serving.items import ItemRecommender
     from .serving.recommender import Recommender
-    from .tasks import parse_shots
 
     if args.threads is not None:
         if args.threads < 1:
@@ -288,6 +362,8 @@ def cmd_evaluate(args):
                          f"{str(Path(args.out) / 'results')!r}")
     if args.out:
         _check_parent_folders(Path(args.out).expanduser(), "--out")
+    _check_task_flags(args)
+    shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
     seeds = _unique("--seeds", args.seeds or [])
@@ -298,7 +374,6 @@ def cmd_evaluate(args):
             f"--seeds reads one folder per seed (seed-N, written by 'train --seeds'), but "
             f"{str(missing[0])!r} does not exist and {str(root)!r} holds a single set of "
             f"models; leave out --seeds to evaluate it")
-    shots = _unique("--shots", [parse_shots(s) for s in args.shots])
     for folder in folders:
         message = _missing_models_message(folder, args, dataset)
         if message:
@@ -326,13 +401,14 @@ def cmd_evaluate(args):
         entity = "item" if scenario == "new-item" else "user"
         scored = set(table["shots"]) if not table.empty else set()
         unscored = [shot for shot in shots if str(shot) not in scored]
+        counts = _rating_counts(saved, dataset, args.users, entity) if unscored else None
         if table.empty:
             raise ValueError(f"no {args.users} {entity} of the models in {str(folder)!r} "
                              f"could be scored at K={unscored[0]}: "
-                             f"{_why_unscored(unscored[0], args, entity)}")
+                             f"{_why_unscored(unscored[0], args, entity, counts)}")
         for shot in unscored:
-            print(f"note: K={shot} is left out: {_why_unscored(shot, args, entity)}",
-                  file=sys.stderr)
+            print(f"note: K={shot} is left out: "
+                  f"{_why_unscored(shot, args, entity, counts)}", file=sys.stderr)
         table.insert(0, "split_seed", saved.users.seed)
         tables.append(table)
         scenarios.append(saved.to_dict())
@@ -373,6 +449,38 @@ def cmd_evaluate(args):
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
+def _check_task_flags(args):
+    """Raise ValueError for --query-size, --min-ratings or --max-ratings out of range.
+
+    The library checks the same limits, but its messages name Python parameters.
+    """
+    if args.query_size < 1:
+        raise ValueError(f"--query-size must be at least 1, got {args.query_size}; it is "
+                         f"the number of held-out ratings each user is scored on (default "
+                         f"10)")
+    if args.min_ratings < 0:
+        raise ValueError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
+    if args.max_ratings < 0:
+        raise ValueError(f"--max-ratings must be 0 (no limit) or more, got "
+                         f"{args.max_ratings}")
+    if args.max_ratings and args.min_ratings > args.max_ratings:
+        raise ValueError(f"--min-ratings {args.min_ratings} is above --max-ratings "
+                         f"{args.max_ratings}, so no user could be scored; pass a "
+                         f"--min-ratings of {args.max_ratings} or less, or a --max-ratings of "
+                         f"{args.min_ratings} or more (0 for no limit)")
+
+
+def _parse_shots_flag(value):
+    """Return the support size of one --shots value, raising ValueError in the flag's name."""
+    from .tasks import parse_shots
+
+    try:
+        return parse_shots(value)
+    except ValueError:
+        raise ValueError(f"--shots {value} is not a support size; pass whole numbers of 0 "
+                         f"or more, or 'all', such as --shots 1 5 all") from None
+
+
 def _unique(option, values):
     """Return ``values`` without repeats, saying on stderr which were given twice."""
     unique = list(dict.fromkeys(values))
@@ -383,19 +491,62 @@ def _unique(option, values):
     return unique
 
 
-def _why_unscored(shot, args, entity) -> str:
-    """Say why no task could be built with ``shot`` support ratings, and what to change."""
+def _rating_counts(split, dataset, part, entity):
+    """Return how many held-out ratings each ``part`` user (or item) of ``split`` has."""
+    ratings = split.held_out_ratings(dataset.ratings, part)
+    return ratings.groupby("item_id" if entity == "item" else "user_id").size().to_numpy()
+
+
+def _why_unscored(shot, args, entity, counts) -> str:
+    """Say why no task could be built with ``shot`` support ratings, and what to change.
+
+    ``counts`` contains the number of ratings of each ``args.users`` user (or item), so
+    that the advice names values that would build a task.
+    """
     if shot != "all" and args.max_ratings and args.query_size + shot > args.max_ratings:
         return (f"it needs {entity}s with {args.query_size + shot} ratings "
                 f"({args.query_size} query + {shot} support), more than --max-ratings "
                 f"{args.max_ratings}. Pass a smaller --shots, or a larger --max-ratings "
                 f"(0 for no limit)")
-    counts = (f"between {args.min_ratings} and {args.max_ratings}" if args.max_ratings
+    limits = (f"between {args.min_ratings} and {args.max_ratings}" if args.max_ratings
               else f"at least {args.min_ratings}")
-    return (f"none has {counts} ratings with room for a "
-            f"{args.query_size}-rating query and {'the' if shot == 'all' else shot} support "
-            f"ratings. For small data, pass a smaller --query-size and --min-ratings (for "
-            f"example --query-size 2 --min-ratings 3)")
+    support = "the support ratings" if shot == "all" else \
+        f"{shot} support rating{'' if shot == 1 else 's'}"
+    reason = (f"none has {limits} ratings with room for a {args.query_size}-rating query "
+              f"and {support}")
+    if len(counts) == 0:
+        return f"{reason}, because no {args.users} {entity} has a held-out rating"
+    return f"{reason}. {_unscored_advice(shot, args, entity, counts)}"
+
+
+def _unscored_advice(shot, args, entity, counts) -> str:
+    """Return the flags that let the ``args.users`` entity with the most ratings fit."""
+    # "all" needs one support rating at least, and K=0 none.
+    support = 1 if shot == "all" else shot
+    largest = int(counts.max())
+    within_limit = counts[counts <= args.max_ratings] if args.max_ratings else counts
+    largest_within_limit = int(within_limit.max()) if len(within_limit) else None
+    has = f"The {args.users} {entity} with the most ratings has"
+
+    def flags_for(count):
+        query = min(args.query_size, count - support)
+        if query < 1:
+            return None
+        flags = [f"--query-size {query}"] if query < args.query_size else []
+        if args.min_ratings > count:
+            flags.append(f"--min-ratings {count}")
+        return flags
+
+    if largest_within_limit is not None and flags_for(largest_within_limit):
+        return f"{has} {largest_within_limit}: pass {' '.join(flags_for(largest_within_limit))}"
+    if flags_for(largest) is not None and largest != largest_within_limit:
+        flags = [*flags_for(largest), "--max-ratings 0"]
+        return f"{has} {largest}: pass {' '.join(flags)}"
+    if shot != "all" and largest > args.query_size:
+        return f"{has} {largest}: pass --shots {largest - args.query_size} or fewer"
+    if shot != "all" and largest > 1:
+        return f"{has} {largest}: pass --shots {largest - 1} or fewer with --query-size 1"
+    return f"{has} {largest}, too few for a query and a support rating"
 
 
 def _records(frame):
@@ -462,8 +613,46 @@ def _counts_text(frame, entity) -> str:
     return f"{entity} per K: " + ", ".join(f"K={k}: {t}" for k, t in texts.items())
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports unknown arguments with their command's usage.
+
+    argparse reports arguments that no parser recognised with the top-level usage, which
+    lists the commands but none of their flags. This parser names the command's usage
+    instead, and the closest flag of that command when one is close.
+    """
+
+    # {name: parser} of the commands, set by build_parser.
+    commands = None
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = (self.commands or {}).get(getattr(parsed, "command", None), self)
+            command.error(_unknown_arguments_message(command, unknown))
+        return parsed
+
+
+def _unknown_arguments_message(parser, unknown) -> str:
+    """Say which arguments ``parser`` did not recognise and which flag each may mean."""
+    flags = [option for action in parser._actions for option in action.option_strings
+             if option.startswith("--")]
+    guesses = {}
+    for argument in unknown:
+        name = argument.split("=", 1)[0]
+        close = difflib.get_close_matches(name, flags, n=1, cutoff=0.6)
+        if name.startswith("-") and close:
+            guesses[name] = close[0]
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    if len(guesses) == 1:
+        message += f"; did you mean {next(iter(guesses.values()))}?"
+    elif guesses:
+        pairs = ", ".join(f"{flag} for {name}" for name, flag in guesses.items())
+        message += f"; did you mean {pairs}?"
+    return message
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
     verbose_help = "also log each epoch's training loss and validation error"
@@ -562,13 +751,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threads", type=int, help="torch threads")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)
+    parser.commands = dict(commands.choices)
     return parser
 
 
 def _add_data_arguments(parser, data_help):
     parser.add_argument("--data", help=data_help)
     parser.add_argument("--items-csv", help="items CSV for a ratings CSV file: item_id and "
-                                            "optionally title, genres ('|'-separated), year")
+                                            "optionally title, genres (separated by |, ; "
+                                            "or ,), year")
     parser.add_argument("--users-csv", help="users CSV for a ratings CSV file: user_id and "
                                             "optionally age, gender, occupation, zip_code")
     parser.add_argument("--rating-scale", type=float, nargs=2, metavar=("LOW", "HIGH"),

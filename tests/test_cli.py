@@ -46,7 +46,8 @@ def test_evaluate_prints_and_writes_a_table(tiny_models, tmp_path):
 
 def test_bad_shots_value_is_rejected(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--shots", "zero"]) == 2
-    assert "shots must be 0, a positive integer or 'all', got 'zero'" in capsys.readouterr().err
+    assert "--shots zero is not a support size; pass whole numbers of 0 or more, or 'all'" \
+        in capsys.readouterr().err
 
 
 def test_evaluate_seeds_on_single_models(tiny_models, capsys):
@@ -119,7 +120,7 @@ def test_missing_models_message_repeats_data_flag(tmp_path, capsys):
     assert main(["evaluate", "--data", "sample", "--models", str(tmp_path / "m")]) == 2
     error = capsys.readouterr().err
     assert f"no trained models in '{tmp_path / 'm'}'" in error
-    assert f"'python -m metarec train --data sample --out {tmp_path / 'm'}'" in error
+    assert f"run: python -m metarec train --data sample --out {tmp_path / 'm'}" in error
 
 
 def test_evaluate_new_users_at_zero_shots(tiny_models, capsys):

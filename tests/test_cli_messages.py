@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -64,7 +65,7 @@ def test_cut_year_without_release_years():
     with pytest.raises(ValueError, match="no item has a release year"):
         check_cut_year(items, 1990)
     check_cut_year(items, None)
-    check_cut_year(pd.DataFrame({"item_id": [1], "year": [1990.0]}), 1990)
+    check_cut_year(pd.DataFrame({"item_id": [1, 2], "year": [1980.0, 1990.0]}), 1990)
 
 
 def test_cut_year_help_names_both_scenarios(capsys):
@@ -173,3 +174,140 @@ def test_cut_year_with_new_user_rejected(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "--cut-year 1995 has no effect with --scenario new-user" in error
     assert not (tmp_path / "models").exists()
+
+
+# Findings of a fresh user's trial of the command line ------------------------------------
+
+def own_csv(tmp_path):
+    """Write a 20-rating CSV of four users and an items CSV of its five books."""
+    users = [f"ua{number:03d}" for number in range(1, 5)]
+    items = [f"BK-{number:04d}" for number in range(1, 6)]
+    rows = [f"{user},{item},{1 + (row + column) % 5}"
+            for row, user in enumerate(users) for column, item in enumerate(items)]
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text("\n".join(["user_id,item_id,rating", *rows]) + "\n")
+    books = tmp_path / "books.csv"
+    books.write_text("\n".join(["item_id,title,year",
+                                *(f"{item},Book {n},{1980 + n}" for n, item in
+                                  enumerate(items))]) + "\n")
+    return ratings, books
+
+
+def test_suggested_train_keeps_data_flags(tmp_path, capsys):
+    ratings, books = own_csv(tmp_path)
+    users = tmp_path / "my users.csv"
+    users.write_text("user_id,age\nua001,30\n")
+    assert main(["evaluate", "--data", str(ratings), "--items-csv", str(books),
+                 "--users-csv", str(users), "--rating-scale", "1", "5",
+                 "--max-rejected", "0.2", "--models", str(tmp_path / "none")]) == 2
+    error = capsys.readouterr().err
+    command = (f"python -m metarec train --data {ratings} --items-csv {books} "
+               f"--users-csv '{users}' --rating-scale 1 5 --max-rejected 0.2 "
+               f"--out {tmp_path / 'none'}")
+    assert f"To train models there, run: {command}\n" in error
+
+
+def test_unscored_advice_changes_the_outcome():
+    from argparse import Namespace
+
+    from metarec.cli import _why_unscored
+
+    args = Namespace(query_size=2, min_ratings=3, max_ratings=100, users="test")
+    # One test user with 5 ratings fits no 2-rating query with 5 support ratings, and
+    # no --query-size or --min-ratings changes that.
+    message = _why_unscored(5, args, "user", np.array([5]))
+    assert "(for example --query-size 2 --min-ratings 3)" not in message
+    assert message.endswith("The test user with the most ratings has 5: pass --shots 3 "
+                            "or fewer")
+    # The default 10-rating query: a smaller query and --min-ratings would fit.
+    args = Namespace(query_size=10, min_ratings=13, max_ratings=100, users="test")
+    assert _why_unscored(1, args, "user", np.array([4, 5])).endswith(
+        "The test user with the most ratings has 5: pass --query-size 4 --min-ratings 5")
+    # A user left out by --max-ratings fits once the limit is lifted.
+    args = Namespace(query_size=2, min_ratings=1, max_ratings=4, users="test")
+    assert _why_unscored(1, args, "user", np.array([5])).endswith(
+        "The test user with the most ratings has 5: pass --max-ratings 0")
+    assert "1 support rating." in _why_unscored(1, args, "user", np.array([5]))
+
+
+def test_cut_year_before_first_release(tmp_path, capsys):
+    ratings, books = own_csv(tmp_path)
+    assert main(["train", "--data", str(ratings), "--items-csv", str(books), "--scenario",
+                 "new-user-new-item", "--cut-year", "1980", "--quiet",
+                 "--out", str(tmp_path / "models")]) == 2
+    error = capsys.readouterr().err
+    assert "no item was released before the cut year 1980" in error
+    assert "the earliest release year in the data is 1980" in error
+    assert "(--cut-year) of 1981 or later" in error
+    assert "ratings is empty" not in error
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--min-ratings", "200", "--max-ratings", "100"],
+     "--min-ratings 200 is above --max-ratings 100, so no user could be scored; pass a "
+     "--min-ratings of 100 or less, or a --max-ratings of 200 or more (0 for no limit)"),
+    (["--query-size", "0"], "--query-size must be at least 1, got 0"),
+    (["--max-ratings", "-1"], "--max-ratings must be 0 (no limit) or more, got -1"),
+    (["--shots", "1", "five"], "--shots five is not a support size; pass whole numbers of "
+                               "0 or more, or 'all', such as --shots 1 5 all"),
+    (["--shots", "-2"], "--shots -2 is not a support size"),
+])
+def test_task_flags_named_in_errors(tmp_path, capsys, flags, message):
+    ratings, _ = own_csv(tmp_path)
+    assert main(["evaluate", "--data", str(ratings), "--models", str(tmp_path / "none"),
+                 *flags]) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    for name in ("min_ratings", "max_ratings", "query_size", "shots must"):
+        assert name not in error
+
+
+def test_mistyped_flag_shows_command_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dta", "ratings.csv"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("usage: python -m metarec train ")
+    assert "--data DATA" in error
+    assert error.rstrip().endswith("python -m metarec train: error: unrecognized "
+                                   "arguments: --dta ratings.csv; did you mean --data?")
+
+
+def test_unknown_flag_without_close_match(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--frobnicate"])
+    error = capsys.readouterr().err
+    assert error.startswith("usage: python -m metarec evaluate ")
+    assert error.rstrip().endswith("unrecognized arguments: --frobnicate")
+
+
+def test_train_rejects_folder_of_other_files(tmp_path, capsys):
+    checkout = tmp_path / "checkout"
+    (checkout / ".git").mkdir(parents=True)
+    (checkout / "setup.py").write_text("")
+    assert main(["train", "--quiet", "--out", str(checkout)]) == 2
+    error = capsys.readouterr().err
+    assert (f"--out '{checkout}' contains other files (.git, setup.py) and no metarec "
+            f"models; pass a new or empty folder, such as "
+            f"'{tmp_path / 'checkout-models'}'") in error
+    assert sorted(p.name for p in checkout.iterdir()) == [".git", "setup.py"]
+
+
+def test_models_folder_check_allows_models(tiny_models, tmp_path):
+    from metarec.cli import _check_models_folder
+
+    # A models folder, with or without other files, and seed folders are accepted.
+    _check_models_folder(tiny_models, "--out")
+    runs = tmp_path / "runs"
+    (runs / "seed-0").mkdir(parents=True)
+    (runs / ".teacher.1a2b3c4d.partial.pt").write_text("")
+    _check_models_folder(runs, "--out")
+    _check_models_folder(tmp_path / "new", "--out")
+    # A manifest.json that metarec did not write does not make a models folder.
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "an app"}')
+    with pytest.raises(ValueError, match="contains other files "
+                       r"\(manifest.json\) and no metarec models"):
+        _check_models_folder(web, "--out")

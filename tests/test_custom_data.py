@@ -296,13 +296,15 @@ def test_invalid_user_row_is_rejected(tmp_path, line, reason):
     assert [(r.file, r.line, r.reason) for r in result.rejected] == [("users.csv", 2, reason)]
 
 
-def test_invalid_item_year_is_rejected(tmp_path):
+def test_invalid_item_year_is_left_out(tmp_path):
     good = [f"m{i},Film {i},Drama,1990" for i in range(1, 12)]
     write(tmp_path / "items.csv",
           "\n".join(["item_id,title,genres,year", "m20,Bad,Drama,nineties", *good]) + "\n")
     result = read_csv_dataset(ratings_file(tmp_path, GOOD_ROWS), tmp_path / "items.csv")
-    rejected = [(r.line, r.reason) for r in result.rejected]
-    assert rejected == [(2, "year 'nineties' is not a number")]
+    assert result.rejected == []
+    assert [(w.line, w.message.split(",")[0]) for w in result.warnings] == [
+        (2, "year 'nineties' is not a number")]
+    assert math.isnan(result.dataset.items.set_index("original_id").loc["m20", "year"])
 
 
 @pytest.mark.parametrize("rows, summary", [
@@ -566,9 +568,9 @@ BAD_UPLOADS = {
         ("'mine.csv' is invalid at line 2: expected at least one data row below the "
          "header. Fix the file and upload it again.")),
     "bad items file": (
-        "user_id,item_id,rating\nu1,m1,4\n", ("movies.csv", "item_id,year\nm1,soon\n"),
+        "user_id,item_id,rating\nu1,m1,4\n", ("movies.csv", "item_id,year\n,1994\n"),
         ("'movies.csv' was rejected as a whole because the only data row is invalid. "
-         "Rejected rows: line 2: year 'soon' is not a number. Fix or remove these rows "
+         "Rejected rows: line 2: item_id is empty. Fix or remove these rows "
          "and upload the file again.")),
     "one odd rating": (
         "user_id,item_id,rating\nu1,m1,20\nu2,m1,20\n", None,
@@ -867,8 +869,10 @@ def test_outlying_rating_stretches_inferred_scale():
     assert outliers.tolist() == [11.0]
     # A common scale reached by one stray rating is stretched too.
     assert stretched_scale([1, 2, 3, 4, 5] * 400 + [10])[0] == (1.0, 5.0)
+    # A minority beyond 5 among whole ratings of 1 to 5 stretches it too.
+    assert stretched_scale([1, 2, 3, 4, 5] * 4 + [10])[0] == (1.0, 5.0)
     # Many ratings beyond 5 are a scale of their own, not outliers.
-    assert stretched_scale([1, 2, 3, 4, 5] * 4 + [10]) is None
+    assert stretched_scale([1, 2, 3, 4, 5] * 2 + [6, 7, 8, 9, 10] * 2) is None
     assert stretched_scale(list(range(1, 11)) * 10) is None
 
 

@@ -1,6 +1,7 @@
 """Cold-start scenarios: held-out users and items never reach training."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from metarec.tasks import ALL
@@ -90,3 +91,21 @@ def test_new_user_new_item_trains_and_scores(sample_dataset, tmp_path):
     ranked = evaluate_scenario(recommender, sample_dataset, [1], max_ratings=None,
                                catalogue=True, variants=["student", "user-bias", "random"])
     assert (ranked["recall@10"] > 0).all()
+
+
+def test_cut_year_must_leave_older_items():
+    from metarec.tasks.scenarios import check_cut_year
+
+    items = pd.DataFrame({"item_id": [1, 2, 3], "year": [1980.0, 1985.0, 1990.0]})
+    with pytest.raises(ValueError, match=r"no item was released before the cut year 1980, so "
+                                         r"every item is new .* the earliest release year in "
+                                         r"the data is 1980\. Pass a cut_year \(--cut-year\) "
+                                         r"of 1981 or later"):
+        check_cut_year(items, 1980)
+    check_cut_year(items, 1981)
+    # An item without a year is never new, so it is left to train on.
+    check_cut_year(pd.concat([items, pd.DataFrame({"item_id": [4], "year": [np.nan]})]),
+                   1980)
+    with pytest.raises(ValueError, match="every item was released in 1990, so the cut year "
+                                         "1990 makes every item new"):
+        check_cut_year(pd.DataFrame({"item_id": [1, 2], "year": [1990.0, 1990.0]}), 1990)

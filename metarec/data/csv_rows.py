@@ -24,6 +24,10 @@ COLUMN_ALIASES = {
 DELIMITERS = ",;\t"
 # How many rejected rows an error message lists before it only counts the rest.
 LISTED_REJECTIONS = 20
+# Whole seconds since 1970 stay below this until the year 5138, so a larger timestamp is
+# taken to count milliseconds (or microseconds, or nanoseconds) and is divided by 1,000
+# until it is below it.
+MAX_SECONDS = 10 ** 11
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,26 @@ class RejectedRow:
     file: str
     line: int
     reason: str
+
+
+@dataclass(frozen=True)
+class CsvWarning:
+    """A problem in a CSV file that cost a field or a column, but no row.
+
+    Attributes
+    ----------
+    file : str
+        Name of the file.
+    line : int or None
+        Line number of the row whose field was left out, counting from 1 with the
+        header, or None when a whole column was left out.
+    message : str
+        What was left out, why, and how to keep it.
+    """
+
+    file: str
+    line: int | None
+    message: str
 
 
 class CsvRejectedError(ValueError):
@@ -110,7 +134,9 @@ def normalise_column(name: str) -> str:
 def parse_timestamp(text: str):
     """Return seconds since 1970 from whole seconds or an ISO 8601 date, else None.
 
-    An empty cell gives 0. A date without a time zone is read as UTC.
+    An empty cell gives 0. A date without a time zone is read as UTC. A number of
+    ``MAX_SECONDS`` or more is read as milliseconds (or micro- or nanoseconds) since 1970
+    and rounded down to whole seconds.
     """
     text = text.strip()
     if not text:
@@ -120,7 +146,12 @@ def parse_timestamp(text: str):
     except ValueError:
         pass
     else:
-        return int(value) if math.isfinite(value) and value == int(value) else None
+        if not (math.isfinite(value) and value == int(value)):
+            return None
+        seconds = int(text) if _is_integer_text(text) else int(value)
+        while abs(seconds) >= MAX_SECONDS:
+            seconds //= 1000
+        return seconds
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -128,6 +159,20 @@ def parse_timestamp(text: str):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp())
+
+
+def _is_integer_text(text: str) -> bool:
+    """Return whether ``text`` is a plain integer, which int() reads without rounding."""
+    return text.lstrip("+-").isdigit()
+
+
+def is_milliseconds(text: str) -> bool:
+    """Return whether :func:`parse_timestamp` reads ``text`` as a fraction of a second."""
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and abs(value) >= MAX_SECONDS
 
 
 class TableReader:
@@ -160,6 +205,7 @@ class TableReader:
         self.path = Path(path)
         self.required = tuple(required)
         self.rejected: list[RejectedRow] = []
+        self.warnings: list[CsvWarning] = []
         self.data_rows = 0
         if not self.path.is_file():
             raise FileNotFoundError(f"CSV file '{self.path}' does not exist.")
@@ -243,6 +289,10 @@ class TableReader:
 
     def reject(self, line, reason):
         self.rejected.append(RejectedRow(self.path.name, line, reason))
+
+    def warn(self, line, message):
+        """Record a field (on ``line``) or a column (``line`` None) left out of a kept row."""
+        self.warnings.append(CsvWarning(self.path.name, line, message))
 
     def check_share(self, max_share):
         """Raise if the file has no data row, or more than ``max_share`` were rejected.

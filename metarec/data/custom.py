@@ -2,15 +2,17 @@
 
 The ratings file has the columns ``user_id, item_id, rating`` and optionally
 ``timestamp``. An items file (``item_id`` and optionally ``title``, ``genres`` with
-``|`` between genres, ``year``, ``description``) and a users file (``user_id`` and
-optionally ``age``, ``gender``, ``occupation``, ``zip_code``) may come with it. Ids may
-be any text. The networks index users and items by integer ids, so ids that are not all
-plain integers are numbered 1, 2, ... in order of first appearance, and the original id
-is kept in an ``original_id`` column.
+``|``, ``;`` or ``,`` between genres, ``year``, ``description``) and a users file
+(``user_id`` and optionally ``age``, ``gender``, ``occupation``, ``zip_code``) may come
+with it. Ids may be any text. The networks index users and items by integer ids, so ids
+that are not all plain integers are numbered 1, 2, ... in order of first appearance, and
+the original id is kept in an ``original_id`` column.
 
 Each invalid row is rejected with its line number and the reason. When a file has more
 than ``max_rejected_share`` of its data rows rejected, it is rejected as a whole with
-:class:`CsvRejectedError`.
+:class:`CsvRejectedError`. An invalid value in an optional field that the rest of the
+row does not need (an item's year) is left out instead, and so is an optional column in
+which no value is valid (the timestamps), each with a :class:`CsvWarning`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +29,17 @@ import pandas as pd
 from .csv_rows import (
     LISTED_REJECTIONS,
     CsvRejectedError,
+    CsvWarning,
     RejectedRow,
     TableReader,
+    is_milliseconds,
     parse_timestamp,
 )
 from .dataset import Dataset
 
-__all__ = ["COMMON_SCALES", "CSV_FILES", "CsvImport", "CsvRejectedError", "RatingScaleError",
-           "RejectedRow", "infer_rating_scale", "load_csv_dataset", "log_rejected",
-           "read_csv_dataset", "stretched_scale"]
+__all__ = ["COMMON_SCALES", "CSV_FILES", "CsvImport", "CsvRejectedError", "CsvWarning",
+           "RatingScaleError", "RejectedRow", "infer_rating_scale", "load_csv_dataset",
+           "log_rejected", "log_warnings", "read_csv_dataset", "stretched_scale"]
 logger = logging.getLogger("metarec")
 
 DEFAULT_MAX_REJECTED_SHARE = 0.1
@@ -44,12 +48,18 @@ COMMON_SCALES = ((1.0, 5.0, 1.0), (0.5, 5.0, 0.5), (0.0, 5.0, 0.5), (1.0, 10.0, 
                  (0.0, 10.0, 0.5))
 # At most this share of ratings outside a common scale counts as outliers that stretch it.
 OUTLIER_SHARE = 0.01
+# Up to this larger share counts too when every other rating lies on the common scale's
+# steps, such as one rating in five being 9 among whole ratings of 1 to 5. Data on a
+# scale of 1 to 10 rarely has fewer than a quarter of its ratings above 5.
+MINORITY_SHARE = 0.25
 # File names that make a folder a CSV dataset. Only the ratings file is required.
 CSV_FILES = ("ratings.csv", "items.csv", "users.csv")
 
 _YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
 _INTEGER = re.compile(r"-?[0-9]+")
 _NO_GENRES = "(no genres listed)"
+# Genres may be separated by any of these, as spreadsheets and other tools write them.
+_GENRE_SEPARATORS = re.compile(r"[|;,]")
 
 
 class RatingScaleError(ValueError):
@@ -73,10 +83,20 @@ class RatingScaleError(ValueError):
 
 @dataclass(frozen=True)
 class CsvImport:
-    """A dataset read from CSV files and the rows that were left out of it."""
+    """A dataset read from CSV files, the rows left out of it and the fields left out.
+
+    Attributes
+    ----------
+    dataset : Dataset
+    rejected : list of RejectedRow
+        Rows left out, in file order.
+    warnings : list of CsvWarning
+        Fields and columns left out of rows that were kept.
+    """
 
     dataset: Dataset
     rejected: list
+    warnings: list = field(default_factory=list)
 
 
 def load_csv_dataset(ratings, items=None, users=None, **options) -> Dataset:
@@ -87,6 +107,7 @@ def load_csv_dataset(ratings, items=None, users=None, **options) -> Dataset:
     Dataset
     """
     result = read_csv_dataset(ratings, items, users, **options)
+    log_warnings(result.warnings)
     log_rejected(result.rejected)
     return result.dataset
 
@@ -99,6 +120,15 @@ def log_rejected(rejected):
         logger.warning("rejected %d more rows", len(rejected) - LISTED_REJECTIONS)
 
 
+def log_warnings(warnings):
+    """Log each left-out field or column as a warning, the first ``LISTED_REJECTIONS``."""
+    for warning in warnings[:LISTED_REJECTIONS]:
+        where = f", line {warning.line}" if warning.line is not None else ""
+        logger.warning("%s%s: %s", warning.file, where, warning.message)
+    if len(warnings) > LISTED_REJECTIONS:
+        logger.warning("left out %d more fields", len(warnings) - LISTED_REJECTIONS)
+
+
 def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
                      rating_scale=None, max_rejected_share=DEFAULT_MAX_REJECTED_SHARE,
                      encoding=None) -> CsvImport:
@@ -108,7 +138,9 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     ----------
     ratings : str or path-like
         CSV with a header naming ``user_id``, ``item_id``, ``rating`` and optionally
-        ``timestamp`` (seconds since the epoch, or an ISO 8601 date). Without a header,
+        ``timestamp`` (seconds since the epoch, or an ISO 8601 date). Timestamps too
+        large for seconds are read as milliseconds (or micro- or nanoseconds). A
+        timestamp column without a single valid value is left out. Without a header,
         the columns must come in that order. ``userId``, ``movieId`` and similar
         spellings are accepted as column names.
     items, users : str or path-like, optional
@@ -132,7 +164,8 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     Returns
     -------
     CsvImport
-        The dataset and every rejected row, in file order.
+        The dataset, every rejected row in file order, and the fields and columns left
+        out of kept rows.
 
     Raises
     ------
@@ -160,8 +193,7 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     # Parse each file. Rows that break a rule of their own file are rejected here.
     item_table = _read_items(Path(items).expanduser(), **options) if items else None
     user_table = _read_users(Path(users).expanduser(), **options) if users else None
-    rating_rows, rejected, total = _read_ratings(ratings, rating_scale, item_table,
-                                                 **options)
+    rating_rows, reader = _read_ratings(ratings, rating_scale, item_table, **options)
 
     # Number the ids, then build the frames the rest of metarec reads.
     scale = rating_scale or infer_rating_scale(row[3] for row in rating_rows)
@@ -172,10 +204,8 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     stretched = None if rating_scale else stretched_scale([row[3] for row in rating_rows],
                                                          scale)
     if stretched is not None:
-        narrower, outliers = stretched
-        logger.warning("%s: %d of %d ratings lie outside %g to %g, so the rating scale is "
-                       "%g to %g; fix those ratings or pass the rating scale if that is "
-                       "wrong", ratings, outliers.size, len(rating_rows), *narrower, *scale)
+        logger.warning("%s: %s", ratings, _stretched_message(*stretched, len(rating_rows),
+                                                             scale))
     item_ids = _number_ids([*(item_table.ids if item_table else []),
                             *(row[2] for row in rating_rows)])
     user_ids = _number_ids(row[1] for row in rating_rows)
@@ -188,8 +218,9 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
     item_frame, genres = _item_frame(item_ids, item_table)
     user_frame, occupations = _user_frame(user_ids, user_table)
 
-    all_rejected = [*(item_table.rejected if item_table else []),
-                    *(user_table.rejected if user_table else []), *rejected]
+    tables = [table for table in (item_table, user_table) if table is not None]
+    all_rejected = [*(row for table in tables for row in table.rejected), *reader.rejected]
+    warnings = [*(row for table in tables for row in table.warnings), *reader.warnings]
     dataset = Dataset(
         name=name or ratings.stem,
         ratings=frame,
@@ -201,8 +232,8 @@ def read_csv_dataset(ratings, items=None, users=None, *, name=None, source=None,
         source=str(source or ratings),
     )
     logger.info("read %s: %d of %d rating rows kept, rating scale %g to %g",
-                ratings, len(frame), total, *scale)
-    return CsvImport(dataset, all_rejected)
+                ratings, len(frame), reader.data_rows, *scale)
+    return CsvImport(dataset, all_rejected, warnings)
 
 
 def infer_rating_scale(values) -> tuple[float, float]:
@@ -236,25 +267,45 @@ def infer_rating_scale(values) -> tuple[float, float]:
     return (low, high)
 
 
-def stretched_scale(values, scale=None, max_share=OUTLIER_SHARE):
+def stretched_scale(values, scale=None, max_share=OUTLIER_SHARE,
+                    max_share_on_steps=MINORITY_SHARE):
     """Return the common scale that a few outlying ratings stretch into ``scale``, or None.
 
     Returns ``(narrower, outliers)``: the first of ``COMMON_SCALES`` inside ``scale``
-    that leaves out at least one and at most ``max_share`` of ``values``, and the
-    values it leaves out. Returns None when there is no such scale. ``scale`` defaults
-    to :func:`infer_rating_scale` of ``values``.
+    that leaves out at least one of ``values`` and at most ``max_share`` of them, or at
+    most ``max_share_on_steps`` when the values it keeps all lie on its steps. The
+    second item is the values it leaves out. Returns None when there is no such scale.
+    ``scale`` defaults to :func:`infer_rating_scale` of ``values``.
     """
     values = np.fromiter(values, dtype=float)
     if values.size == 0:
         return None
     low, high = scale or infer_rating_scale(values)
-    for lowest, highest, _ in COMMON_SCALES:
+    for lowest, highest, step in COMMON_SCALES:
         if (lowest, highest) == (low, high) or not low <= lowest < highest <= high:
             continue
-        outside = values[(values < lowest) | (values > highest)]
-        if 0 < outside.size <= max_share * values.size:
-            return (lowest, highest), outside
+        outside = (values < lowest) | (values > highest)
+        share = outside.sum() / values.size
+        if share == 0 or share > max(max_share, max_share_on_steps):
+            continue
+        steps = (values[~outside] - lowest) / step
+        if share <= max_share or np.allclose(steps, np.round(steps)):
+            return (lowest, highest), values[outside]
     return None
+
+
+def _stretched_message(narrower, outliers, count, scale) -> str:
+    """Say which ratings stretch the common scale ``narrower`` into ``scale``, and the fix."""
+    values = np.unique(outliers)
+    listed = ", ".join(f"{value:g}" for value in values[:5])
+    more = f" and {values.size - 5} more values" if values.size > 5 else ""
+    common = f"{narrower[0]:g} to {narrower[1]:g}"
+    low, high = scale
+    return (f"{outliers.size:,} of {count:,} ratings lie outside {common}: {listed}{more}, "
+            f"so the rating scale is {low:g} to {high:g}. If the scale is {common}, fix or "
+            f"remove those ratings (--rating-scale {narrower[0]:g} {narrower[1]:g} rejects "
+            f"them); if it is {low:g} to {high:g}, pass --rating-scale {low:g} {high:g} "
+            f"(rating_scale=({low:g}, {high:g}) in Python) to confirm it")
 
 
 def _check_scale(scale) -> tuple[float, float]:
@@ -277,33 +328,41 @@ _RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 
 
 def _read_ratings(path, scale, item_table, max_share, encoding):
-    """Return ``(rows, rejected, data_rows)``, each row ``(line, user, item, rating, time)``.
+    """Return ``(rows, reader)``, each row ``(line, user, item, rating, time)``.
+
+    The reader contains the rejected rows, the warnings and the number of data rows.
+    Timestamps are all left out, with a warning, when none is valid.
 
     Raises CsvRejectedError if too many rows are invalid, counting ratings of items that
     the items file does not list.
     """
     reader = TableReader(path, required=_RATING_COLUMNS[:3], optional=_RATING_COLUMNS[3:],
                          encoding=encoding, headerless=_RATING_COLUMNS)
+    records = [(line, record["user_id"], record["item_id"], record["rating"],
+                record.get("timestamp", "")) for line, record in reader.records()]
+    times = [parse_timestamp(record[4]) for record in records]
+    if _timestamps_unreadable(records, times, reader):
+        times = [0] * len(records)
+    _note_milliseconds(records, times)
+
     known_items = set(item_table.ids) if item_table else None
     rows, first_line = [], {}
-    for line, record in reader.records():
-        user, item = record["user_id"], record["item_id"]
+    for (line, user, item, rating_text, time_text), timestamp in zip(records, times):
         try:
-            rating = float(record["rating"])
+            rating = float(rating_text)
         except ValueError:
-            reader.reject(line, f"rating {record['rating']!r} is not a number")
+            reader.reject(line, f"rating {rating_text!r} is not a number")
             continue
         if not math.isfinite(rating):
-            reader.reject(line, f"rating {record['rating']!r} is not a finite number")
+            reader.reject(line, f"rating {rating_text!r} is not a finite number")
             continue
         if scale and not scale[0] <= rating <= scale[1]:
             reader.reject(line, f"rating {rating:g} is outside the scale {scale[0]:g} to "
                                 f"{scale[1]:g}")
             continue
-        timestamp = parse_timestamp(record.get("timestamp", ""))
         if timestamp is None:
-            reader.reject(line, f"timestamp {record['timestamp']!r} is neither whole "
-                                f"seconds since 1970 nor an ISO 8601 date")
+            reader.reject(line, f"timestamp {time_text!r} is neither whole seconds since "
+                                f"1970 nor an ISO 8601 date")
             continue
         if known_items is not None and item not in known_items:
             reader.reject(line, f"item {item!r} is not in {item_table.path.name}")
@@ -314,8 +373,39 @@ def _read_ratings(path, scale, item_table, max_share, encoding):
             continue
         first_line[user, item] = line
         rows.append((line, user, item, rating, timestamp))
+    # Rows with the wrong number of fields were rejected while the file was read, the
+    # others here, so put them back in file order.
+    reader.rejected.sort(key=lambda row: row.line)
     reader.check_share(max_share)
-    return rows, reader.rejected, reader.data_rows
+    return rows, reader
+
+
+def _timestamps_unreadable(records, times, reader) -> bool:
+    """Return whether no filled timestamp is valid, after warning that the column is left out.
+
+    The timestamp column is optional, so a column in a format metarec does not read,
+    such as US dates (02/06/2021, which could be 2 June too), costs the times and no row.
+    """
+    filled = [(record, time) for record, time in zip(records, times) if record[4]]
+    if not filled or any(time is not None for _, time in filled):
+        return False
+    (line, *_, example), _ = filled[0]
+    reader.warn(None, f"column 'timestamp' is left out because none of its {len(filled):,} "
+                      f"values is whole seconds since 1970 or an ISO 8601 date, such as "
+                      f"{example!r} on line {line}; write the times as seconds or as "
+                      f"YYYY-MM-DD dates to keep them")
+    return True
+
+
+def _note_milliseconds(records, times):
+    """Log how many timestamps were read as milliseconds (or finer) since 1970."""
+    scaled = [(record, time) for record, time in zip(records, times)
+              if time is not None and is_milliseconds(record[4])]
+    if scaled:
+        (line, *_, text), seconds = scaled[0]
+        logger.info("%d timestamps are too large for seconds since 1970, so they are read "
+                    "as milliseconds (or finer): %s on line %d is %s UTC", len(scaled), text,
+                    line, pd.Timestamp(seconds, unit="s").isoformat())
 
 
 # Items and users -----------------------------------------------------------------------
@@ -328,6 +418,7 @@ class _Table:
     ids: list
     values: dict
     rejected: list
+    warnings: list
 
 
 def _read_items(path, max_share, encoding) -> _Table:
@@ -343,23 +434,25 @@ def _read_items(path, max_share, encoding) -> _Table:
             continue
         title = record.get("title", "").strip() or item
         year_text = record.get("year", "").strip()
+        year = float("nan")
         if year_text:
             try:
                 year = float(year_text)
             except ValueError:
-                reader.reject(line, f"year {year_text!r} is not a number")
-                continue
+                reader.warn(line, f"year {year_text!r} is not a number, so item {item!r} "
+                                  f"is kept with an unknown year; write the year as a "
+                                  f"number such as 1994")
         else:
             match = _YEAR_IN_TITLE.search(title)
             year = float(match.group(1)) if match else float("nan")
         genres = tuple(dict.fromkeys(
-            name.strip() for name in record.get("genres", "").split("|")
+            name.strip() for name in _GENRE_SEPARATORS.split(record.get("genres", ""))
             if name.strip() and name.strip() != _NO_GENRES))
         ids.append(item)
         values[item] = {"line": line, "title": title, "year": year, "genres": genres,
                         "description": record.get("description", "")}
     reader.check_share(max_share)
-    return _Table(path, ids, values, reader.rejected)
+    return _Table(path, ids, values, reader.rejected, reader.warnings)
 
 
 _GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F"}
@@ -397,7 +490,7 @@ def _read_users(path, max_share, encoding) -> _Table:
                         "occupation": record.get("occupation", "").strip(),
                         "zip_code": record.get("zip_code", "").strip()}
     reader.check_share(max_share)
-    return _Table(path, ids, values, reader.rejected)
+    return _Table(path, ids, values, reader.rejected, reader.warnings)
 
 
 # Frames ---------------------------------------------------------------------------------

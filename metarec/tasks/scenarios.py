@@ -26,10 +26,11 @@ NEW_ITEM_SHARE = 0.2
 
 
 def check_cut_year(items, cut_year):
-    """Raise ValueError when no item of ``items`` is released in or after ``cut_year``.
+    """Raise ValueError when ``cut_year`` makes no item of ``items`` new, or every item.
 
-    Without a new item there are no validation or test items, so training could not
-    start. None (the default cut year, or random new items) always passes.
+    Without a new item there are no validation or test items, and without an older item
+    there are no training ratings, so training could not start. None (the default cut
+    year, or random new items) always passes.
     """
     if cut_year is None:
         return
@@ -46,6 +47,21 @@ def check_cut_year(items, cut_year):
             f"new: the latest release year in the data is {latest:.0f}. Pass a cut_year "
             f"(--cut-year) of {latest:.0f} or earlier, or leave it out for the year that "
             f"makes about {NEW_ITEM_SHARE:.0%} of items new")
+    # Items without a year are never new, so they alone keep some items to train on.
+    earliest = years.min()
+    if len(years) < len(items) or earliest < cut_year:
+        return
+    if earliest == latest:
+        raise ValueError(
+            f"every item was released in {earliest:.0f}, so the cut year {cut_year:g} makes "
+            f"every item new and none is left to train on, and no other cut year splits "
+            f"them; remove the year column to hold out a random {NEW_ITEM_SHARE:.0%} of "
+            f"items as new")
+    raise ValueError(
+        f"no item was released before the cut year {cut_year:g}, so every item is new and "
+        f"none is left to train on: the earliest release year in the data is "
+        f"{earliest:.0f}. Pass a cut_year (--cut-year) of {earliest + 1:.0f} or later, or "
+        f"leave it out for the year that makes about {NEW_ITEM_SHARE:.0%} of items new")
 
 
 def _check_scenario(scenario):
