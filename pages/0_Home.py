@@ -5,6 +5,8 @@ import streamlit as st
 from metarec.serving.store import ModelsDirectoryError, read_manifest
 from metarec.ui.manifest import validation_table, variant_table
 from metarec.ui.state import (
+    item_models_instead,
+    missing_models_message,
     models_dir_for,
     recommender_or_message,
     selected_dataset,
@@ -55,10 +57,16 @@ def training_controls(button_label):
             st.rerun()
 
 
+instead = item_models_instead(models_dir)
+if instead is not None:
+    # No training offered: 'python -m metarec evaluate' reads a folder's item models
+    # first, so user models trained beside them would be hidden from it.
+    st.error(instead)
+    st.stop()
 try:
     manifest = read_manifest(models_dir)
 except ModelsDirectoryError:
-    st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet.")
+    st.info(missing_models_message(dataset, "Train them below."))
     training_controls("Train models")
     st.stop()
 

@@ -15,19 +15,80 @@ from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import ItemRecommender
 from ..serving.store import ModelsDirectoryError
 from .item_compare import ItemComparison, compare_item_variants
-from .state import models_dir_for, progress_bar, training_runs
+from ..serving.store import MANIFEST
+from .state import (
+    ITEM_MODELS_DIR_ENV,
+    dashboard_advice,
+    data_models_dir,
+    models_dir_for,
+    other_data_sentence,
+    progress_bar,
+    trained_scenario,
+    training_runs,
+)
 
 logger = logging.getLogger("metarec")
 
-ITEM_MODELS_DIR_ENV = "METAREC_ITEM_MODELS_DIR"
 ITEMS_SUBDIR = "items"
 
 
+def configured_item_models_dir(dataset: Dataset) -> Path:
+    """Return ``METAREC_ITEM_MODELS_DIR`` if set, else the ``items`` folder of the models.
+
+    A ``METAREC_ITEM_MODELS_DIR`` that contains user models and no item models is
+    replaced by its ``items`` folder, where item models go by default. Without the
+    variable, a models folder that contains item models itself (written by ``train
+    --scenario new-item``) is used as it is.
+    """
+    if not os.environ.get(ITEM_MODELS_DIR_ENV):
+        models_dir = models_dir_for(dataset)
+        if (models_dir / ITEM_MANIFEST).is_file():
+            return models_dir
+        return models_dir / ITEMS_SUBDIR
+    folder = Path(os.environ[ITEM_MODELS_DIR_ENV]).expanduser()
+    if user_models_instead(folder):
+        return folder / ITEMS_SUBDIR
+    return folder
+
+
 def item_models_dir_for(dataset: Dataset) -> Path:
-    """Return ``METAREC_ITEM_MODELS_DIR`` if set, else the ``items`` folder of the models."""
+    """Return the folder of the item models of ``dataset``.
+
+    That is :func:`configured_item_models_dir`, or a subfolder of it when it contains
+    item models trained on other data, so that training for this data never replaces them.
+    """
+    return data_models_dir(configured_item_models_dir(dataset), ITEM_MANIFEST, dataset)
+
+
+def user_models_instead(folder: Path) -> bool:
+    """Return whether ``folder`` contains user models and no item models."""
+    return (folder / MANIFEST).is_file() and not (folder / ITEM_MANIFEST).is_file()
+
+
+def missing_item_models_message(dataset: Dataset, next_step: str) -> str:
+    """Return that there are no item models for ``dataset`` yet, where they go and why.
+
+    ``next_step`` is a sentence on how to train them, put before the advice on
+    ``METAREC_ITEM_MODELS_DIR``.
+    """
+    directory = item_models_dir_for(dataset)
+    configured = configured_item_models_dir(dataset)
+    text = f"No item models for {dataset.name!r} in '{directory}' yet."
+    from_env = Path(os.environ.get(ITEM_MODELS_DIR_ENV, "")).expanduser()
+    if os.environ.get(ITEM_MODELS_DIR_ENV) and configured != from_env:
+        scenario = trained_scenario(from_env, MANIFEST)
+        text += (f" '{from_env}', set by {ITEM_MODELS_DIR_ENV}, contains models trained "
+                 f"for scenario {scenario!r}: user models, not item models. So the item "
+                 f"models go to its '{ITEMS_SUBDIR}' subfolder, as they do beside any user "
+                 "models.")
+    text += other_data_sentence(configured, directory, ITEM_MANIFEST, "item models")
+    text += f" {next_step}"
     if os.environ.get(ITEM_MODELS_DIR_ENV):
-        return Path(os.environ[ITEM_MODELS_DIR_ENV]).expanduser()
-    return models_dir_for(dataset) / ITEMS_SUBDIR
+        return (f"{text} The dashboard reads item models from {ITEM_MODELS_DIR_ENV} "
+                f"('{from_env}'). To use item models trained elsewhere, set it to their "
+                "folder and restart the dashboard.")
+    return (f"{text} To use item models trained elsewhere, set {ITEM_MODELS_DIR_ENV} to "
+            "their folder and restart the dashboard.")
 
 
 def _manifest_stamp(directory: Path):
@@ -75,10 +136,9 @@ def item_recommender_or_message(dataset: Dataset) -> ItemRecommender | None:
     except ModelsDirectoryError as error:
         logger.warning("no usable item models in %s: %s", directory, error)
         if (directory / ITEM_MANIFEST).is_file():
-            st.error(str(error))
+            st.error(dashboard_advice(str(error), "item models", ITEM_MODELS_DIR_ENV))
         else:
-            st.info(f"No item models for {dataset.name!r} in '{directory}' yet. Train them "
-                    "below.")
+            st.info(missing_item_models_message(dataset, "Train them below."))
         return None
     except (OSError, RuntimeError, KeyError) as error:
         # A damaged file: torch raises RuntimeError, a manifest missing fields KeyError.

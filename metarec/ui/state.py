@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,8 @@ import torch
 
 from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
 from ..data import DATA_DIR_ENV, DataPathError, Dataset, registry
+from ..data.custom import CSV_FILES
+from ..serving.item_store import ITEM_MANIFEST
 from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
 from . import upload
@@ -26,6 +29,13 @@ ML1M_FOLDER, DOWNLOAD, UPLOAD = "MovieLens-1M folder", "Download MovieLens", "Yo
 DATA_SOURCE_KEY = "data.source"
 DATA_FOLDER_KEY = "data.folder"
 ML1M_FOLDER_KEY = "data.ml1m_folder"
+ITEM_MODELS_DIR_ENV = "METAREC_ITEM_MODELS_DIR"
+# When a models folder contains the models of other data, those of each further data set
+# go to a subfolder of this folder, named after the data set and its fingerprint.
+OTHER_DATA_SUBDIR = "by-data"
+# Session-state keys where the New user and New item pages keep the ratings a person
+# entered, as {data source: {id: rating}}, with the page that shows them.
+ENTERED_RATINGS = {"new_user.ratings": "New user", "new_item.ratings": "New item"}
 
 
 # Remembered widgets ----------------------------------------------------------------------
@@ -93,7 +103,22 @@ def dataset_controls() -> Path | None:
     if not folder.strip():
         sidebar.info(f"Type the path of a folder in the {label} layout.")
         return None
-    return Path(folder.strip()).expanduser()
+    path = Path(folder.strip()).expanduser()
+    csv_reports(path)
+    return path
+
+
+def csv_reports(path: Path):
+    """Show the rating scale and rejected rows of CSV data at a typed path, like uploads."""
+    try:
+        layout = registry.detect_layout(path) if path.exists() else None
+    except (DataPathError, OSError):
+        # selected_dataset shows why the path cannot be read.
+        return
+    if layout == "csv":
+        stamp = _files_stamp(path)
+        upload.inferred_scale_report(path, stamp)
+        upload.rejected_rows_report(path, stamp)
 
 
 def _files_stamp(path) -> tuple:
@@ -165,7 +190,40 @@ def selected_dataset() -> Dataset | None:
         st.error(f"Could not load the ratings data. {message}")
         return None
     st.sidebar.caption(dataset.summary())
+    kept = kept_ratings_text(dataset)
+    if kept:
+        st.sidebar.info(kept)
     return dataset
+
+
+def kept_ratings_text(dataset: Dataset) -> str | None:
+    """Return where the ratings entered for other data are, or None.
+
+    The pages keep a person's ratings per data source, so choosing other data shows none
+    of them. The sentence names those kept for other data on each page where ``dataset``
+    has no ratings yet, and states that they come back with their data.
+    """
+    kept = []
+    for key, page in ENTERED_RATINGS.items():
+        by_source = st.session_state.get(key) or {}
+        if by_source.get(dataset.source):
+            continue
+        for source, ratings in by_source.items():
+            if source != dataset.source and ratings:
+                count = "1 rating" if len(ratings) == 1 else f"{len(ratings)} ratings"
+                kept.append(f"{count} on {page} for '{data_label(source)}'")
+    if not kept:
+        return None
+    return ("Ratings you entered for other data are kept: " + ", ".join(kept) + ". They "
+            "come back when you choose that data again.")
+
+
+def data_label(source) -> str:
+    """Return the name shown for a data source: for an upload, its ratings file's name."""
+    names = upload.uploaded_names(source)
+    if names:
+        return names[CSV_FILES[0]]
+    return Path(source).name
 
 
 def data_path_advice(folders) -> str:
@@ -198,8 +256,141 @@ def _freeze_long_lived_objects():
 # Models ----------------------------------------------------------------------------------
 
 def models_dir_for(dataset: Dataset) -> Path:
-    """Return ``METAREC_MODELS_DIR`` if set, else ``models/<dataset name>``."""
-    return resolve_models_dir(None, dataset.name)
+    """Return the folder of the models of ``dataset``.
+
+    That is ``METAREC_MODELS_DIR`` if set, else ``models/<dataset name>``, unless that
+    folder contains models trained on other data. Then it is a subfolder of it
+    (:func:`data_models_dir`), so that training for this data never replaces them.
+    """
+    return data_models_dir(resolve_models_dir(None, dataset.name), MANIFEST, dataset)
+
+
+def data_models_dir(configured: Path, manifest_name: str, dataset: Dataset) -> Path:
+    """Return ``configured``, or a subfolder of it when it contains other data's models.
+
+    ``manifest_name`` is the manifest of the kind of models looked for (``MANIFEST`` or
+    ``ITEM_MANIFEST``). The subfolder is ``by-data/<name>-<fingerprint start>``, so two
+    data sets of one name, such as an upload and its edited version, get one each.
+    """
+    trained_on = trained_on_data(configured, manifest_name)
+    fingerprint = dataset_fingerprint(dataset)
+    if trained_on is None or trained_on["fingerprint"] == fingerprint:
+        return configured
+    return configured / OTHER_DATA_SUBDIR / f"{dataset.name}-{fingerprint[:12]}"
+
+
+def trained_on_data(folder: Path, manifest_name: str) -> dict | None:
+    """Return the ``dataset`` entry of a models folder's manifest.
+
+    Returns None when the manifest is missing or unreadable, so that loading reports why.
+    """
+    path = Path(folder) / manifest_name
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read_trained_on(str(path), stamp)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _read_trained_on(path: str, stamp) -> dict | None:
+    try:
+        manifest = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    trained_on = manifest.get("dataset") if isinstance(manifest, dict) else None
+    if not isinstance(trained_on, dict):
+        return None
+    if not isinstance(trained_on.get("fingerprint"), str):
+        return None
+    return trained_on
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _fingerprint(dataset_id: int, source: str, stamp: tuple, _dataset: Dataset) -> str:
+    return _dataset.fingerprint()
+
+
+def dataset_fingerprint(dataset: Dataset) -> str:
+    """Return :meth:`Dataset.fingerprint`, computed once per loaded version of the data.
+
+    The shared datasets of :func:`load_dataset` live on, so their ``id`` stays theirs,
+    and the source and file stamps tell apart a new object that reuses a freed ``id``.
+    """
+    return _fingerprint(id(dataset), dataset.source, _files_stamp(dataset.source), dataset)
+
+
+def trained_scenario(folder: Path, manifest_name: str) -> str:
+    """Return the scenario that the models in ``folder`` were trained for."""
+    from ..evaluation.evaluate import saved_scenario
+
+    try:
+        return saved_scenario(json.loads((folder / manifest_name).read_text())).scenario
+    except (OSError, ValueError, KeyError, TypeError):
+        return "new-item" if manifest_name == ITEM_MANIFEST else "new-user"
+
+
+def item_models_instead(folder: Path) -> str | None:
+    """Return why ``folder`` has no user models but item models, or None.
+
+    The user models' pages cannot use item models, and training user models beside them
+    would make ``python -m metarec evaluate`` read the item models of that folder.
+    """
+    folder = Path(folder)
+    if (folder / MANIFEST).is_file() or not (folder / ITEM_MANIFEST).is_file():
+        return None
+    source = (f", set by {MODELS_DIR_ENV}," if os.environ.get(MODELS_DIR_ENV) else "")
+    scenario = trained_scenario(folder, ITEM_MANIFEST)
+    return (f"The models in '{folder}'{source} were trained for scenario {scenario!r}: "
+            "they are item models for the New item page, not the user models this page "
+            f"needs. Set {MODELS_DIR_ENV} to a folder of user models, or to an empty "
+            f"folder to train them there, and {ITEM_MODELS_DIR_ENV} to '{folder}'. Then "
+            "restart the dashboard.")
+
+
+def missing_models_message(dataset: Dataset, next_step: str) -> str:
+    """Return that there are no models for ``dataset`` yet, where they go and why.
+
+    ``next_step`` is a sentence on how to train them, put before the advice on
+    ``METAREC_MODELS_DIR``.
+    """
+    models_dir = models_dir_for(dataset)
+    configured = resolve_models_dir(None, dataset.name)
+    text = f"No trained models for {dataset.name!r} in '{models_dir}' yet."
+    text += other_data_sentence(configured, models_dir, MANIFEST, "models")
+    text += f" {next_step}"
+    if os.environ.get(MODELS_DIR_ENV):
+        return (f"{text} The dashboard reads models from {MODELS_DIR_ENV} "
+                f"('{configured}'). To use models trained elsewhere, set it to their "
+                "folder and restart the dashboard.")
+    return (f"{text} To use models trained elsewhere, set {MODELS_DIR_ENV} to their folder "
+            "and restart the dashboard.")
+
+
+def other_data_sentence(configured: Path, models_dir: Path, manifest_name: str,
+                        models_kind: str) -> str:
+    """Return why ``models_dir`` is a subfolder of ``configured``, or "" when it is not."""
+    trained_on = trained_on_data(configured, manifest_name)
+    if Path(models_dir) == Path(configured) or trained_on is None:
+        return ""
+    ratings = trained_on.get("ratings")
+    count = f"{ratings:,} ratings, " if isinstance(ratings, int) else ""
+    return (f" '{configured}' contains {models_kind} trained on "
+            f"{trained_on.get('name', 'unnamed data')!r} ({count}fingerprint "
+            f"{trained_on['fingerprint'][:12]}), other data, so the {models_kind} of this "
+            "data go to a subfolder of their own.")
+
+
+def dashboard_advice(message: str, models_kind: str, env: str) -> str:
+    """Return a loading error with advice that fits the dashboard.
+
+    :func:`metarec.serving.store.other_data_message` ends with advice to pick a models
+    folder, which only the command line can do.
+    """
+    cli_advice = f"Train {models_kind} for this dataset or pick its models folder."
+    return message.replace(
+        cli_advice, f"Train {models_kind} for this data, or set {env} to the folder of "
+                    f"{models_kind} trained on it and restart the dashboard.")
 
 
 def _manifest_stamp(models_dir: Path):
@@ -281,15 +472,14 @@ def recommender_or_message(dataset: Dataset) -> Recommender | None:
         return load_recommender(dataset)
     except ModelsDirectoryError as error:
         logger.warning("no usable models in %s: %s", models_dir, error)
-        if not (models_dir / MANIFEST).is_file():
-            st.info(f"No trained models for {dataset.name!r} in '{models_dir}' yet. "
-                    "Train them on the home page.")
+        instead = item_models_instead(models_dir)
+        if instead is not None:
+            st.error(instead)
             return None
-        st.error(str(error))
-        if os.environ.get(MODELS_DIR_ENV):
-            st.caption(f"The dashboard reads models from {MODELS_DIR_ENV} ('{models_dir}') "
-                       f"for every dataset. Unset it to use models/{dataset.name}, or point "
-                       "it at models trained on this data.")
+        if not (models_dir / MANIFEST).is_file():
+            st.info(missing_models_message(dataset, "Train them on the home page."))
+            return None
+        st.error(dashboard_advice(str(error), "models", MODELS_DIR_ENV))
         return None
     except (OSError, RuntimeError, KeyError) as error:
         # A damaged file: torch raises RuntimeError, a manifest missing fields KeyError.
@@ -310,6 +500,9 @@ def train_with_progress(dataset: Dataset, epochs=None) -> Path:
     from ..pipeline import train_models
 
     models_dir = models_dir_for(dataset)
+    instead = item_models_instead(models_dir)
+    if instead is not None:
+        raise ValueError(instead)
 
     def train(report):
         path = train_models(dataset, models_dir, epochs=epochs, callback=report)

@@ -108,9 +108,10 @@ def download_controls(remembered) -> Path | None:
 def csv_upload_controls() -> Path | None:
     """Draw uploads for a ratings CSV and optional items and users CSVs.
 
-    Returns the folder the files were saved to: the latest upload, or the one saved
-    earlier in this session while the widgets are empty (after a page switch). With a
-    valid rating scale set, that is a copy of the folder that records the scale.
+    Returns the folder the files were saved to, or None before any ratings upload. An
+    empty upload box (after a page switch, which empties every box) keeps the file
+    uploaded earlier in this session, so replacing only the ratings keeps the items and
+    users files. With a valid rating scale set, the folder is a copy that records it.
     """
     sidebar = st.sidebar
     ratings = sidebar.file_uploader(
@@ -118,31 +119,40 @@ def csv_upload_controls() -> Path | None:
         help="Columns user_id, item_id, rating and optionally timestamp. Ids may be any "
              "text. The rating scale is read from the data unless you set it below.")
     # Filled once the files are read, so that the note sits under the ratings upload.
-    files_note = sidebar.empty()
+    files_note = sidebar.container()
     items = sidebar.file_uploader(
         "Items CSV (optional)", type="csv", key=f"{UPLOAD_KEY}.items",
-        help="Columns item_id and optionally title, genres (separated by |) and year.")
+        on_change=_forget_removed_file, args=(CSV_FILES[1],),
+        help="Columns item_id and optionally title, genres (separated by |, ; or ,) and "
+             "year.")
     users = sidebar.file_uploader(
         "Users CSV (optional)", type="csv", key=f"{UPLOAD_KEY}.users",
+        on_change=_forget_removed_file, args=(CSV_FILES[2],),
         help="Columns user_id and optionally age, gender, occupation and zip_code.")
     scale = rating_scale_controls()
 
-    if ratings is not None:
-        folder = save_upload(ratings.name, ratings.getvalue(),
-                             items.getvalue() if items is not None else None,
-                             users.getvalue() if users is not None else None,
-                             items_name=items.name if items is not None else None,
-                             users_name=users.name if users is not None else None)
-        st.session_state[UPLOADED_FOLDER_KEY] = str(folder)
-        files_note.caption(used_files_text(ratings, items, users))
-    elif UPLOADED_FOLDER_KEY in st.session_state:
-        folder = Path(st.session_state[UPLOADED_FOLDER_KEY])
-        name = (uploaded_names(folder) or {}).get(CSV_FILES[0], folder.name)
-        sidebar.caption(f"Using the ratings uploaded earlier ('{name}'). Upload "
-                        "another file to replace them.")
-    else:
-        sidebar.info("Upload a ratings CSV to use your own data.")
+    uploads = dict(zip(CSV_FILES, (ratings, items, users)))
+    earlier = Path(st.session_state.get(UPLOADED_FOLDER_KEY) or "")
+    if not (earlier / CSV_FILES[0]).is_file():
+        # Nothing was uploaded yet, or the cache folder was deleted since.
+        earlier = None
+    if ratings is None and earlier is None:
+        waiting = [upload.name for upload in (items, users) if upload is not None]
+        sidebar.info("Upload a ratings CSV to use your own data."
+                     + (f" {' and '.join(map(repr, waiting))} will be used with it."
+                        if waiting else ""))
         return None
+    if any(upload is not None for upload in uploads.values()):
+        folder = merge_upload(uploads, earlier)
+        st.session_state[UPLOADED_FOLDER_KEY] = str(folder)
+    else:
+        folder = earlier
+    kept = [stored for stored in CSV_FILES
+            if uploads[stored] is None and (folder / stored).is_file()]
+    files_note.caption(used_files_text(uploaded_names(folder) or {}, kept))
+    for stored in kept:
+        if stored != CSV_FILES[0]:
+            _drop_button(files_note, folder, stored)
 
     if scale is not None:
         problem = rating_scale_problem(folder, scale)
@@ -156,23 +166,97 @@ def csv_upload_controls() -> Path | None:
     return folder
 
 
-def used_files_text(ratings, items=None, users=None) -> str:
+def merge_upload(uploads: dict, earlier: Path | None) -> Path:
+    """Save the files in the upload boxes, with earlier files for the empty boxes.
+
+    ``uploads`` maps each stored name (``ratings.csv`` …) to its uploaded file or None.
+    ``earlier`` is the folder saved before in this session, or None.
+    """
+    names = (uploaded_names(earlier) or {}) if earlier is not None else {}
+    contents, file_names = [], []
+    for stored, upload in uploads.items():
+        if upload is not None:
+            contents.append(upload.getvalue())
+            file_names.append(upload.name)
+        elif earlier is not None and (earlier / stored).is_file():
+            contents.append((earlier / stored).read_bytes())
+            file_names.append(names.get(stored, stored))
+        else:
+            contents.append(None)
+            file_names.append(None)
+    return save_upload(file_names[0], *contents, items_name=file_names[1],
+                       users_name=file_names[2])
+
+
+def without_file(folder: Path, stored: str) -> Path:
+    """Return the upload ``folder`` saved again without its file ``stored``."""
+    names = uploaded_names(folder) or {}
+    contents = [(folder / name).read_bytes() if name != stored and (folder / name).is_file()
+                else None for name in CSV_FILES]
+    return save_upload(names.get(CSV_FILES[0], CSV_FILES[0]), *contents,
+                       items_name=names.get(CSV_FILES[1]),
+                       users_name=names.get(CSV_FILES[2]))
+
+
+def _forget_removed_file(stored: str):
+    """Stop using an items or users file once its × removed it from the upload box.
+
+    A page switch empties the boxes without this callback, so an empty box alone keeps
+    the earlier file.
+    """
+    role = stored.removesuffix(".csv")
+    earlier = st.session_state.get(UPLOADED_FOLDER_KEY)
+    if st.session_state.get(f"{UPLOAD_KEY}.{role}") is None and earlier:
+        st.session_state[UPLOADED_FOLDER_KEY] = str(without_file(Path(earlier), stored))
+
+
+def _drop_button(container, folder: Path, stored: str):
+    """Draw a button that stops using the earlier file ``stored`` of the upload."""
+    name = (uploaded_names(folder) or {}).get(stored, stored)
+    role = stored.removesuffix(".csv")
+
+    def drop():
+        st.session_state[UPLOADED_FOLDER_KEY] = str(without_file(folder, stored))
+
+    container.button(f"Stop using '{name}'", key=f"{UPLOAD_KEY}.drop.{role}", on_click=drop,
+                     help=f"Use the data without the {role} file uploaded earlier.")
+
+
+def used_files_text(names: dict, kept=()) -> str:
     """Return which uploaded files the data comes from.
 
-    An uploader keeps a file of a type it does not allow on screen, and lists the next
-    file under it, so the sentence names the files in use.
+    ``names`` maps each stored file name to its uploaded name, and ``kept`` lists the
+    stored names whose upload box is empty, so that the file comes from an earlier
+    upload. An uploader keeps a file of a type it does not allow on screen, and lists the
+    next file under it, so the sentence names every file in use.
     """
-    used = [f"'{upload.name}' as the {role}" for upload, role in
-            ((ratings, "ratings"), (items, "items"), (users, "users")) if upload is not None]
-    return ("Using " + ", ".join(used) + ". A file marked as not allowed is never used, "
-            "and the × beside its name removes it.")
+    roles = dict(zip(CSV_FILES, ("ratings", "items", "users")))
+    described = {stored: f"'{names.get(stored, stored)}' as the {role}"
+                 for stored, role in roles.items() if stored in names}
+    if CSV_FILES[0] in kept and set(kept) == set(names):
+        # Every box is empty, as after a page switch.
+        others = [described[stored] for stored in kept if stored != CSV_FILES[0]]
+        if not others:
+            return (f"Using the ratings uploaded earlier ('{names[CSV_FILES[0]]}'). Upload "
+                    "another file to replace them.")
+        return (f"Using the ratings uploaded earlier ('{names[CSV_FILES[0]]}'), with "
+                f"{' and '.join(others)}. Upload another file to replace one of them.")
+    new = [text for stored, text in described.items() if stored not in kept]
+    text = "Using " + ", ".join(new) + "."
+    if kept:
+        text += (" Kept from the earlier upload: "
+                 + ", ".join(described[stored] for stored in kept) + ".")
+    return (text + " A file marked as not allowed is never used, and the × beside its "
+            "name removes it.")
 
 
-def inferred_scale_message(ratings) -> tuple[str, bool]:
+def inferred_scale_message(ratings, uploaded=True) -> tuple[str, bool]:
     """Return the rating scale read from ``ratings`` as a sentence, and whether to warn.
 
     The warning names the ratings that stretch a common scale, such as one 11 among
-    ratings of 1 to 5, because every rating is then read on the longer scale.
+    ratings of 1 to 5, because every rating is then read on the longer scale. Its advice
+    is to upload the fixed file again, or with ``uploaded=False`` to fix the file, which
+    the dashboard reads again once it changed.
     """
     low, high = infer_rating_scale(ratings)
     stretched = stretched_scale(ratings, (low, high))
@@ -184,16 +268,20 @@ def inferred_scale_message(ratings) -> tuple[str, bool]:
     more = f" and {values.size - 5} more values" if values.size > 5 else ""
     return (f"Rating scale, read from the data: {low:g} to {high:g}, because "
             f"{outliers.size:,} of {np.size(ratings):,} ratings lie outside {common_low:g} to "
-            f"{common_high:g}: {examples}{more}. If those are mistakes, fix or remove them "
-            "and upload the file again."), True
+            f"{common_high:g}: {examples}{more}. If those are mistakes, fix or remove them"
+            + (" and upload the file again." if uploaded else " in the file.")), True
 
 
-def inferred_scale_report(folder: Path):
-    """Show the rating scale read from an upload, with a warning when outliers stretch it."""
-    ratings, _ = _read_upload(str(folder))
+def inferred_scale_report(folder: Path, stamp: tuple = ()):
+    """Show the rating scale read from CSV data, with a warning when outliers stretch it.
+
+    ``folder`` and ``stamp`` are as for :func:`_read_upload`.
+    """
+    ratings, _, _ = _read_upload(str(folder), stamp)
     if ratings is None or ratings.size == 0:
         return
-    message, warn = inferred_scale_message(ratings)
+    message, warn = inferred_scale_message(ratings,
+                                           uploaded=uploaded_names(folder) is not None)
     if warn:
         st.sidebar.warning(message, icon=":material/warning:")
     else:
@@ -226,7 +314,7 @@ def rating_scale_problem(folder: Path, scale) -> str | None:
     if not low < high:
         return (f"The lowest rating ({low:g}) must be below the highest rating "
                 f"({high:g}). Lower the lowest or raise the highest rating. {keep}")
-    ratings, _ = _read_upload(str(folder))
+    ratings, _, _ = _read_upload(str(folder))
     if ratings is None:
         # The upload itself is unreadable, and the page shows why.
         return None
@@ -345,42 +433,61 @@ def load_error_message(folder, error: Exception) -> str | None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _read_upload(folder: str) -> tuple[np.ndarray | None, list]:
-    """Return every kept rating of a saved upload and its rejected rows.
+def _read_upload(folder: str, stamp: tuple = ()) -> tuple[np.ndarray | None, list, list]:
+    """Return every kept rating of CSV data, its rejected rows and its left-out fields.
 
-    The upload is read with the options that :func:`csv_options` finds. When it is
-    invalid the ratings are None and no rows are listed, because the page shows the
-    load error.
+    ``folder`` is a saved upload, or CSV data typed as a path: a folder with
+    ``ratings.csv`` or a ratings CSV file. ``stamp`` changes when such files are edited.
+    An upload needs none, because its folder is named by the hash of its content. The data
+    is read with the options that :func:`csv_options` finds. When it is invalid the
+    ratings are None and no rows are listed, because the page shows the load error.
+    Rejected rows are ``(file, line, reason)`` and left-out fields ``(file, line,
+    message)``, where the line is None for a whole column.
     """
-    ratings, items, users = (Path(folder) / name for name in CSV_FILES)
+    path = Path(folder)
+    if path.is_file():
+        ratings, items, users = path, None, None
+    else:
+        ratings, items, users = (path / name for name in CSV_FILES)
+        items, users = (file if file.is_file() else None for file in (items, users))
     try:
-        result = read_csv_dataset(ratings, items if items.is_file() else None,
-                                  users if users.is_file() else None, **csv_options(folder))
+        result = read_csv_dataset(ratings, items, users, **csv_options(folder))
     except (CsvRejectedError, DataFormatError, ValueError, OSError):
-        return None, []
+        return None, [], []
     names = uploaded_names(folder) or {}
     rejected = [(names.get(row.file, row.file), row.line, row.reason)
                 for row in result.rejected]
-    return result.dataset.ratings["rating"].to_numpy(), rejected
+    left_out = [(names.get(warning.file, warning.file), warning.line, warning.message)
+                for warning in result.warnings]
+    return result.dataset.ratings["rating"].to_numpy(), rejected, left_out
 
 
-def rejected_rows_report(folder: Path):
-    """Show how many rows of an upload were rejected, and each one's line and reason."""
-    _, rejected = _read_upload(str(folder))
-    if not rejected:
-        return
+def rejected_rows_report(folder: Path, stamp: tuple = ()):
+    """Show how many rows of CSV data were rejected, and each one's line and reason.
+
+    ``folder`` and ``stamp`` are as for :func:`_read_upload`.
+    """
+    _, rejected, left_out = _read_upload(str(folder), stamp)
     sidebar = st.sidebar
-    rows = "row" if len(rejected) == 1 else "rows"
-    sidebar.warning(f"Left out {len(rejected)} invalid {rows} of the upload.")
-    # A list, not a table: the sidebar is too narrow for a reason column.
-    with sidebar.expander("Rejected rows"):
-        st.markdown("\n".join(rejected_rows_lines(rejected)))
+    source = "the upload" if uploaded_names(folder) is not None else f"'{folder}'"
+    if rejected:
+        rows = "row" if len(rejected) == 1 else "rows"
+        sidebar.warning(f"Left out {len(rejected)} invalid {rows} of {source}.")
+        # A list, not a table: the sidebar is too narrow for a reason column.
+        with sidebar.expander("Rejected rows"):
+            st.markdown("\n".join(rejected_rows_lines(rejected)))
+    if left_out:
+        fields = "field or column" if len(left_out) == 1 else "fields or columns"
+        sidebar.warning(f"Kept every row of {source} but left out {len(left_out)} invalid "
+                        f"{fields}.")
+        with sidebar.expander("Left-out fields"):
+            st.markdown("\n".join(rejected_rows_lines(left_out)))
 
 
 def rejected_rows_lines(rejected, limit=REJECTED_SHOWN) -> list[str]:
     """Return one Markdown list item per rejected ``(file, line, reason)``, up to ``limit``."""
-    lines = [f"- **{_escape(file)}**, line {line}: {_escape(reason)}"
-             for file, line, reason in rejected[:limit]]
+    lines = [f"- **{_escape(file)}**" + (f", line {line}" if line is not None else "")
+             + f": {_escape(reason)}" for file, line, reason in rejected[:limit]]
     if len(rejected) > limit:
         lines.append(f"- … and {len(rejected) - limit:,} more rows")
     return lines
