@@ -3,6 +3,7 @@
 import streamlit as st
 
 from metarec.ui import profile, views
+from metarec.ui.personas import item_noun
 from metarec.ui.state import compare_cached, recommender_or_message, selected_dataset
 
 # Session-state keys of this page start with PREFIX.
@@ -12,10 +13,10 @@ TOP_K = 10
 
 st.set_page_config(page_title="New user · metarec", layout="wide")
 st.title("New user")
-st.caption("Rate a few movies, or start from a persona. Every chosen variant adapts to "
-           "your ratings on the spot and recommends what you have not rated yet.")
-
 dataset = selected_dataset()
+noun = "movie" if dataset is None else item_noun(dataset)
+st.caption(f"Rate a few {noun}s, or start from a persona. Every chosen variant adapts to "
+           "your ratings on the spot and recommends what you have not rated yet.")
 if dataset is None:
     st.stop()
 views.restore_chart_choices(dataset, PREFIX)

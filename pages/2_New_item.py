@@ -4,6 +4,7 @@ import streamlit as st
 
 from metarec.ui import item_controls, item_views
 from metarec.ui.item_state import compare_items_cached, item_recommender_or_message
+from metarec.ui.personas import item_noun
 from metarec.ui.state import selected_dataset
 
 # Session-state keys of this page start with PREFIX.
@@ -13,11 +14,11 @@ TOP_K = 10
 
 st.set_page_config(page_title="New item · metarec", layout="wide")
 st.title("New item")
-st.caption("Describe a new movie and, if you like, give it a few ratings from users of the "
-           "data. Every chosen variant builds the item from its content, adapts to those "
-           "ratings on the spot and predicts how every user would rate it.")
-
 dataset = selected_dataset()
+noun = "movie" if dataset is None else item_noun(dataset)
+st.caption(f"Describe a new {noun} and, if you like, give it a few ratings from users of "
+           "the data. Every chosen variant builds the item from its content, adapts to "
+           "those ratings on the spot and predicts how every user would rate it.")
 if dataset is None:
     st.stop()
 
@@ -64,8 +65,8 @@ except ValueError as error:
     st.error(f"Could not adapt to this item: {error}")
     st.stop()
 
-item_views.audience_tables(comparison)
+item_views.audience_tables(comparison, dataset)
 item_views.comparison_charts(comparison, variants, recommender.rating_scale, len(ratings),
-                             PREFIX)
+                             PREFIX, dataset)
 with st.expander("Retrain the item models"):
     item_views.training_controls(dataset, "Retrain item models", PREFIX)

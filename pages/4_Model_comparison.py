@@ -40,8 +40,10 @@ results_view.keep_known(f"{PREFIX}.metrics", results.metrics, results.metrics[:1
 metrics = st.multiselect("Metrics", results.metrics, format_func=metric_label,
                          key=f"{PREFIX}.metrics", persist_state="session")
 all_variants = list(dict.fromkeys(summary["variant"]))
+# A choice made among another file's variants is not kept, so the same results start
+# with the same variants whichever file came before them.
 results_view.keep_known(f"{PREFIX}.variants", all_variants,
-                        results_view.default_variants(all_variants))
+                        results_view.default_variants(all_variants), same_options_only=True)
 variants = st.multiselect("Variants", all_variants,
                           key=f"{PREFIX}.variants", persist_state="session",
                           help="Starts with the meta-learned variants and the baselines they "
@@ -62,10 +64,15 @@ st.caption("Bold: the best value in each column (lowest error, highest ranking m
 results_view.download_buttons(table, shown, PREFIX)
 
 st.header("By support size")
+counts = results.counts()
 columns = st.columns(min(len(metrics), 2))
 for position, metric in enumerate(metrics):
     columns[position % len(columns)].plotly_chart(
-        kshot_figure(shown[shown["metric"] == metric], metric, colours))
+        kshot_figure(shown[shown["metric"] == metric], metric, colours, counts,
+                     results.entity))
+few_note = results_view.few_counts_note(counts, results.entity)
+if few_note:
+    st.caption(few_note)
 
 st.header("Accuracy against cost")
 results_view.tradeoff_section(dataset, shown, metrics, results, colours, PREFIX)

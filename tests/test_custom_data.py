@@ -849,7 +849,7 @@ def test_new_item_page_without_users_csv(tmp_path, monkeypatch):
     app.switch_page("pages/2_New_item.py").run()
     assert not app.exception, [e.value for e in app.exception]
     users = app.selectbox(key="new_item.user")
-    assert users.options[0] == "user 1"
+    assert users.options[0] == "user u1"
     [add] = [b for b in app.button if b.label == "Add rating"]
     add.click().run()
     assert not app.exception, [e.value for e in app.exception]

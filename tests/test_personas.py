@@ -63,7 +63,7 @@ def test_no_disliked_ratings_when_zero(tiny_dataset):
 def test_missing_genre_raises(tiny_dataset):
     persona = Persona("western fan", loved=("Western",), disliked=())
     with pytest.raises(ValueError,
-                       match=r"needs genres \['Western'\], which 'tiny' does not have"):
+                       match=r"loves the genres Western, and 'tiny' has none of them"):
         persona_ratings(tiny_dataset, persona)
 
 

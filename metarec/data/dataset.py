@@ -80,6 +80,17 @@ class Dataset:
         """Return the user ids of ``original_ids``; see :meth:`item_ids_for`."""
         return _ids_for(self.users, "user_id", original_ids, "users")
 
+    def original_item_ids(self) -> dict[int, str]:
+        """Return ``{item_id: original id}``, the inverse of :meth:`item_ids_for`.
+
+        For data without original ids (MovieLens), each id maps to its own text.
+        """
+        return _originals(self.items, "item_id")
+
+    def original_user_ids(self) -> dict[int, str]:
+        """Return ``{user_id: original id}``, the inverse of :meth:`user_ids_for`."""
+        return _originals(self.users, "user_id")
+
     def item_titles(self) -> dict[int, str]:
         return dict(zip(self.items["item_id"], self.items["title"]))
 
@@ -100,6 +111,11 @@ def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[
         raise ValueError(f"{missing[:10]} are not ids of the dataset's {kind} "
                          f"({len(frame):,} {kind})")
     return ids
+
+
+def _originals(frame: pd.DataFrame, column: str) -> dict[int, str]:
+    originals = frame["original_id"] if "original_id" in frame else frame[column]
+    return dict(zip(frame[column].astype(int), originals.astype(str)))
 
 
 def _count(number: int, noun: str) -> str:

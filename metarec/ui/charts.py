@@ -21,6 +21,8 @@ DOT_SIZE_PX = 9
 LANE_GAP = 0.2
 POSITIVE, NEGATIVE = "#2CA02C", "#D62728"
 MARGIN = {"l": 10, "r": 10, "t": 60}
+# Left margin of a chart with a y-axis title, wide enough for the title and the ticks.
+AXIS_TITLE_MARGIN_PX = 70
 # Pixels from the bottom of a plot area to the top of a legend below it: room for the
 # tick labels and the axis title.
 LEGEND_OFFSET_PX = 55
@@ -166,14 +168,17 @@ def scores_figure(scores, colours=None) -> go.Figure:
     })
 
 
-def curves_figure(curves, colours=None) -> go.Figure:
+def curves_figure(curves, colours=None, flat_labels=None) -> go.Figure:
     """Draw the support loss against the inner step, one line per variant.
 
     ``curves`` has ``variant``, ``step`` and ``loss``. A variant with a single loss (the
-    classical baselines and the ensemble take no inner steps) is drawn as a dashed horizontal line
-    across the steps of the others, for comparison with their final loss.
+    classical baselines and the ensemble take no inner steps) is drawn as a dashed
+    horizontal line across the steps of the others, for comparison with their final
+    loss. Its legend entry reads "VARIANT (no steps)", or "VARIANT (LABEL)" with the
+    label that ``flat_labels`` maps it to.
     """
     colours = colours or variant_colours(curves["variant"].unique())
+    flat_labels = flat_labels or {}
     last_step = max(int(curves["step"].max()), 1) if len(curves) else 1
     data = []
     for variant, rows in curves.groupby("variant", sort=False):
@@ -182,7 +187,8 @@ def curves_figure(curves, colours=None) -> go.Figure:
             loss = float(rows["loss"].iloc[0])
             data.append({
                 "type": "scatter", "x": [0, last_step], "y": [loss, loss], "mode": "lines",
-                "name": f"{variant} (no steps)", "line": {"color": colour, "dash": "dash"},
+                "name": f"{variant} ({flat_labels.get(variant, 'no steps')})",
+                "line": {"color": colour, "dash": "dash"},
                 "hovertemplate": variant + ": %{y:.3f}<extra></extra>",
             })
         else:
@@ -194,8 +200,11 @@ def curves_figure(curves, colours=None) -> go.Figure:
     return figure(data, {
         "title": {"text": "Support loss during adaptation"},
         "xaxis": {"title": {"text": "inner step (0: before adapting)"}, "dtick": 1},
-        "yaxis": {"title": {"text": "support loss (mean squared error)"}},
-        "height": 380, "margin": MARGIN,
+        # automargin makes room for the tick labels and the title: with MARGIN's 10 px
+        # alone the title's first letter was cut off.
+        "yaxis": {"title": {"text": "support loss (mean squared error)"},
+                  "automargin": True},
+        "height": 380, "margin": {**MARGIN, "l": AXIS_TITLE_MARGIN_PX},
     })
 
 

@@ -98,15 +98,38 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
     })
 
 
-def kshot_figure(summary, metric, colours=None) -> go.Figure:
+# A support size scored on fewer than this share of the largest count of users is
+# shaded in the K-shot charts, because its mean comes from a smaller, other subset.
+FEW_SHARE = 0.5
+
+
+def few_shots(counts: dict) -> list:
+    """Return the support sizes of ``counts`` ({shots: users}) scored on few users."""
+    if not counts:
+        return []
+    largest = max(counts.values())
+    return [shots for shots, count in counts.items() if count < FEW_SHARE * largest]
+
+
+def kshot_figure(summary, metric, colours=None, counts=None, entity="users") -> go.Figure:
     """Draw ``metric`` against the support size K, one line per variant.
 
     ``summary`` has ``variant``, ``shots`` (text: "1", "5", "all"), ``mean`` and
     ``ci95`` for one metric. Shots are placed in the order given, evenly spaced, so
     "all" sits after the largest K; error bars show the 95% interval where there is one.
+    ``counts`` maps shots to the number of ``entity`` scored there: each K's label then
+    shows it, and the support sizes of :func:`few_shots` are shaded.
     """
     colours = colours or variant_colours(summary["variant"].unique())
+    counts = counts or {}
     shots = list(dict.fromkeys(summary["shots"]))
+    labels = [f"K={s}<br>{counts[s]:,} {entity}" if s in counts else f"K={s}" for s in shots]
+    few = set(few_shots({s: counts[s] for s in shots if s in counts}))
+    # A category axis puts category i at i, so a band from i - 0.5 to i + 0.5 covers it.
+    shapes = [{"type": "rect", "xref": "x", "yref": "paper", "x0": i - 0.5, "x1": i + 0.5,
+               "y0": 0, "y1": 1, "fillcolor": "#7F7F7F", "opacity": 0.15,
+               "line": {"width": 0}, "layer": "below"}
+              for i, s in enumerate(shots) if s in few]
     data, drawn = [], []
     half_width = summary["ci95"].fillna(0.0)
     extent = [*(summary["mean"] - half_width), *(summary["mean"] + half_width)]
@@ -116,18 +139,22 @@ def kshot_figure(summary, metric, colours=None) -> go.Figure:
             continue
         error = rows["ci95"].to_numpy(dtype=float)
         data.append({
-            "type": "scatter", "x": [f"K={s}" for s in shots], "y": _nulls(rows["mean"]),
+            "type": "scatter", "x": labels, "y": _nulls(rows["mean"]),
             "mode": "lines+markers", "name": variant,
             **_line_style(rows["mean"].to_numpy(dtype=float), drawn, colours.get(variant)),
             "error_y": {"type": "data", "array": np.nan_to_num(error).tolist(),
                         "visible": bool(np.isfinite(error).any())},
             "hovertemplate": variant + ", %{x}: %{y:.4f}<extra></extra>"})
+    per = "item" if entity == "items" else "user"
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} by support size"},
-        "xaxis": {"title": {"text": "support ratings per user"}, "type": "category"},
+        "xaxis": {"title": {"text": f"support ratings per {per}"}, "type": "category",
+                  "categoryorder": "array", "categoryarray": labels},
         "yaxis": {"title": {"text": metric_label(metric)}, **metric_axis(metric, extent)},
-        "height": 420, "margin": MARGIN,
-        "legend": {"orientation": "h", "y": -0.2},
+        "shapes": shapes, "height": 420, "margin": MARGIN,
+        # Tick labels with a count take two lines, so the legend moves down below the
+        # axis title.
+        "legend": {"orientation": "h", "y": -0.3 if counts else -0.2},
     })
 
 

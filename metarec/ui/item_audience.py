@@ -69,6 +69,16 @@ PRESETS = {
 }
 
 
+def preset_genres(dataset: Dataset, preset: AudiencePreset) -> tuple:
+    """Return the genres of ``preset`` that ``dataset`` has."""
+    return tuple(g for g in preset.genres if g in dataset.genres)
+
+
+def available_presets(dataset: Dataset) -> list[str]:
+    """Return the names of the presets with at least one genre that ``dataset`` has."""
+    return [name for name, preset in PRESETS.items() if preset_genres(dataset, preset)]
+
+
 def genre_taste(dataset: Dataset, genres) -> pd.Series:
     """Return each user's shrunk mean residual on items of ``genres``, by user id.
 
@@ -99,8 +109,9 @@ def audience_ratings(dataset: Dataset, preset: AudiencePreset | str,
     Raises
     ------
     ValueError
-        If ``preset`` names no preset, ``n_users`` is below 1, the dataset lacks one of
-        the preset's genres, or no user fits.
+        If ``preset`` names no preset, ``n_users`` is below 1, the dataset has none of
+        the preset's genres, or no user fits. Genres of the preset that the dataset
+        lacks are ignored.
     """
     if isinstance(preset, str):
         if preset not in PRESETS:
@@ -108,17 +119,19 @@ def audience_ratings(dataset: Dataset, preset: AudiencePreset | str,
         preset = PRESETS[preset]
     if n_users < 1:
         raise ValueError(f"n_users must be at least 1, got {n_users}")
-    missing = [g for g in preset.genres if g not in dataset.genres]
-    if missing:
-        raise ValueError(f"audience {preset.name!r} needs genres {missing}, which "
-                         f"{dataset.name!r} lacks; its genres are {list(dataset.genres)}")
+    genres = preset_genres(dataset, preset)
+    if not genres:
+        raise ValueError(f"audience {preset.name!r} likes the genres "
+                         f"{', '.join(preset.genres)}, and {dataset.name!r} has none of them "
+                         f"(its genres: {', '.join(dataset.genres) or 'none'}); pick another "
+                         "audience")
 
     users = dataset.users
     fits = users["age"].between(preset.min_age, preset.max_age)
     if preset.gender is not None:
         fits &= users["gender"] == preset.gender
     candidates = users.loc[fits, "user_id"]
-    taste = genre_taste(dataset, preset.genres)
+    taste = genre_taste(dataset, genres)
     taste = taste[taste.index.isin(candidates) & (taste > 0)]
     if taste.empty:
         raise ValueError(f"no user of {dataset.name!r} fits the audience {preset.name!r}; "

@@ -23,8 +23,8 @@ class ItemVariantResult:
     ----------
     variant : str
     top : pandas.DataFrame
-        The users with the highest predicted rating, from
-        :meth:`metarec.serving.items.ItemAdaptation.top_users`, with ``rank`` from 1.
+        The users predicted to like the item most relative to their usual rating (see
+        :func:`audience_top`), with ``rank`` from 1.
     support_losses : list of float
     seconds : float
         Wall time of the adaptation; encoding and scoring excluded.
@@ -105,6 +105,7 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
     encode_seconds = time.perf_counter() - started
     text_cached = serving_items._embed.cache_info().misses == misses_before
 
+    usual = usual_ratings(recommender)
     # The ensemble reuses the adaptations of its members that are also chosen, so its
     # time is the sum of theirs as shown, and they are not adapted twice.
     adaptations = {name: recommender.adapt_item(name, ratings, content=content)
@@ -115,11 +116,10 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
     results, predictions, groups = {}, [], []
     for name in variants:
         adaptation = adaptations[name]
-        top = adaptation.top_users(k)
-        top.insert(0, "rank", range(1, len(top) + 1))
+        everyone = adaptation.predictions()
+        top = audience_top(everyone, usual, k)
         results[name] = ItemVariantResult(name, top, list(adaptation.support_losses),
                                           adaptation.seconds, dict(adaptation.weights))
-        everyone = adaptation.predictions()
         predictions.append(pd.DataFrame({"variant": name, "user_id": everyone["user_id"],
                                          "predicted": everyone["predicted"]}))
         group_means = adaptation.group_means()
@@ -128,3 +128,41 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
     return ItemComparison(results, pd.concat(predictions, ignore_index=True),
                           pd.concat(groups, ignore_index=True), encode_seconds,
                           text_cached)
+
+
+def usual_ratings(recommender: ItemRecommender) -> pd.Series | None:
+    """Return each user's usual rating, by user id, or None without a user-bias baseline.
+
+    The usual rating is the training mean plus the user's shrunk bias, as the
+    ``user-bias`` baseline estimated it from the training ratings. A user those ratings
+    lack gets the training mean.
+    """
+    baseline = recommender.classical.get("user-bias")
+    if baseline is None:
+        return None
+    usual = baseline.mean_ + baseline.user_bias(recommender.user_ids)
+    return pd.Series(usual, index=recommender.user_ids)
+
+
+def audience_top(predictions: pd.DataFrame, usual: pd.Series | None, k: int) -> pd.DataFrame:
+    """Return the ``k`` users who have not rated the item, most drawn to it first.
+
+    ``predictions`` has ``user_id``, ``rated`` and ``predicted``, as
+    :meth:`~metarec.serving.items.ItemAdaptation.predictions` returns it. Users are
+    ranked by ``lift``, the predicted rating minus their ``usual`` rating, so a user who
+    rates everything high does not top every item's list. Without ``usual`` the lift is
+    NaN and users are ranked by predicted rating. Ties go to the lower user id. The
+    result has ``rank`` from 1, the prediction columns, ``usual`` and ``lift``.
+    """
+    frame = predictions[~predictions["rated"]].drop(columns=["rated"])
+    if usual is None:
+        frame = frame.assign(usual=float("nan"), lift=float("nan"))
+        order = "predicted"
+    else:
+        frame = frame.assign(usual=frame["user_id"].map(usual).to_numpy(dtype=float))
+        frame["lift"] = frame["predicted"] - frame["usual"]
+        order = "lift"
+    top = frame.sort_values([order, "user_id"], ascending=[False, True],
+                            kind="stable").head(k).reset_index(drop=True)
+    top.insert(0, "rank", range(1, len(top) + 1))
+    return top

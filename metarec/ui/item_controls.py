@@ -7,11 +7,13 @@ widget state, so they survive reruns and page switches.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ..data import Dataset
 from ..serving.items import MAX_YEAR, MIN_YEAR
-from .item_audience import PRESETS, audience_ratings
+from .item_audience import PRESETS, audience_ratings, available_presets, preset_genres
 from .profile import clear_button
 
 DEFAULT_TITLE = "Starfall Academy"
@@ -27,12 +29,15 @@ def item_ratings_for(dataset: Dataset, prefix: str) -> dict:
 
 
 def user_label(users, user_id) -> str:
-    """Return ``user 42 · 25 M student`` for a row of the users frame.
+    """Return ``user 42 · 25 M student`` for a row of the users frame, indexed by user id.
 
-    Fields the data lacks (own ratings without a users CSV) are left out.
+    The id is the dataset's own (``original_id``, such as ``uc002`` in a CSV of your
+    own) where the frame has one. Fields the data lacks (own ratings without a users
+    CSV) are left out.
     """
     row = users.loc[user_id]
-    parts = [f"user {user_id}"]
+    original = row.get("original_id")
+    parts = [f"user {user_id if original is None or original != original else original}"]
     age = row.get("age")
     details = [str(int(age)) if age is not None and age == age else "",
                *(str(row.get(field) or "") for field in ("gender", "occupation"))]
@@ -115,9 +120,15 @@ def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
 
 def audience_controls(dataset: Dataset, ratings: dict, prefix: str):
     """Draw a synthetic audience choice and add its ratings on request."""
-    name = st.selectbox("Audience", list(PRESETS), key=f"{prefix}.audience",
+    names = available_presets(dataset)
+    if not names:
+        st.info(f"Every synthetic audience likes genres that {dataset.name!r} lacks. Add "
+                "ratings from chosen users instead.")
+        return
+    name = st.selectbox("Audience", names, key=f"{prefix}.audience",
                         persist_state="session")
-    st.caption(PRESETS[name].describe())
+    preset = PRESETS[name]
+    st.caption(replace(preset, genres=preset_genres(dataset, preset)).describe())
     if st.button("Add this audience's ratings"):
         try:
             ratings.update(audience_ratings(dataset, name))

@@ -10,7 +10,8 @@ from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
 from .training_runs import TrainingStopped
-from .views import tied_scores_note, timing_caption
+from .item_controls import user_label
+from .views import followed_member, tied_scores_note, timing_caption
 
 COLUMNS_PER_ROW = 4
 # Below this spread of predictions over users, a variant ranks users arbitrarily.
@@ -48,9 +49,29 @@ def weights_caption(weights: dict, n_ratings: int, chosen) -> str:
     return text
 
 
-def _labels(top):
-    return [f"user {u} · {a:.0f} {g} {o}" for u, a, g, o in zip(
-        top["user_id"], top["age"], top["gender"], top["occupation"])]
+def _labels(top, users=None):
+    """Return :func:`~metarec.ui.item_controls.user_label` of each user in ``top``.
+
+    ``users`` is the dataset's users frame indexed by user id; without it, the labels
+    come from the demographics in ``top``.
+    """
+    users = top.set_index("user_id") if users is None else users
+    return [user_label(users, user) for user in top["user_id"]]
+
+
+def _has_lift(top) -> bool:
+    return "lift" in top and top["lift"].notna().any()
+
+
+def audience_caption(top) -> str:
+    """Return the sentence that explains how the top lists are ranked."""
+    if not _has_lift(top):
+        return ("Users are ranked by predicted rating, because these models have no "
+                "user-bias baseline to tell each user's usual rating.")
+    return ("Users are ranked by how much more they are predicted to like this item than "
+            "they usually rate (vs usual: the predicted rating minus the user's usual "
+            "rating, the mean rating plus their shrunk bias), so generous raters do not top "
+            "every item's list. Users who rated the item are left out.")
 
 
 def training_controls(dataset: Dataset, button_label: str, prefix: str):
@@ -76,20 +97,31 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
             st.rerun()
 
 
-def audience_tables(comparison):
-    """Draw each variant's top users under its name, with the adaptation time."""
+def audience_tables(comparison, dataset: Dataset | None = None):
+    """Draw each variant's top users under its name, with the adaptation time.
+
+    Users are named by ``dataset``'s own ids, or by metarec's numbers without it.
+    """
     results = list(comparison.results.values())
     flat = set(_flat_variants(comparison))
+    users = None if dataset is None else dataset.users.set_index("user_id")
+    if results:
+        st.caption(audience_caption(results[0].top))
     for start in range(0, len(results), COLUMNS_PER_ROW):
         row = results[start:start + COLUMNS_PER_ROW]
         for column, result in zip(st.columns(COLUMNS_PER_ROW), row):
             with column:
                 st.subheader(result.variant)
-                top = result.top.assign(user=_labels(result.top)).set_index("rank")
-                top = top[["user", "predicted"]].rename_axis("#")
+                top = result.top.assign(user=_labels(result.top, users)).set_index("rank")
                 texts = [f"{score:.2f}" for score in top["predicted"]]
-                st.table(top.assign(predicted=texts), border="horizontal")
-                if result.variant in flat:
+                table = top[["user"]].assign(predicted=texts)
+                if _has_lift(top):
+                    table["vs usual"] = [f"{lift:+.2f}" for lift in top["lift"]]
+                st.table(table.rename_axis("#"), border="horizontal")
+                if result.variant in flat and _has_lift(top):
+                    st.caption("Predicts one rating for every user, so this list ranks "
+                               "users only by their usual rating, lowest first.")
+                elif result.variant in flat:
                     st.caption("Predicts one rating for every user, so the order of this "
                                "list is arbitrary.")
                 else:
@@ -105,14 +137,16 @@ def _flat_variants(comparison) -> list:
     return [name for name in comparison.results if spread.get(name, 0.0) < FLAT_SPREAD]
 
 
-def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str):
+def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str,
+                      dataset: Dataset | None = None):
     """Draw the distribution, top audience, group breakdown, curves and timings."""
     colours = charts.variant_colours(variants)
+    users = None if dataset is None else dataset.users.set_index("user_id")
     st.plotly_chart(item_charts.distribution_figure(comparison.predictions, colours,
                                                     rating_scale))
 
     flat = _flat_variants(comparison)
-    top = [result.top.assign(variant=name, label=_labels(result.top))
+    top = [result.top.assign(variant=name, label=_labels(result.top, users))
            for name, result in comparison.results.items() if name not in flat]
     if top:
         st.plotly_chart(item_charts.audience_figure(pd.concat(top, ignore_index=True),
@@ -121,8 +155,8 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
     if flat:
         st.caption(f"{', '.join(flat)} predict{'s' if len(flat) == 1 else ''} the same "
                    "rating for every user, so "
-                   f"{'its' if len(flat) == 1 else 'their'} top list is arbitrary and "
-                   "the audience chart leaves it out.")
+                   f"{'its' if len(flat) == 1 else 'their'} top list tells nothing about "
+                   "the item, and the audience chart leaves it out.")
 
     group = st.segmented_control("Break down by", list(GROUPS), default=GROUPS[0],
                                  key=f"{prefix}.group") or GROUPS[0]
@@ -131,11 +165,23 @@ def comparison_charts(comparison, variants, rating_scale, n_ratings, prefix: str
 
     curves_column, timing_column = st.columns(2)
     curves = comparison.curves()
+    ensemble = comparison.results.get("ensemble")
+    followed = followed_member(ensemble.weights) if ensemble else None
+    if followed:
+        # Its single loss is the member's final one, which a flat line drew as if the
+        # ensemble had not adapted at all.
+        curves = curves[curves["variant"] != "ensemble"]
     if curves.empty:
         curves_column.info("With no ratings there is nothing to adapt on, so there are no "
                            "adaptation curves.")
     else:
-        curves_column.plotly_chart(charts.curves_figure(curves, colours))
+        curves_column.plotly_chart(charts.curves_figure(
+            curves, colours, flat_labels={"ensemble": "blend of adapted members"}))
+    if followed and not curves.empty:
+        curves_column.caption(f"The ensemble gives {followed} all its weight for "
+                              f"{n_ratings} rating{'' if n_ratings == 1 else 's'}, so it "
+                              f"adapts exactly as {followed} does and has no curve of its "
+                              "own.")
     timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
     if "ensemble" in comparison.results:
         timing_column.caption(weights_caption(comparison.results["ensemble"].weights,

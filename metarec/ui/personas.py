@@ -8,6 +8,9 @@ from ..data import Dataset
 
 LOVED_RATINGS = (5.0, 4.0)
 DISLIKED_RATINGS = (1.0, 2.0)
+# A persona is offered only for data with at least this many items it can love, so
+# that its ratings show its taste.
+MIN_LOVED_ITEMS = 3
 
 
 @dataclass(frozen=True)
@@ -40,51 +43,75 @@ PERSONAS = {
 }
 
 
+def item_noun(dataset: Dataset) -> str:
+    """Return "movie" for a movie catalogue, else "item".
+
+    Data read from your own CSV files keeps their ids in ``original_id`` and may hold
+    anything, while the MovieLens layouts and the bundled sample hold movies.
+    """
+    return "item" if "original_id" in dataset.items else "movie"
+
+
+def persona_genres(dataset: Dataset, persona: Persona) -> tuple[tuple, tuple]:
+    """Return the loved and the disliked genres of ``persona`` that ``dataset`` has."""
+    return (tuple(g for g in persona.loved if g in dataset.genres),
+            tuple(g for g in persona.disliked if g in dataset.genres))
+
+
+def available_personas(dataset: Dataset) -> list[str]:
+    """Return the names of the personas that ``dataset`` has enough items to love for.
+
+    A persona needs at least :data:`MIN_LOVED_ITEMS` items with one of its loved genres
+    and none of its disliked ones, counting only the genres that ``dataset`` has.
+    """
+    return [name for name, persona in PERSONAS.items()
+            if len(_loved_items(dataset.items, *persona_genres(dataset, persona)))
+            >= MIN_LOVED_ITEMS]
+
+
 def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
                     n_disliked=2) -> dict[int, float]:
-    """Build ``{item_id: rating}`` for ``persona`` from the most rated movies of ``dataset``.
+    """Build ``{item_id: rating}`` for ``persona`` from the most rated items of ``dataset``.
 
-    The ``n_loved`` most rated movies with a loved genre and no disliked one get 5 and 4
-    stars in turn. The ``n_disliked`` most rated movies with a disliked genre and no
-    loved one get 1 and 2 stars in turn. Ties in the number of ratings go to the lower
-    item id, so one dataset always gives the same ratings.
+    Only the persona's genres that ``dataset`` has count. The ``n_loved`` most rated
+    items with a loved genre and no disliked one get 5 and 4 stars in turn. The
+    ``n_disliked`` most rated items with a disliked genre and no loved one get 1 and 2
+    stars in turn. Ties in the number of ratings go to the lower item id, so one
+    dataset always gives the same ratings.
 
     Raises
     ------
     ValueError
         If ``persona`` is a name that is not in :data:`PERSONAS`, if ``n_loved`` is
-        below 1 or ``n_disliked`` below 0, if the dataset lacks one of the persona's
-        genres, or if no movie has a loved genre without a disliked one.
+        below 1 or ``n_disliked`` below 0, if the dataset has none of the persona's
+        loved genres, or if no item has a loved genre without a disliked one.
     """
     if isinstance(persona, str):
         if persona not in PERSONAS:
-            raise ValueError(f"unknown persona {persona!r}; choose one of {list(PERSONAS)}")
+            raise ValueError(f"unknown persona {persona!r}; choose one of "
+                             f"{', '.join(PERSONAS)}")
         persona = PERSONAS[persona]
     if n_loved < 1:
         raise ValueError(f"n_loved must be at least 1, got {n_loved}")
     if n_disliked < 0:
         raise ValueError(f"n_disliked must be at least 0, got {n_disliked}")
-    missing = [g for g in (*persona.loved, *persona.disliked) if g not in dataset.genres]
-    if missing:
+    loved, disliked = persona_genres(dataset, persona)
+    if not loved:
         raise ValueError(
-            f"persona {persona.name!r} needs genres {missing}, which {dataset.name!r} "
-            f"does not have (its genres: {', '.join(dataset.genres) or 'none'}); pick "
-            f"another persona or rate movies one by one"
+            f"persona {persona.name!r} loves the genres {', '.join(persona.loved)}, and "
+            f"{dataset.name!r} has none of them (its genres: "
+            f"{', '.join(dataset.genres) or 'none'}); pick another persona or rate "
+            f"{item_noun(dataset)}s one by one"
         )
 
     items = _items_by_popularity(dataset)
-    loved = set(persona.loved)
-    disliked = set(persona.disliked)
-    has_loved = items["genres"].map(lambda genres: bool(loved & set(genres)))
-    has_disliked = items["genres"].map(lambda genres: bool(disliked & set(genres)))
-
-    loved_ids = items.loc[has_loved & ~has_disliked, "item_id"].head(n_loved).tolist()
+    loved_ids = _loved_items(items, loved, disliked).head(n_loved).tolist()
     if not loved_ids:
         raise ValueError(
-            f"no movie in {dataset.name!r} has one of the genres {list(persona.loved)} "
-            f"without one of {list(persona.disliked)}; pick another persona"
+            f"no {item_noun(dataset)} in {dataset.name!r} has one of the genres {', '.join(loved)} "
+            f"without one of {', '.join(disliked) or 'no genre'}; pick another persona"
         )
-    disliked_ids = items.loc[has_disliked & ~has_loved, "item_id"].head(n_disliked).tolist()
+    disliked_ids = _loved_items(items, disliked, loved).head(n_disliked).tolist()
 
     ratings = {}
     for position, item in enumerate(loved_ids):
@@ -92,6 +119,14 @@ def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
     for position, item in enumerate(disliked_ids):
         ratings[int(item)] = DISLIKED_RATINGS[position % len(DISLIKED_RATINGS)]
     return ratings
+
+
+def _loved_items(items, loved, disliked):
+    """Return the ids of ``items`` with a genre of ``loved`` and none of ``disliked``."""
+    loved, disliked = set(loved), set(disliked)
+    genres = items["genres"].map(set)
+    chosen = genres.map(lambda own: bool(loved & own) and not disliked & own)
+    return items.loc[chosen, "item_id"]
 
 
 def _items_by_popularity(dataset: Dataset):

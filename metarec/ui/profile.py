@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ..data import Dataset
-from .personas import PERSONAS, persona_ratings
+from .personas import (PERSONAS, available_personas, item_noun, persona_genres,
+                       persona_ratings)
 from .profile_io import (Profile, ProfileError, changed_ratings, changes_text, merge_summary,
                          profile_csv, profile_json, read_profile)
 
@@ -55,7 +56,8 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
         return
 
     count = f"{len(matches):,} match" + ("" if len(matches) == 1 else "es")
-    item = st.selectbox(f"Movie ({count})", matches, format_func=labels.get,
+    item = st.selectbox(f"{item_noun(dataset).capitalize()} ({count})", matches,
+                        format_func=labels.get,
                         key=f"{prefix}.movie")
     # required: clicking the chosen star again keeps it instead of clearing the choice.
     rating = st.segmented_control("Your rating", stars, default=stars[-2], required=True,
@@ -73,19 +75,25 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
 
 def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
     """Draw a persona choice and add its ratings on request, keeping the person's own."""
+    noun = item_noun(dataset)
     if not len(dataset.genres):
-        st.info(f"Personas pick movies by genre, and {dataset.name!r} has no genres. Rate "
-                "movies above instead, or upload an items CSV with a genres column.")
+        st.info(f"Personas pick {noun}s by genre, and {dataset.name!r} has no genres. Rate "
+                f"{noun}s above instead, or upload an items CSV with a genres column.")
         return
-    name = st.selectbox("Persona", list(PERSONAS), key=f"{prefix}.persona",
-                        persist_state="session")
-    persona = PERSONAS[name]
-    st.caption(f"Loves {', '.join(persona.loved)}. Dislikes {', '.join(persona.disliked)}. "
-               "Adds 5 and 4 stars to the most rated movies of the loved genres and 1 and "
-               "2 stars to a few of the disliked ones.")
+    names = available_personas(dataset)
+    if not names:
+        st.info(f"Every persona loves genres that {dataset.name!r} has too few {noun}s of "
+                f"(its genres: {', '.join(dataset.genres)}). Rate {noun}s above instead.")
+        return
+    name = st.selectbox("Persona", names, key=f"{prefix}.persona", persist_state="session")
+    loved, disliked = persona_genres(dataset, PERSONAS[name])
+    dislikes = f"Dislikes {', '.join(disliked)}. " if disliked else ""
+    st.caption(f"Loves {', '.join(loved)}. {dislikes}Adds 5 and 4 stars to the most rated "
+               f"{noun}s of the loved genres"
+               + (" and 1 and 2 stars to a few of the disliked ones." if disliked else "."))
     if st.button("Add this persona's ratings"):
         try:
-            ratings.update(persona_ratings(dataset, persona))
+            ratings.update(persona_ratings(dataset, name))
         except ValueError as error:
             st.error(str(error))
 
@@ -130,8 +138,8 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
     head.subheader(f"Your ratings ({len(ratings)})")
     clear_button(clear, ratings, f"{prefix}.clear")
     if not ratings:
-        st.info("No ratings yet. Rate at least one movie, or add a persona's ratings, to "
-                "see recommendations.")
+        st.info(f"No ratings yet. Rate at least one {item_noun(dataset)}, or add a "
+                "persona's ratings, to see recommendations.")
 
     for item_id, value in list(ratings.items()):
         # A wrapping row, not columns, because in a fixed share of the width the stars
@@ -185,18 +193,19 @@ def profile_file_controls(dataset: Dataset, ratings: dict, user: dict, prefix: s
         st.caption("JSON keeps your ratings and the optional fields about you; CSV keeps "
                    "the ratings only.")
         json_column, csv_column = st.columns(2)
+        noun = item_noun(dataset)
         # The files are written only when a button is pressed, not on every rerun.
         json_column.download_button(
             "Download JSON", lambda: profile_json(dataset, ratings, user),
             "metarec-profile.json", mime="application/json",
             disabled=not ratings and not user, on_click="ignore", width="stretch",
-            help=None if ratings or user else "Rate a movie or fill in a field about you "
-                                              "first.")
+            help=None if ratings or user else f"Rate a {noun} or fill in a field about "
+                                              "you first.")
         csv_column.download_button(
             "Download CSV", lambda: profile_csv(dataset, ratings), "metarec-profile.csv",
             mime="text/csv", disabled=not ratings, on_click="ignore", width="stretch",
-            help=None if ratings else "Rate a movie first: a CSV profile keeps only the "
-                                      "ratings.")
+            help=None if ratings else f"Rate a {noun} first: a CSV profile keeps only "
+                                      "the ratings.")
     with load:
         upload = st.file_uploader("Load a profile (.json or .csv)", type=["json", "csv"],
                                   key=f"{prefix}.profile_file",

@@ -9,6 +9,10 @@ A JSON profile is an object::
 A CSV profile has a header row with ``item_id`` and ``rating`` columns and, optionally,
 ``title``; it carries no demographics. Titles are written for people to read and, when
 present, are checked against the catalogue so that a profile from other data is caught.
+
+Item ids are the dataset's own (``BK-0020`` in a CSV of your own), not the numbers
+metarec gives them internally. Reading also takes those internal numbers, which older
+profiles contain, where the number names no other item by its own id.
 """
 
 from __future__ import annotations
@@ -58,8 +62,10 @@ def profile_json(dataset: Dataset, ratings: dict, user: dict | None = None) -> s
         "format": FORMAT,
         "version": VERSION,
         "dataset": dataset.name,
-        "ratings": [{"item_id": int(item), "title": titles.get(int(item), ""),
-                     "rating": _plain_number(value)} for item, value in ratings.items()],
+        "ratings": [{"item_id": own, "title": titles.get(int(item), ""),
+                     "rating": _plain_number(value)}
+                    for own, (item, value) in zip(_own_ids(dataset, ratings),
+                                                  ratings.items())],
         "user": {key: value for key, value in (user or {}).items() if key in USER_FIELDS},
     }
     return json.dumps(document, indent=1, ensure_ascii=False)
@@ -71,9 +77,20 @@ def profile_csv(dataset: Dataset, ratings: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["item_id", "title", "rating"])
-    for item, value in ratings.items():
-        writer.writerow([int(item), titles.get(int(item), ""), _plain_number(value)])
+    for own, (item, value) in zip(_own_ids(dataset, ratings), ratings.items()):
+        writer.writerow([own, titles.get(int(item), ""), _plain_number(value)])
     return out.getvalue()
+
+
+def _own_ids(dataset: Dataset, items) -> list:
+    """Return the dataset's own id of each of ``items``: a number where it is one, else text."""
+    originals = dataset.original_item_ids()
+    own = []
+    for item in items:
+        original = originals.get(int(item), str(int(item)))
+        number = _integer(original)
+        own.append(number if number is not None and str(number) == original else original)
+    return own
 
 
 def merge_summary(current: dict, loaded: dict, titles: dict, replace: bool) -> str:
@@ -220,22 +237,25 @@ def _csv_entries(text, filename):
 
 def _check_entries(entries, filename, dataset) -> dict:
     titles = dataset.item_titles()
+    originals = dataset.original_item_ids()
+    by_original = {original: item for item, original in originals.items()}
+    numeric_ids = all(_integer(original) is not None for original in by_original)
     low, high = dataset.rating_scale
     ratings, problems = {}, []
     for where, entry in entries:
-        item = _integer(entry.get("item_id"))
-        rating = _number(entry.get("rating"))
         title = entry.get("title")
-        if item is None:
-            problems.append(f"{where}: item_id {entry.get('item_id')!r} is not an integer")
-        elif item not in titles:
-            problems.append(f"{where}: item {item} is not in the catalogue of "
-                            f"{dataset.name!r}")
+        title = title.strip() if isinstance(title, str) else ""
+        item, problem = _item_of(entry.get("item_id"), title, titles, by_original, dataset,
+                                 numeric_ids)
+        rating = _number(entry.get("rating"))
+        own_id = originals.get(item, item)
+        if problem:
+            problems.append(f"{where}: {problem}")
         elif item in ratings:
-            problems.append(f"{where}: item {item} is rated more than once")
-        elif isinstance(title, str) and title.strip() and title.strip() != titles[item]:
-            problems.append(f"{where}: item {item} is {titles[item]!r} here, not "
-                            f"{title.strip()!r}; the profile may come from other data")
+            problems.append(f"{where}: item {own_id} is rated more than once")
+        elif title and title != titles[item]:
+            problems.append(f"{where}: item {own_id} is {titles[item]!r} here, not "
+                            f"{title!r}; the profile may come from other data")
         elif rating is None:
             problems.append(f"{where}: rating {entry.get('rating')!r} is not a number")
         elif not low <= rating <= high or not rating.is_integer():
@@ -249,6 +269,37 @@ def _check_entries(entries, filename, dataset) -> dict:
         raise ProfileError(f"'{filename}' was not loaded: {shown}"
                            + (f"; and {more} more problem(s)" if more > 0 else ""))
     return ratings
+
+
+def _item_of(value, title, titles, by_original, dataset, numeric_ids):
+    """Return ``(item_id, None)`` for a profile's ``item_id`` value, or ``(None, problem)``.
+
+    The value may be the dataset's own id or, as in older profiles, metarec's internal
+    number. When it is both, for two items, the entry's title decides. ``numeric_ids``
+    is True when every own id of the dataset is an integer.
+    """
+    if value is None or isinstance(value, (bool, list, dict)):
+        return None, f"item_id {value!r} is missing or not an id"
+    whole = isinstance(value, float) and value.is_integer()
+    text = str(int(value) if whole else value).strip()
+    candidates = []
+    if text in by_original:
+        candidates.append(by_original[text])
+    number = _integer(value)
+    if number is not None and number in titles and number not in candidates:
+        candidates.append(number)
+    if len(candidates) > 1 and title:
+        candidates = [item for item in candidates if titles[item] == title] or candidates
+    if not candidates and number is None and numeric_ids:
+        return None, f"item_id {value!r} is not an integer"
+    if not candidates:
+        return None, f"item {text} is not in the catalogue of {dataset.name!r}"
+    if len(candidates) > 1:
+        first, second = candidates
+        return None, (f"item_id {text} is the id of {titles[first]!r} but also the "
+                      f"internal number of {titles[second]!r}; add the title column to "
+                      "tell them apart")
+    return candidates[0], None
 
 
 def _integer(value):

@@ -56,17 +56,32 @@ class EvaluationResults:
         For a file this page downloaded, which contains means instead of per-seed rows:
         its means, intervals and seed counts, as :func:`summarise` returns them. ``rows``
         then contains the means, as if of one models folder.
+    entity : str
+        What each task held out and ``users`` counts: "users", or "items" for results
+        of the new-item scenario.
     """
 
     rows: pd.DataFrame
     source: dict = field(default_factory=dict)
     timings: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: pd.DataFrame | None = None
+    entity: str = "users"
 
     @property
     def metrics(self) -> list[str]:
         """Metrics with at least one value, in the order of ``METRICS``."""
         return [m for m in METRICS if m in self.rows and self.rows[m].notna().any()]
+
+    def counts(self) -> dict:
+        """Return ``{shots: number of users}`` scored at each support size, where known.
+
+        A file may hold rows of several models folders, and each variant of one folder
+        scores the same users, so the count is the largest over the rows of a support
+        size. Support sizes without a count (a table this page downloaded) are left out.
+        """
+        known = self.rows.dropna(subset=["users"])
+        counts = known.groupby("shots", sort=False)["users"].max()
+        return {shots: int(count) for shots, count in counts.items()}
 
 
 def read_results(data: bytes, filename: str) -> EvaluationResults:
@@ -93,7 +108,7 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
     if not text.strip():
         raise ResultsError(f"'{filename}' is empty. {WRITTEN_BY}")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    source = {}
+    source, entity = {}, "users"
     if extension == "json":
         try:
             document = json.loads(text)
@@ -106,6 +121,8 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
         rows = pd.DataFrame(document["results"])
         source = {key: document[key] for key in ("dataset", "scenario", "users", "models")
                   if key in document}
+        if source.get("scenario") == "new-item":
+            entity = "items"
     elif extension == "csv":
         try:
             rows = pd.read_csv(io.StringIO(text), dtype={"shots": str})
@@ -118,7 +135,11 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
             return _from_summary(rows, filename)
     else:
         raise ResultsError(f"'{filename}' must end in .json or .csv. {WRITTEN_BY}")
-    return EvaluationResults(_check_rows(rows, filename), source)
+    if "users" not in rows and "items" in rows:
+        # evaluate --out counts the held-out items of the new-item scenario in "items".
+        rows = rows.rename(columns={"items": "users"})
+        entity = "items"
+    return EvaluationResults(_check_rows(rows, filename), source, entity=entity)
 
 
 def _metric_key(name: str):
@@ -310,7 +331,8 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
     source = {"dataset": dataset.name, "scenario": split.scenario, "users": part,
               "models": [recommender.manifest.get("dataset", {}).get("name", "")]}
     return EvaluationResults(_check_rows(rows, "the evaluation"), source,
-                             pd.DataFrame(timings))
+                             pd.DataFrame(timings),
+                             entity="items" if split.scenario == "new-item" else "users")
 
 
 def timing_per_user(timings: pd.DataFrame) -> pd.DataFrame:

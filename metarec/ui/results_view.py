@@ -58,7 +58,7 @@ def load_controls(prefix: str) -> EvaluationResults | None:
     return None
 
 
-def keep_known(key: str, options, default):
+def keep_known(key: str, options, default, same_options_only=False):
     """Set the choice under ``key`` before its widget: the remembered one, else ``default``.
 
     Another results file can have other variants, metrics or support sizes than the
@@ -67,8 +67,15 @@ def keep_known(key: str, options, default):
     default of its own. Set here on every run, the value also reaches the browser: a
     value only carried over from an earlier file was used by the page but not shown in
     its picker.
+
+    With ``same_options_only``, a choice made among other options is not kept either,
+    so a file starts with ``default`` whatever file came before it.
     """
     value = st.session_state.get(key)
+    options_key = f"{key}.options"
+    if same_options_only and st.session_state.get(options_key) not in (None, list(options)):
+        value = None
+    st.session_state[options_key] = list(options)
     if isinstance(value, list):
         value = [v for v in value if v in options] or None
     elif value not in options:
@@ -127,11 +134,15 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
     else:
         # A downloaded table contains means only. Its long form also records the seeds.
         seeds = results.summary["seeds"].max()
-    users = results.rows["users"].max()
+    entity = results.entity
+    counts = results.counts()
+    per_shot = ", ".join(f"K={shots}: {count:,}" for shots, count in counts.items())
+    counted = f"{source['users']} {entity}" if source.get("users") else None
+    if counts and not counted:
+        counted = entity
     parts = [f"dataset {source['dataset']!r}" if source.get("dataset") else None,
              f"scenario {source['scenario']}" if source.get("scenario") else None,
-             f"{source['users']} users" if source.get("users") else None,
-             f"up to {users:,.0f} users per row" if pd.notna(users) else None,
+             f"{counted} per support size ({per_shot})" if counts else counted,
              f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
              if pd.notna(seeds) else None]
     if pd.isna(seeds):
@@ -143,6 +154,24 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
         st.warning(f"These results are for {source['dataset']!r}, but the sidebar's data is "
                    f"{dataset.name!r}; costs and timings below come from the sidebar's "
                    "models.")
+
+
+def few_counts_note(counts: dict, entity: str) -> str:
+    """Return a sentence naming the support sizes scored on few of ``entity``, or "".
+
+    ``counts`` maps each support size to its number of users, as
+    :meth:`EvaluationResults.counts` returns it; which sizes are few follows
+    :func:`metarec.ui.evaluation_charts.few_shots`.
+    """
+    few = evaluation_charts.few_shots(counts)
+    if not few:
+        return ""
+    largest = max(counts.values())
+    listed = ", ".join(f"K={shots} on {counts[shots]:,}" for shots in few)
+    return (f"Shaded: support sizes scored on fewer than half as many {entity} as the "
+            f"largest count ({largest:,}): {listed}. Their points average other, fewer "
+            f"{entity}, so a dip or a jump there may come from that subset rather than "
+            "from K.")
 
 
 def highlight_best(table: pd.DataFrame, best: dict):

@@ -105,8 +105,10 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
 
     ``ratings`` counts all the user's ratings; the label splits them into those to
     reveal and those held out, as "user 3 · 62 ratings · 52 to reveal + 10 held out".
+    The label names the user by the dataset's own id (``uc002`` in a CSV of your own).
     """
     users = dataset.users.set_index("user_id")
+    originals = dataset.original_user_ids()
     rows = []
     for user_id, task in sorted(tasks.items()):
         details = _demographics(users, user_id)
@@ -115,8 +117,9 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
         held_out = len(task.query_items)
         count = task.shots + held_out
         # The page reveals only task.shots of them, so the label splits the count in two.
+        name = originals.get(user_id, user_id)
         rows.append({"user_id": user_id, "ratings": count,
-                     "label": f"user {user_id} · {count} ratings · {task.shots} to reveal "
+                     "label": f"user {name} · {count} ratings · {task.shots} to reveal "
                               f"+ {held_out} held out"
                               + (f" · {described}" if described else "")})
     return pd.DataFrame(rows, columns=["user_id", "ratings", "label"])
@@ -131,7 +134,11 @@ def _demographics(users: pd.DataFrame, user_id: int) -> dict:
         value = row.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
-        fields[name] = value.item() if isinstance(value, np.generic) else value
+        value = value.item() if isinstance(value, np.generic) else value
+        if name == "age" and isinstance(value, float) and value.is_integer():
+            # Ages of a users CSV are read as floats, which showed as "23.0".
+            value = int(value)
+        fields[name] = value
     return fields
 
 

@@ -18,6 +18,10 @@ COLUMNS_PER_ROW = 4
 DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 
 
+# A member weight this close to 1 means the ensemble serves that member alone.
+WEIGHT_TOLERANCE = 1e-9
+
+
 def tied_scores_note(texts) -> str | None:
     """Return a note on the scores that ``texts`` shows more than once, or None if none.
 
@@ -89,6 +93,12 @@ def timing_caption(seconds: float, ensemble: bool = False) -> str:
     return text
 
 
+def followed_member(weights: dict) -> str | None:
+    """Return the ensemble member that gets all the ``weights``, else None."""
+    alone = [member for member, weight in weights.items() if weight >= 1.0 - WEIGHT_TOLERANCE]
+    return alone[0] if alone else None
+
+
 def ensemble_weights(result: VariantResult, n_ratings: int):
     """Draw the ensemble's member weights for ``n_ratings`` ratings and why they vary."""
     low, high = result.weight_bin
@@ -111,10 +121,10 @@ def ensemble_weights(result: VariantResult, n_ratings: int):
     caption = (f"{your_ratings} the mix fitted for {span}. The mix depends on the number "
                "of ratings, because the ensemble fitted one on validation users for each "
                "range of rating counts.")
-    alone = [member for member, weight in result.weights.items() if weight >= 1.0 - 1e-9]
+    alone = followed_member(result.weights)
     if alone:
-        caption += (f" For this range no blend beat {alone[0]} alone on held-out validation "
-                    f"users, so the ensemble serves {alone[0]}'s predictions unchanged.")
+        caption += (f" For this range no blend beat {alone} alone on held-out validation "
+                    f"users, so the ensemble serves {alone}'s predictions unchanged.")
     st.caption(caption)
 
 
@@ -179,8 +189,19 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
         return
     curves_column, timing_column = st.columns(2)
     curves = comparison.curves()
+    ensemble = comparison.results.get("ensemble")
+    followed = followed_member(ensemble.weights) if ensemble else None
+    if followed:
+        # Its single loss is the member's final one, which a flat line drew as if the
+        # ensemble had not adapted at all.
+        curves = curves[curves["variant"] != "ensemble"]
     if not curves.empty:
-        curves_column.plotly_chart(charts.curves_figure(curves, colours))
+        curves_column.plotly_chart(charts.curves_figure(
+            curves, colours, flat_labels={"ensemble": "blend of adapted members"}))
+    if followed:
+        curves_column.caption(f"The ensemble gives {followed} all its weight for these "
+                              f"ratings, so it adapts exactly as {followed} does and has "
+                              "no curve of its own.")
     left_out = _not_ratings(comparison)
     if left_out:
         curves_column.caption(f"No loss curve for {left_out}: a squared error against star "
