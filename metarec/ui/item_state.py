@@ -13,13 +13,13 @@ import torch
 from ..data import Dataset
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import ItemRecommender
-from ..serving.store import ModelsDirectoryError
+from ..serving.store import MANIFEST, ModelsDirectoryError
 from .item_compare import ItemComparison, compare_item_variants
-from ..serving.store import MANIFEST
 from .state import (
     ITEM_MODELS_DIR_ENV,
     dashboard_advice,
     data_models_dir,
+    folder_variable_advice,
     models_dir_for,
     other_data_sentence,
     progress_bar,
@@ -82,13 +82,8 @@ def missing_item_models_message(dataset: Dataset, next_step: str) -> str:
                  f"models go to its '{ITEMS_SUBDIR}' subfolder, as they do beside any user "
                  "models.")
     text += other_data_sentence(configured, directory, ITEM_MANIFEST, "item models")
-    text += f" {next_step}"
-    if os.environ.get(ITEM_MODELS_DIR_ENV):
-        return (f"{text} The dashboard reads item models from {ITEM_MODELS_DIR_ENV} "
-                f"('{from_env}'). To use item models trained elsewhere, set it to their "
-                "folder and restart the dashboard.")
-    return (f"{text} To use item models trained elsewhere, set {ITEM_MODELS_DIR_ENV} to "
-            "their folder and restart the dashboard.")
+    return (f"{text} {next_step} "
+            f"{folder_variable_advice(ITEM_MODELS_DIR_ENV, 'item models')}")
 
 
 def _manifest_stamp(directory: Path):

@@ -358,13 +358,18 @@ def missing_models_message(dataset: Dataset, next_step: str) -> str:
     configured = resolve_models_dir(None, dataset.name)
     text = f"No trained models for {dataset.name!r} in '{models_dir}' yet."
     text += other_data_sentence(configured, models_dir, MANIFEST, "models")
-    text += f" {next_step}"
-    if os.environ.get(MODELS_DIR_ENV):
-        return (f"{text} The dashboard reads models from {MODELS_DIR_ENV} "
-                f"('{configured}'). To use models trained elsewhere, set it to their "
-                "folder and restart the dashboard.")
-    return (f"{text} To use models trained elsewhere, set {MODELS_DIR_ENV} to their folder "
-            "and restart the dashboard.")
+    return f"{text} {next_step} {folder_variable_advice(MODELS_DIR_ENV, 'models')}"
+
+
+def folder_variable_advice(env: str, models_kind: str) -> str:
+    """Return how to point the dashboard at ``models_kind`` trained elsewhere."""
+    if os.environ.get(env):
+        configured = Path(os.environ[env]).expanduser()
+        return (f"The dashboard reads {models_kind} from {env} ('{configured}'). To use "
+                f"{models_kind} trained elsewhere, set it to their folder and restart the "
+                "dashboard.")
+    return (f"To use {models_kind} trained elsewhere, set {env} to their folder and restart "
+            "the dashboard.")
 
 
 def other_data_sentence(configured: Path, models_dir: Path, manifest_name: str,
