@@ -772,6 +772,7 @@ def _add_data_arguments(parser, data_help):
 
 def main(argv=None) -> int:
     from .meta.distributed import WorkerError
+    from .meta.training import TrainingError
     from .serving.store import ModelsDirectoryError
 
     args = build_parser().parse_args(argv)
@@ -791,7 +792,7 @@ def main(argv=None) -> int:
         with logging_redirect_tqdm():
             args.func(args)
     except (FileNotFoundError, FileExistsError, DataFormatError, DownloadError,
-            ModelsDirectoryError, ValueError, WorkerError) as error:
+            ModelsDirectoryError, TrainingError, ValueError, WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

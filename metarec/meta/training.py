@@ -211,11 +211,15 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
         process joined, else a single process. Every worker must call this with the
         same arguments and ends with the same weights and history.
 
+    When the meta-loss, the validation error or a weight becomes NaN or infinite,
+    training stops there and keeps the weights of the best epoch so far, with a warning.
+
     Raises
     ------
     TrainingError
-        If the meta-loss becomes NaN or infinite, or stays exactly the same for
-        ``config.stall_epochs`` epochs.
+        If the meta-loss, the validation error or a weight becomes NaN or infinite in
+        the first epoch, so no weights are worth keeping, or if the meta-loss stays
+        exactly the same for ``config.stall_epochs`` epochs.
     WorkerError
         If another worker failed or did not answer within the timeout.
     """
@@ -246,6 +250,7 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     for epoch in bar:
         learner.train()
         losses = []
+        diverged = None
         for tasks in sampler.epoch(config.meta_batch, workers.rank, workers.world_size):
             optimizer.zero_grad()
             batch = collate(tasks, encoder, user_features, prior,
@@ -267,17 +272,21 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
                 loss.backward()
                 loss_value = workers.sum_gradients(trainable, loss)
             if not math.isfinite(loss_value):
-                raise TrainingError(
-                    f"{name}: meta-loss became {loss_value} in epoch {epoch + 1}; lower "
-                    f"meta_lr (now {config.meta_lr}) or the inner step size"
-                )
+                diverged = f"meta-loss became {loss_value}"
+                break
             torch.nn.utils.clip_grad_norm_(trainable, config.clip_norm)
             optimizer.step()
             losses.append(loss_value)
 
         learner.eval()
+        if diverged is None:
+            error = validation_error(learner, validation_batches, workers)
+            diverged = _divergence(learner, error)
+        if diverged is not None:
+            _stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config,
+                            workers)
+            break
         train_loss = float(np.mean(losses))
-        error = validation_error(learner, validation_batches, workers)
         history.train_loss.append(train_loss)
         history.validation_mae.append(error)
         improved = error < best_error - 1e-5
@@ -316,6 +325,50 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     return history
 
 
+def _divergence(learner, error) -> str | None:
+    """Say how training diverged after an epoch that ended with validation ``error``.
+
+    Returns None when the error and every weight are finite. A weight can become NaN or
+    infinite while the validation error stays finite, for example in the embedding of an
+    item that no validation user rated, and such weights must not be kept as the best.
+    """
+    if not math.isfinite(error):
+        return f"validation {validation_metric(learner)} became {error}"
+    for parameter_name, value in learner.named_parameters():
+        if not torch.isfinite(value).all():
+            return f"weight {parameter_name} became NaN or infinite"
+    return None
+
+
+def _stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config, workers):
+    """Log that training of ``name`` stops at ``epoch``, or raise if no epoch was good.
+
+    The caller then loads the weights of ``best_epoch``, as after early stopping.
+
+    Raises
+    ------
+    TrainingError
+        If no epoch before ``epoch`` ended with finite weights and validation error,
+        so there are no weights to keep.
+    """
+    if best_epoch < 0:
+        raise TrainingError(
+            f"{name}: {diverged} in epoch {epoch + 1}, before any epoch ended with a "
+            f"finite validation error, so there are no weights to keep. Train again "
+            f"with another seed (train --seed N) or on more ratings; from Python, a "
+            f"lower meta_lr in the variant's TrainConfig (now {config.meta_lr}) may help"
+        )
+    # The kept weights were finite on the validation users, but a network that diverged
+    # once can still adapt unstably to some other users' ratings; _bounded_targets keeps
+    # a student distilled from it from diverging too.
+    if workers.is_main:
+        logger.warning(
+            "%s: %s in epoch %d, so training stopped there and kept the weights of "
+            "epoch %d (validation %s %.4f); another seed (train --seed N) may train "
+            "for longer", name, diverged, epoch + 1, best_epoch + 1,
+            validation_metric(learner), best_error)
+
+
 def _meta_batch_shares(workers, batch, n_tasks):
     """This worker's fractions of the meta-batch's query ratings, support ratings and tasks.
 
@@ -334,6 +387,23 @@ def _meta_batch_shares(workers, batch, n_tasks):
     shares = tuple(float(part / whole) if whole > 0 else 0.0
                    for part, whole in zip(local, total))
     return shares, int(total[2])
+
+
+def _bounded_targets(teacher, *scores):
+    """Hold a teacher's predictions within one rating span of its item means.
+
+    A teacher that diverged once and was rolled back to its best epoch can still adapt
+    unstably to a few users' ratings and predict ratings of 1e21 for them, and a student
+    distilled from those targets diverges at once. A sound teacher stays well within
+    these bounds, so they change nothing for it. NaN predictions get the middle rating.
+    """
+    means = teacher.net.item_prior
+    low, high = means.min(), means.max()
+    span = (high - low).clamp_min(1.0)
+    middle = float((low + high) / 2)
+    return tuple(None if score is None else
+                 torch.nan_to_num(score, nan=middle).clamp(low - span, high + span)
+                 for score in scores)
 
 
 def _batch_loss(learner, batch, extra_rows, config, teacher, shares):
@@ -359,6 +429,8 @@ def _batch_loss(learner, batch, extra_rows, config, teacher, shares):
         with torch.no_grad():
             teacher_scores, _, teacher_extra = teacher.adapt_and_predict(
                 batch, extra_rows=extra_rows, first_order=True)
+            teacher_scores, teacher_extra = _bounded_targets(teacher, teacher_scores,
+                                                             teacher_extra)
         if config.distill_weight > 0:
             loss = loss + query_share * config.distill_weight * masked_mse(
                 scores, teacher_scores, batch["query_mask"])

@@ -72,7 +72,12 @@ class Adaptation:
         return self._recommender.is_ranker(self.variant)
 
     def top_k(self, k=10, exclude_rated=True) -> pd.DataFrame:
-        """Return the ``k`` best-scored catalogue items as ``item_id, title, score``."""
+        """Return the ``k`` best-scored catalogue items as ``item_id, title, score``.
+
+        When the recommender was loaded with a dataset that has item ids of its own (a
+        CSV of your own), an ``original_id`` column follows with those ids, such as
+        ``"sf-05"``. ``item_id`` stays the number that :meth:`predict` takes.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         catalogue = self._recommender.item_ids
@@ -87,11 +92,25 @@ class Adaptation:
         if not self.is_ranker:
             scores = np.clip(scores, *self._recommender.rating_scale)
         titles = self._recommender.titles
-        return pd.DataFrame({
+        top = pd.DataFrame({
             "item_id": catalogue[order],
             "title": [titles.get(int(i), str(i)) for i in catalogue[order]],
             "score": scores,
         })
+        originals = self._recommender.original_ids
+        if originals:
+            top["original_id"] = [originals.get(int(i), str(i)) for i in catalogue[order]]
+        return top
+
+
+def _original_item_ids(dataset) -> dict | None:
+    """Return ``{item_id: original id}`` of ``dataset``, or None when it has no ids of its own.
+
+    MovieLens ids are the numbers metarec uses, so they need no second column.
+    """
+    if "original_id" not in dataset.items:
+        return None
+    return dataset.original_item_ids()
 
 
 def _top_indices(scores, k) -> np.ndarray:
@@ -115,7 +134,8 @@ class Recommender:
     the loaded weights never change, so one instance can serve many people at once.
     """
 
-    def __init__(self, manifest, encoder, prior, learners, classical, ensemble, titles=None):
+    def __init__(self, manifest, encoder, prior, learners, classical, ensemble, titles=None,
+                 original_ids=None):
         self.manifest = manifest
         self.encoder = encoder
         self.prior = prior
@@ -128,6 +148,8 @@ class Recommender:
         self._known = np.zeros(int(self.item_ids.max(initial=0)) + 1, dtype=bool)
         self._known[self.item_ids[self.item_ids >= 0]] = True
         self.titles = titles or {}
+        # {item_id: the data's own id}, empty unless the data has ids of its own.
+        self.original_ids = original_ids or {}
         self.rating_scale = tuple(manifest["dataset"]["rating_scale"])
         self._all_rows = torch.as_tensor(encoder.item_rows(self.item_ids))
         self._fast = {}
@@ -135,6 +157,9 @@ class Recommender:
     @classmethod
     def load(cls, directory, dataset=None) -> "Recommender":
         """Load ``directory``; with ``dataset``, check it is the data the models saw.
+
+        ``dataset`` also gives :meth:`Adaptation.top_k` its titles and, for data with
+        ids of its own, its ``original_id`` column.
 
         Raises
         ------
@@ -144,14 +169,16 @@ class Recommender:
         from .store import ModelsDirectoryError, other_data_message
 
         manifest, encoder, prior, learners, classical, ensemble = load_models(directory)
-        titles = None
+        titles, original_ids = None, None
         if dataset is not None:
             trained_on = manifest["dataset"]
             if dataset.fingerprint() != trained_on["fingerprint"]:
                 raise ModelsDirectoryError(
                     other_data_message("models", directory, trained_on, dataset))
             titles = dataset.item_titles()
-        return cls(manifest, encoder, prior, learners, classical, ensemble, titles)
+            original_ids = _original_item_ids(dataset)
+        return cls(manifest, encoder, prior, learners, classical, ensemble, titles,
+                   original_ids)
 
     @property
     def variants(self) -> list[str]:
