@@ -12,6 +12,11 @@ less than the two effects summed, because adaptation is not linear in the rating
 :attr:`Explanation.items` reports the sum of the single-rating effects next to the total
 change from the unadapted start, so the page can show how much of the change the
 single-rating effects account for.
+
+Variants whose scores ignore the ratings (:func:`ignores_ratings`) are not adapted again:
+every effect would be noise, and the random ranking would be drawn anew for each left-out
+rating. Their explanation has no effects, a :attr:`Explanation.note` that explains why, and
+the scores of the top list.
 """
 
 from __future__ import annotations
@@ -23,12 +28,23 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..models.baselines import GlobalMean, ItemMean, PopularityRanker, RandomRanker
 from ..serving.recommender import Recommender
 
 ITEM_COLUMNS = ["item_id", "title", "score", "start_score", "change", "single_effects_sum",
                 "item_mean", "item_ratings"]
 RATED_COLUMNS = ["item_id", "rated_item_id", "rated_title", "rating", "effect"]
 GENRE_COLUMNS = ["item_id", "genre", "rated_items", "effect"]
+# Baselines whose scores do not depend on the ratings. Exact types, because
+# UserBiasBaseline subclasses ItemMean and does use them.
+RATING_FREE_MODELS = (GlobalMean, ItemMean, PopularityRanker, RandomRanker)
+# The reason each of them ignores the ratings, shown in Explanation.note.
+RATING_FREE_REASONS = {
+    GlobalMean: "predicts the mean training rating for every item",
+    ItemMean: "predicts each item's mean training rating",
+    PopularityRanker: "ranks items by their number of training ratings",
+    RandomRanker: "ranks items at random, and your ratings only seed the draw",
+}
 
 
 @dataclass
@@ -47,6 +63,7 @@ class Explanation:
         ``change`` is ``score - start_score`` and ``single_effects_sum`` the sum of the
         rated-item effects. ``item_mean`` and ``item_ratings`` are the item's mean
         rating and number of ratings in the dataset. ``item_id`` and ``title`` name it.
+        For a variant that ignores the ratings, ``start_score`` is ``score``.
     rated : pandas.DataFrame
         One row per explained item and rated item: ``effect`` is the explained item's
         score minus its score without that one rating. Positive effects pushed it up.
@@ -58,6 +75,9 @@ class Explanation:
         Number of adaptations the explanation took.
     seconds : float
         Wall time of the whole explanation.
+    note : str
+        The reason there are no effects, for a variant whose scores ignore the
+        ratings. Empty for the other variants.
     """
 
     variant: str
@@ -67,6 +87,7 @@ class Explanation:
     genres: pd.DataFrame
     adaptations: int
     seconds: float
+    note: str = ""
 
     def drivers(self, item_id, limit=3) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Return the rated items that pushed ``item_id`` up most and down most.
@@ -87,6 +108,12 @@ def raw_scores(adaptation, item_ids) -> np.ndarray:
     which would hide what pushed an item predicted above the top of the scale.
     """
     return adaptation.predict(item_ids, clip=False)
+
+
+def ignores_ratings(recommender: Recommender, variant: str) -> bool:
+    """Return whether ``variant``'s scores do not depend on the person's ratings."""
+    classical = getattr(recommender, "classical", {})
+    return type(classical.get(variant)) in RATING_FREE_MODELS
 
 
 def item_statistics(dataset: Dataset) -> pd.DataFrame:
@@ -131,6 +158,10 @@ def explain_items(recommender: Recommender, dataset: Dataset, ratings: dict, var
     titles = dataset.item_titles()
     genres_of = dict(zip(dataset.items["item_id"], dataset.items["genres"]))
 
+    if ignores_ratings(recommender, variant):
+        return _rating_free_explanation(recommender, dataset, ratings, variant, items, user,
+                                        started)
+
     def scores(subset):
         return raw_scores(recommender.adapt(subset, variant, user=user), items)
 
@@ -166,8 +197,51 @@ def explain_items(recommender: Recommender, dataset: Dataset, ratings: dict, var
             "item_id": items, "genre": genre, "rated_items": len(members),
             "effect": effect}))
 
+    return Explanation(
+        variant=variant,
+        is_ranker=recommender.is_ranker(variant),
+        items=_item_rows(dataset, items, full, start, single_sum),
+        rated=_concat(rated_frames, RATED_COLUMNS),
+        genres=_concat(genre_frames, GENRE_COLUMNS),
+        adaptations=adaptations,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _rating_free_explanation(recommender, dataset, ratings, variant, items, user,
+                             started) -> Explanation:
+    """Explain a variant that ignores the ratings: its top-list scores and no effects."""
+    # Score the whole catalogue and pick ``items`` out, as the top list does. The random
+    # ranker draws one score per requested position, so scoring only ``items`` would
+    # give them other numbers.
+    adaptation = recommender.adapt(ratings, variant, user=user)
+    catalogue = recommender.item_ids
+    positions = pd.Index(catalogue).get_indexer(items)
+    if (positions < 0).any():
+        unknown = items[positions < 0].tolist()
+        raise ValueError(f"items {unknown} are not in the models' catalogue; explain "
+                         "items of the variant's top list")
+    full = raw_scores(adaptation, catalogue)[positions]
+    reason = RATING_FREE_REASONS[type(recommender.classical[variant])]
+    note = (f"{variant} {reason}. Your ratings tell it nothing about what you like, so "
+            "there are no rating or genre effects to show.")
+    return Explanation(
+        variant=variant,
+        is_ranker=recommender.is_ranker(variant),
+        items=_item_rows(dataset, items, full, full, np.zeros(len(items))),
+        rated=pd.DataFrame(columns=RATED_COLUMNS),
+        genres=pd.DataFrame(columns=GENRE_COLUMNS),
+        adaptations=1,
+        seconds=time.perf_counter() - started,
+        note=note,
+    )
+
+
+def _item_rows(dataset, items, full, start, single_sum) -> pd.DataFrame:
+    """Return :attr:`Explanation.items` for scores with all ratings and with none."""
+    titles = dataset.item_titles()
     stats = item_statistics(dataset).reindex(items)
-    summary = pd.DataFrame({
+    return pd.DataFrame({
         "item_id": items,
         "title": [titles.get(int(i), str(i)) for i in items],
         "score": full,
@@ -177,15 +251,6 @@ def explain_items(recommender: Recommender, dataset: Dataset, ratings: dict, var
         "item_mean": stats["mean"].to_numpy(),
         "item_ratings": stats["count"].fillna(0).astype(int).to_numpy(),
     })
-    return Explanation(
-        variant=variant,
-        is_ranker=recommender.is_ranker(variant),
-        items=summary,
-        rated=_concat(rated_frames, RATED_COLUMNS),
-        genres=_concat(genre_frames, GENRE_COLUMNS),
-        adaptations=adaptations,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def _concat(frames, columns) -> pd.DataFrame:

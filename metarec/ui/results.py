@@ -28,6 +28,12 @@ SUMMARY_COLUMNS = ("variant", "shots", "metric", "mean", "ci95", "seeds")
 LOWER_IS_BETTER = ("mae", "rmse")
 # Decimals the metric table shows. Variants equal at this precision tie for best.
 DECIMALS = 4
+# A support size scored on fewer users than this gets a warning that its means are not
+# reliable. With n users a mean's 95% Student's t interval spans t(0.975, n - 1) / sqrt(n)
+# standard deviations of the per-user values each way: 0.77 for n = 9 and more for fewer
+# users, so one user can reorder the variants. 10 is a round cut-off on that curve (0.72
+# at 10, 0.47 at 20), not a measured one.
+MIN_RELIABLE_USERS = 10
 # The fix named by every error about a results file that cannot be read.
 WRITTEN_BY = ("Upload a file that 'python -m metarec evaluate --out' wrote, or a CSV "
               "this page downloaded.")
@@ -47,8 +53,9 @@ class EvaluationResults:
         ``split_seed``, ``variant``, ``shots`` (text), ``users`` and one column per
         metric in :data:`metarec.evaluation.evaluate.METRICS` that was measured.
     source : dict
-        What the file records about the run: ``dataset``, ``scenario``, ``users`` and
-        ``models`` when present.
+        What the file records about the run: ``dataset``, ``fingerprint`` (of the
+        data, :meth:`metarec.data.Dataset.fingerprint`), ``scenario``, ``users`` and
+        ``models`` (folders) when present.
     timings : pandas.DataFrame
         ``variant``, ``shots``, ``users`` and ``seconds`` of an evaluation run here;
         empty for a file, which records no times.
@@ -82,6 +89,14 @@ class EvaluationResults:
         known = self.rows.dropna(subset=["users"])
         counts = known.groupby("shots", sort=False)["users"].max()
         return {shots: int(count) for shots, count in counts.items()}
+
+
+def unreliable_shots(counts: dict) -> list:
+    """Return the support sizes of ``counts`` ({shots: users}) scored on too few users.
+
+    Those are the ones below :data:`MIN_RELIABLE_USERS`, whose means are not reliable.
+    """
+    return [shots for shots, count in counts.items() if count < MIN_RELIABLE_USERS]
 
 
 def read_results(data: bytes, filename: str) -> EvaluationResults:
@@ -119,7 +134,8 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
             raise ResultsError(f"'{filename}' must be the JSON that 'python -m metarec "
                                "evaluate --out' writes, with a \"results\" list.")
         rows = pd.DataFrame(document["results"])
-        source = {key: document[key] for key in ("dataset", "scenario", "users", "models")
+        source = {key: document[key]
+                  for key in ("dataset", "fingerprint", "scenario", "users", "models")
                   if key in document}
         if source.get("scenario") == "new-item":
             entity = "items"
@@ -276,7 +292,7 @@ def best_variants(table: pd.DataFrame, decimals=DECIMALS) -> dict:
 
 def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
                    catalogue=False, min_ratings=13, max_ratings=100,
-                   progress=None) -> EvaluationResults:
+                   progress=None, models_dir=None) -> EvaluationResults:
     """Evaluate ``variants`` on ``part`` users of the models' saved split, timing each.
 
     The users, the query draw (the split's seed) and the metrics are those of
@@ -287,6 +303,8 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
     progress : callable, optional
         Called as ``progress(fraction_done, message)`` before each variant and support
         size, and with 1.0 at the end.
+    models_dir : str or Path, optional
+        The folder ``recommender`` was loaded from, recorded in the results' ``source``.
 
     Raises
     ------
@@ -328,8 +346,9 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
                          "support sizes")
     rows = pd.concat(frames, ignore_index=True)
     rows.insert(0, "split_seed", split.users.seed)
-    source = {"dataset": dataset.name, "scenario": split.scenario, "users": part,
-              "models": [recommender.manifest.get("dataset", {}).get("name", "")]}
+    source = {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
+              "scenario": split.scenario, "users": part,
+              "models": [str(models_dir)] if models_dir is not None else []}
     return EvaluationResults(_check_rows(rows, "the evaluation"), source,
                              pd.DataFrame(timings),
                              entity="items" if split.scenario == "new-item" else "users")

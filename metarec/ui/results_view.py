@@ -12,9 +12,11 @@ from ..evaluation.evaluate import METRIC_NAMES
 from ..serving.recommender import Recommender
 from ..tasks import parse_shots
 from . import evaluation_charts
-from .results import (DECIMALS, EvaluationResults, ResultsError, measure_latency,
-                      read_results, run_evaluation, timing_per_user, variant_costs)
-from .state import models_dir_for, models_key, recommender_or_message, run_in_worker
+from .results import (DECIMALS, MIN_RELIABLE_USERS, EvaluationResults, ResultsError,
+                      measure_latency, read_results, run_evaluation, timing_per_user,
+                      unreliable_shots, variant_costs)
+from .state import (dataset_fingerprint, models_dir_for, models_key, recommender_or_message,
+                    run_in_worker)
 
 SHOT_CHOICES = ["1", "2", "3", "5", "10", "20", "all"]
 # With more variants than this, the charts start with FEATURED only.
@@ -85,8 +87,17 @@ def keep_known(key: str, options, default, same_options_only=False):
 
 def run_controls(dataset: Dataset, recommender: Recommender,
                  prefix: str) -> EvaluationResults | None:
-    """Draw evaluation options and a run button; return the session's latest run."""
-    results_key = f"{prefix}.run_results"
+    """Draw evaluation options and a run button; return the latest run on this data.
+
+    Runs are kept per data set and models (:func:`metarec.ui.state.models_key`), so
+    choosing other data in the sidebar never shows a run on the data before it, and
+    choosing that data again brings its run back.
+    """
+    runs = st.session_state.setdefault(f"{prefix}.run_results", {})
+    if not isinstance(runs, dict):
+        # A session from before runs were kept per data set stored one run here.
+        runs = st.session_state[f"{prefix}.run_results"] = {}
+    run_key = models_key(dataset)
     shots_column, users_column, catalogue_column = st.columns([3, 1, 2],
                                                               vertical_alignment="bottom")
     shots = shots_column.multiselect("Support sizes K", SHOT_CHOICES, default=["1", "5", "all"],
@@ -100,16 +111,22 @@ def run_controls(dataset: Dataset, recommender: Recommender,
     if st.button("Run evaluation", type="primary", disabled=not shots or not variants):
         bar = st.progress(0.0, text="Evaluating…")
         try:
-            st.session_state[results_key] = run_evaluation(
+            runs[run_key] = run_evaluation(
                 recommender, dataset, sorted(shots, key=_shot_order), variants, part,
-                catalogue, progress=lambda fraction, text: bar.progress(fraction, text=text))
+                catalogue, progress=lambda fraction, text: bar.progress(fraction, text=text),
+                models_dir=models_dir_for(dataset))
         except ValueError as error:
             st.error(f"The evaluation failed: {error}")
         bar.empty()
-    results = st.session_state.get(results_key)
+    results = runs.get(run_key)
     if results is None:
         st.info("Choose the support sizes and run the evaluation. It adapts every variant "
                 "to each held-out user, as 'python -m metarec evaluate' does.")
+        others = sorted({run.source.get("dataset", "?") for run in runs.values()})
+        if others:
+            st.caption("Evaluations run earlier in this session, on "
+                       + ", ".join(repr(name) for name in others)
+                       + ", come back when you choose that data in the sidebar.")
     return results
 
 
@@ -126,34 +143,88 @@ def _shot_order(shots: str):
     return float("inf") if value == "all" else value
 
 
-def describe_source(results: EvaluationResults, dataset: Dataset):
-    """Caption what the results were computed on, and warn when it is other data."""
+def source_sentence(results: EvaluationResults) -> str:
+    """Return what ``results`` were computed on, as far as their file records it.
+
+    The CSV of ``python -m metarec evaluate --out`` records neither the data set nor
+    the scenario (its JSON records both), so its sentence states that.
+    """
     source = results.source
     if results.summary is None:
         seeds = results.rows["split_seed"].nunique()
     else:
         # A downloaded table contains means only. Its long form also records the seeds.
         seeds = results.summary["seeds"].max()
+    if pd.isna(seeds):
+        return ("Means from a metric table this page downloaded. Such a table does not "
+                "record the data, the users or how many models folders it averages.")
     entity = results.entity
     counts = results.counts()
     per_shot = ", ".join(f"K={shots}: {count:,}" for shots, count in counts.items())
-    counted = f"{source['users']} {entity}" if source.get("users") else None
-    if counts and not counted:
-        counted = entity
+    folders = f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
+    if not (source.get("dataset") or source.get("scenario")):
+        scored = f"{entity} scored per support size ({per_shot}), " if counts else ""
+        return (f"Results on {scored}{folders}. This file does not record the data set "
+                "or the scenario, but the JSON that 'python -m metarec evaluate --out' "
+                "writes next to its CSV records both.")
+    counted = f"{source['users']} {entity}" if source.get("users") else entity
     parts = [f"dataset {source['dataset']!r}" if source.get("dataset") else None,
              f"scenario {source['scenario']}" if source.get("scenario") else None,
-             f"{counted} per support size ({per_shot})" if counts else counted,
-             f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
-             if pd.notna(seeds) else None]
-    if pd.isna(seeds):
-        st.caption("Means from a metric table this page downloaded. Such a table does not "
-                   "record the data, the users or how many models folders it averages.")
-    else:
-        st.caption("Results on " + ", ".join(p for p in parts if p) + ".")
-    if source.get("dataset") and source["dataset"] != dataset.name:
-        st.warning(f"These results are for {source['dataset']!r}, but the sidebar's data is "
-                   f"{dataset.name!r}; costs and timings below come from the sidebar's "
-                   "models.")
+             f"{counted} per support size ({per_shot})" if counts
+             else (counted if source.get("users") else None),
+             folders]
+    return "Results on " + ", ".join(p for p in parts if p) + "."
+
+
+def other_data_label(results: EvaluationResults, dataset: Dataset) -> str | None:
+    """Name the data that ``results`` record when it is not ``dataset``, else return None.
+
+    The data's fingerprint decides where the results record one, so an upload and its
+    edited version differ although they share a name: the label is then "another version
+    of 'NAME'". Results that record no data give None.
+    """
+    recorded = results.source.get("dataset")
+    fingerprint = results.source.get("fingerprint")
+    if fingerprint:
+        if fingerprint == dataset_fingerprint(dataset):
+            return None
+        if not recorded:
+            return "other data"
+        if recorded == dataset.name:
+            return f"another version of {recorded!r}"
+        return repr(recorded)
+    if recorded and recorded != dataset.name:
+        return repr(recorded)
+    return None
+
+
+def describe_source(results: EvaluationResults, dataset: Dataset):
+    """Caption what the results were computed on, and warn when it is other data."""
+    st.caption(source_sentence(results))
+    other = other_data_label(results, dataset)
+    if other is not None:
+        st.warning(f"These results are for {other}, but the sidebar's data is "
+                   f"{dataset.name!r}, so they are not plotted against the sidebar's "
+                   f"costs. Choose {other} in the sidebar to compare accuracy with cost. "
+                   "The timings below come from the sidebar's models.")
+    unreliable = unreliable_note(results.counts(), results.entity)
+    if unreliable:
+        st.warning(unreliable)
+
+
+def unreliable_note(counts: dict, entity: str) -> str:
+    """Return a warning naming the support sizes scored on too few ``entity``, or "".
+
+    Which are too few follows :func:`metarec.ui.results.unreliable_shots`.
+    """
+    few = unreliable_shots(counts)
+    if not few:
+        return ""
+    listed = ", ".join(f"K={shots} on {counts[shots]:,}" for shots in few)
+    return (f"Scored on fewer than {MIN_RELIABLE_USERS} {entity}: {listed}. Means over "
+            f"so few {entity} are not reliable, because one {entity[:-1]} more or less can "
+            f"reorder the variants. Compare the variants at support sizes scored on more "
+            f"{entity}, or evaluate data with more {entity} that have enough ratings.")
 
 
 def few_counts_note(counts: dict, entity: str) -> str:
@@ -242,16 +313,21 @@ def measured_models_note(dataset: Dataset, results: EvaluationResults, quantity:
     """
     folder = models_dir_for(dataset)
     note = f"{quantity} come from the dashboard's models for {dataset.name!r}, in '{folder}'"
-    if not results.timings.empty:
-        # Only an evaluation run here has timings, and it used these models.
-        return note + ", which the evaluation above used too."
     recorded = [str(name) for name in results.source.get("models") or []]
+    same_folder = any(Path(name).resolve() == folder.resolve() for name in recorded)
+    if not results.timings.empty:
+        # Only an evaluation run here has timings, and it records the folder it used.
+        if same_folder and other_data_label(results, dataset) is None:
+            return note + ", which the evaluation above used too."
+        listed = ", ".join(f"'{name}'" for name in recorded) or "other models"
+        return (note + f". The evaluation above used {listed} on "
+                f"{results.source.get('dataset', 'other data')!r}, so these may differ.")
     if not recorded:
         return (note + ". They may differ from the models that produced the loaded "
                 "results file, which does not name its models folder.")
     # NOTE: a relative folder in the file is resolved against the dashboard's working
     # directory, which may not be where the evaluation ran.
-    if any(Path(name).resolve() == folder.resolve() for name in recorded):
+    if same_folder:
         return note + ", the folder that the loaded results file records."
     listed = ", ".join(f"'{name}'" for name in recorded)
     return (note + f". The loaded results file records other models ({listed}), so "
@@ -270,6 +346,39 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
     latency = _latency(models_key(dataset), known, recommender, dataset)
     costs = variant_costs(recommender.manifest, latency)
 
+    other = other_data_label(results, dataset)
+    if other is None:
+        _accuracy_cost_chart(dataset, summary, metrics, results, colours, prefix, costs)
+    else:
+        st.info(f"Not drawn: the results are for {other} and the costs for the "
+                f"sidebar's data, {dataset.name!r}. Choose {other} in the sidebar to "
+                "draw accuracy against cost.")
+
+    st.header("Timing")
+    latency_column, evaluation_column = st.columns(2)
+    if not latency.empty:
+        bars = latency.rename(columns={"median_ms": "ms_per_user"})
+        latency_column.plotly_chart(evaluation_charts.timing_bars_figure(
+            bars, "Adapting to one user (median)", colours))
+        latency_column.caption(
+            f"Median of {int(latency['adaptations'].max())} adaptations to 5 ratings of "
+            "different test users, one at a time on the dashboard's adaptation thread; "
+            "scoring excluded. Measured on this machine now, so it moves with its load. "
+            + measured_models_note(dataset, results, "These times"))
+    per_user = timing_per_user(results.timings)
+    if per_user.empty:
+        evaluation_column.info("Run an evaluation here to see each variant's evaluation "
+                               "time per user; results files record no times.")
+    else:
+        evaluation_column.plotly_chart(evaluation_charts.timing_bars_figure(
+            per_user, "Evaluation time per user", colours))
+        evaluation_column.caption("Wall time of adapting and scoring each user in batches, "
+                                  "over every support size evaluated.")
+
+
+def _accuracy_cost_chart(dataset: Dataset, summary: pd.DataFrame, metrics, results,
+                         colours, prefix: str, costs: pd.DataFrame):
+    """Draw one metric at one K against one cost of the sidebar's models."""
     # The cost gets the widest share: in thirds its label was cut at 1280 px.
     metric_column, shots_column, cost_column = st.columns([2, 1, 3])
     keep_known(f"{prefix}.tradeoff_metric", metrics, metrics[0])
@@ -297,24 +406,3 @@ def tradeoff_section(dataset: Dataset, summary: pd.DataFrame, metrics, results,
                    f"{METRIC_NAMES.get(metric, metric)} value: "
                    + ", ".join(missing) + ". Only networks have parameters and a training "
                    "time, and ranking baselines have no rating error.")
-
-    st.header("Timing")
-    latency_column, evaluation_column = st.columns(2)
-    if not latency.empty:
-        bars = latency.rename(columns={"median_ms": "ms_per_user"})
-        latency_column.plotly_chart(evaluation_charts.timing_bars_figure(
-            bars, "Adapting to one user (median)", colours))
-        latency_column.caption(
-            f"Median of {int(latency['adaptations'].max())} adaptations to 5 ratings of "
-            "different test users, one at a time on the dashboard's adaptation thread; "
-            "scoring excluded. Measured on this machine now, so it moves with its load. "
-            + measured_models_note(dataset, results, "These times"))
-    per_user = timing_per_user(results.timings)
-    if per_user.empty:
-        evaluation_column.info("Run an evaluation here to see each variant's evaluation "
-                               "time per user; results files record no times.")
-    else:
-        evaluation_column.plotly_chart(evaluation_charts.timing_bars_figure(
-            per_user, "Evaluation time per user", colours))
-        evaluation_column.caption("Wall time of adapting and scoring each user in batches, "
-                                  "over every support size evaluated.")

@@ -10,7 +10,7 @@ start is the evaluation's ``K = n`` task for that user.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,10 @@ class StepRecord:
     metrics : dict
         :data:`QUERY_METRICS` on the query; rating errors are NaN for a ranking variant.
     seconds : float
-        Wall time of the adaptation, scoring excluded.
+        Wall time of the adaptation, scoring excluded. For the ensemble, the sum of its
+        members' adaptations.
+    weights : dict
+        For the ensemble, the member weights used for ``n`` ratings; empty otherwise.
     """
 
     variant: str
@@ -83,6 +86,7 @@ class StepRecord:
     query_scores: np.ndarray
     metrics: dict
     seconds: float
+    weights: dict = field(default_factory=dict)
 
 
 def session_tasks(recommender: Recommender, dataset: Dataset, query_size=10) -> dict:
@@ -211,7 +215,7 @@ def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,
                            recommender.is_ranker(variant))
     return StepRecord(variant, n, top, query_scores,
                       {name: float(metrics[name]) for name in QUERY_METRICS},
-                      adaptation.seconds)
+                      adaptation.seconds, dict(adaptation.weights))
 
 
 def rank_changes(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.Series:
