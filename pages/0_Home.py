@@ -4,6 +4,7 @@ import streamlit as st
 
 from metarec.serving.store import ModelsDirectoryError, read_manifest
 from metarec.ui.manifest import validation_table, variant_table
+from metarec.ui.personas import item_noun
 from metarec.ui.state import (
     item_models_instead,
     missing_models_message,
@@ -16,15 +17,19 @@ from metarec.ui.training_runs import TrainingStopped
 
 st.set_page_config(page_title="metarec", layout="wide")
 st.title("metarec")
-st.markdown(
-    "metarec recommends movies to people who have rated only a handful. It meta-learns "
+# The introduction names the kind of item, so it is filled in once the data is loaded,
+# but stays above any message about the data.
+intro = st.empty()
+dataset = selected_dataset()
+# Movies until data is chosen, because the default data, the sample, contains movies.
+noun = "movie" if dataset is None else item_noun(dataset)
+intro.markdown(
+    f"metarec recommends {noun}s to people who have rated only a handful. It meta-learns "
     "a starting point and a few gradient steps (MAML with per-parameter learning rates), "
     "so that a network adapts to a new user's first ratings in milliseconds. A large "
     "teacher and a small student distilled from it are trained next to other "
     "meta-learners, classical baselines and an ensemble, so you can compare them all."
 )
-
-dataset = selected_dataset()
 if dataset is None:
     st.stop()
 
@@ -94,9 +99,9 @@ else:
 
 st.header("Try the models")
 st.page_link("pages/1_New_user.py", icon="➡️",
-             label="New user: rate a few movies and compare what every variant recommends")
+             label=f"New user: rate a few {noun}s and compare what every variant recommends")
 st.page_link("pages/2_New_item.py", icon="➡️",
-             label="New item: describe a new movie and see who will like it")
+             label=f"New item: describe a new {noun} and see who will like it")
 st.page_link("pages/3_Dynamic_session.py", icon="➡️",
              label="Dynamic session: replay a test user's ratings one at a time")
 st.page_link("pages/4_Model_comparison.py", icon="➡️",

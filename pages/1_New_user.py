@@ -63,6 +63,9 @@ except ValueError as error:
     st.error(f"Could not adapt to these ratings: {error}")
     st.stop()
 
-views.top_lists(comparison.results, n_ratings=len(ratings))
+new_picks = views.new_picks_counts(dataset, recommender, comparison, ratings, user)
+if new_picks:
+    st.caption(views.NEW_PICKS_EXPLANATION)
+views.top_lists(comparison.results, n_ratings=len(ratings), new_picks=new_picks)
 views.comparison_charts(comparison, variants, PREFIX)
 views.explanation_section(dataset, recommender, ratings, user, comparison, PREFIX)

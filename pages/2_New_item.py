@@ -65,7 +65,7 @@ except ValueError as error:
     st.error(f"Could not adapt to this item: {error}")
     st.stop()
 
-item_views.audience_tables(comparison, dataset)
+item_views.audience_tables(comparison, dataset, recommender.rating_scale)
 item_views.comparison_charts(comparison, variants, recommender.rating_scale, len(ratings),
                              PREFIX, dataset)
 with st.expander("Retrain the item models"):

@@ -289,7 +289,7 @@ def describe_item(page, title, genres, year, description):
         finish_run(page)
     for genre in genres:
         # The open dropdown renders only its first options, so typing filters it first.
-        page.get_by_label("Genres").fill(genre)
+        page.get_by_role("combobox", name="Genres").fill(genre)
         page.get_by_role("option", name=genre, exact=True).click()
         finish_run(page)
     page.keyboard.press("Escape")

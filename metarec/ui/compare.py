@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..models.baselines import RandomRanker
 from ..serving.recommender import ENSEMBLE, Recommender
 
 SCORE_COLUMNS = ["variant", "item_id", "title", "score", "in_top"]
@@ -41,6 +42,9 @@ class VariantResult:
         ``weights``, as :func:`support_bin` returns them. Empty for the other variants.
     score_label : str
         The kind of ``score``, as :meth:`Recommender.score_label` names it.
+    top_of_scale : float or None
+        The top of the rating scale, at which predicted ratings are capped. None for a
+        ranking score, or where not known.
     """
 
     variant: str
@@ -51,6 +55,7 @@ class VariantResult:
     is_ranker: bool = False
     weight_bin: tuple = ()
     score_label: str = "predicted rating"
+    top_of_scale: float | None = None
 
 
 @dataclass
@@ -90,6 +95,45 @@ class Comparison:
             "variant": list(self.results),
             "milliseconds": [r.seconds * 1000.0 for r in self.results.values()],
         })
+
+
+def starting_scores(recommender: Recommender, variant: str, user=None) -> np.ndarray:
+    """Return ``variant``'s raw score of every catalogue item when adapted to no ratings.
+
+    The scores are in the order of ``recommender.item_ids`` and unclipped, as
+    :meth:`Adaptation.top_k` ranks by them. They are the variant's starting point, from
+    which :func:`count_new_picks` measures how much a person's ratings changed its list.
+    """
+    adaptation = recommender.adapt({}, variant, user=user)
+    return adaptation.predict(recommender.item_ids, clip=False)
+
+
+def count_new_picks(top_items, start_scores, catalogue, rated, k=None) -> int:
+    """Count the items of ``top_items`` that are not in the starting top list.
+
+    The starting top list is the ``k`` best of ``start_scores`` (scores of the items of
+    ``catalogue``, as :func:`starting_scores` returns them), leaving out the ``rated``
+    items as the adapted list does. ``k`` defaults to the length of ``top_items``. Ties
+    go to the earlier catalogue item, as in :meth:`Adaptation.top_k`.
+    """
+    top_items = [int(item) for item in top_items]
+    k = len(top_items) if k is None else int(k)
+    scores = np.asarray(start_scores, dtype=float).copy()
+    catalogue = np.asarray(catalogue)
+    if rated:
+        scores[np.isin(catalogue, list(rated))] = -np.inf
+    order = np.argsort(-scores, kind="stable")[:k]
+    start_top = set(catalogue[order].tolist())
+    return sum(item not in start_top for item in top_items)
+
+
+def has_starting_point(recommender: Recommender, variant: str) -> bool:
+    """Return whether comparing ``variant``'s list with its no-ratings list means anything.
+
+    The random baseline draws new scores for every set of ratings, so its list differs
+    from its starting one without being any more personal.
+    """
+    return not isinstance(recommender.classical.get(variant), RandomRanker)
 
 
 def support_bin(bin_edges, n_ratings) -> tuple:
@@ -139,7 +183,9 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
         results[name] = VariantResult(name, top, list(adaptation.support_losses),
                                       adaptation.seconds, dict(adaptation.weights),
                                       adaptation.is_ranker, weight_bin,
-                                      recommender.score_label(name))
+                                      recommender.score_label(name),
+                                      None if adaptation.is_ranker
+                                      else float(recommender.rating_scale[1]))
     rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show

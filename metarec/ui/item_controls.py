@@ -32,12 +32,14 @@ def user_label(users, user_id) -> str:
     """Return ``user 42 · 25 M student`` for a row of the users frame, indexed by user id.
 
     The id is the dataset's own (``original_id``, such as ``uc002`` in a CSV of your
-    own) where the frame has one. Fields the data lacks (own ratings without a users
+    own) where the frame has one, without the word "user" in front when the id already
+    starts with it (``user-o14``). Fields the data lacks (own ratings without a users
     CSV) are left out.
     """
     row = users.loc[user_id]
     original = row.get("original_id")
-    parts = [f"user {user_id if original is None or original != original else original}"]
+    id_text = str(user_id if original is None or original != original else original)
+    parts = [id_text if id_text.lower().startswith("user") else f"user {id_text}"]
     age = row.get("age")
     details = [str(int(age)) if age is not None and age == age else "",
                *(str(row.get(field) or "") for field in ("gender", "occupation"))]
@@ -81,9 +83,18 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
     problem = year_problem(year)
     if problem:
         year_column.error(problem, icon=":material/error:")
-    default_genres = [g for g in ("Sci-Fi", "Adventure") if g in dataset.genres]
-    genres = st.multiselect("Genres", list(dataset.genres), default=default_genres,
-                            key=f"{prefix}.genres", persist_state="session")
+    # No default genres: a preset genre that a person leaves unchanged would pick the
+    # audience for them. The placeholder shows what to choose.
+    # The most common genres as examples, because the first ones can be "unknown".
+    examples = ", ".join(dataset.items["genres"].explode().dropna().value_counts()
+                         .index[:2].astype(str))
+    genres = st.multiselect("Genres", list(dataset.genres), default=[],
+                            key=f"{prefix}.genres", persist_state="session",
+                            placeholder=f"optional, e.g. {examples}" if examples
+                            else "this data has no genres",
+                            help="Leave empty if none fits. The variants then predict "
+                                 "from the title, year and description, and genre-mean "
+                                 "from the mean of all items.")
     description = st.text_area(
         "Description", value=DEFAULT_DESCRIPTION, key=f"{prefix}.description",
         persist_state="session", max_chars=5000, height=100,
@@ -133,7 +144,8 @@ def audience_controls(dataset: Dataset, ratings: dict, prefix: str):
         try:
             ratings.update(audience_ratings(dataset, name))
         except ValueError as error:
-            st.error(str(error))
+            message = str(error)
+            st.error(message[:1].upper() + message[1:])
 
 
 def item_ratings_list(dataset: Dataset, ratings: dict, prefix: str):

@@ -16,6 +16,9 @@ from .views import followed_member, tied_scores_note, timing_caption
 COLUMNS_PER_ROW = 4
 # Below this spread of predictions over users, a variant ranks users arbitrarily.
 FLAT_SPREAD = 1e-6
+# Below this spread of predicted ratings in a top list (maximum minus minimum, in
+# stars), its "vs usual" order comes from the users' usual ratings alone.
+NARROW_SPREAD = 0.05
 
 
 # Descriptions of the ensemble members, for members the page does not draw.
@@ -97,14 +100,17 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
             st.rerun()
 
 
-def audience_tables(comparison, dataset: Dataset | None = None):
+def audience_tables(comparison, dataset: Dataset | None = None, rating_scale=None):
     """Draw each variant's top users under its name, with the adaptation time.
 
     Users are named by ``dataset``'s own ids, or by metarec's numbers without it.
+    With ``rating_scale`` (low, high), the note on tied predictions tells whether
+    they are capped.
     """
     results = list(comparison.results.values())
     flat = set(_flat_variants(comparison))
     users = None if dataset is None else dataset.users.set_index("user_id")
+    top_of_scale = None if rating_scale is None else float(rating_scale[1])
     if results:
         st.caption(audience_caption(results[0].top))
     for start in range(0, len(results), COLUMNS_PER_ROW):
@@ -118,17 +124,33 @@ def audience_tables(comparison, dataset: Dataset | None = None):
                 if _has_lift(top):
                     table["vs usual"] = [f"{lift:+.2f}" for lift in top["lift"]]
                 st.table(table.rename_axis("#"), border="horizontal")
-                if result.variant in flat and _has_lift(top):
-                    st.caption("Predicts one rating for every user, so this list ranks "
-                               "users only by their usual rating, lowest first.")
-                elif result.variant in flat:
-                    st.caption("Predicts one rating for every user, so the order of this "
-                               "list is arbitrary.")
-                else:
-                    note = tied_scores_note(texts)
-                    if note:
-                        st.caption(note)
+                note = audience_note(top, result.variant in flat, texts, top_of_scale)
+                if note:
+                    st.caption(note)
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
+
+
+def audience_note(top, flat: bool, texts, top_of_scale=None) -> str | None:
+    """Return the note on how far the order of one top list means anything, or None.
+
+    ``top`` is a variant's top list, ``flat`` whether the variant predicts one rating for
+    every user and ``texts`` the predictions as shown.
+    """
+    lift = _has_lift(top)
+    if flat and lift:
+        return ("Predicts one rating for every user, so this list ranks users only by "
+                "their usual rating, lowest first.")
+    if flat:
+        return "Predicts one rating for every user, so the order of this list is arbitrary."
+    if lift and len(top) > 1 and top["lift"].round(2).nunique() == 1:
+        return ("Every user in this list gets the same vs usual, so the variant does not "
+                "tell them apart and the order of this list is arbitrary.")
+    spread = top["predicted"].max() - top["predicted"].min()
+    if lift and len(top) > 1 and spread < NARROW_SPREAD:
+        return (f"Predicts nearly one rating (within {NARROW_SPREAD:g} stars) for every "
+                "user in this list, so it ranks them only by their usual rating, lowest "
+                "first.")
+    return tied_scores_note(texts, top_of_scale)
 
 
 def _flat_variants(comparison) -> list:

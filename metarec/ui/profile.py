@@ -88,9 +88,10 @@ def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
     name = st.selectbox("Persona", names, key=f"{prefix}.persona", persist_state="session")
     loved, disliked = persona_genres(dataset, PERSONAS[name])
     dislikes = f"Dislikes {', '.join(disliked)}. " if disliked else ""
-    st.caption(f"Loves {', '.join(loved)}. {dislikes}Adds 5 and 4 stars to the most rated "
-               f"{noun}s of the loved genres"
-               + (" and 1 and 2 stars to a few of the disliked ones." if disliked else "."))
+    st.caption(f"Loves {', '.join(loved)}. {dislikes}Adds 5 and 4 stars to much-rated "
+               f"{noun}s mostly of the loved genres"
+               + (" and 1 and 2 stars to a few mostly of the disliked ones." if disliked
+                  else "."))
     if st.button("Add this persona's ratings"):
         try:
             ratings.update(persona_ratings(dataset, name))

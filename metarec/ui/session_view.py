@@ -114,8 +114,12 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
 
     current = {v: records[(v, n)] for v in variants}
     previous = {v: records[(v, n - 1)].top if n else None for v in variants}
-    results = {v: VariantResult(v, r.top, [], r.seconds, {}, recommender.is_ranker(v),
-                                score_label=recommender.score_label(v))
+    # The weights make top_lists word the ensemble's time as New user does.
+    top_of_scale = float(recommender.rating_scale[1])
+    results = {v: VariantResult(v, r.top, [], r.seconds, r.weights,
+                                recommender.is_ranker(v),
+                                score_label=recommender.score_label(v),
+                                top_of_scale=None if recommender.is_ranker(v) else top_of_scale)
                for v, r in current.items()}
     st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
               f"rating{'' if n == 1 else 's'}")

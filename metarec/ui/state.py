@@ -14,7 +14,6 @@ import torch
 
 from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
 from ..data import DATA_DIR_ENV, DataPathError, Dataset, registry
-from ..data.custom import CSV_FILES
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
@@ -219,11 +218,13 @@ def kept_ratings_text(dataset: Dataset) -> str | None:
 
 
 def data_label(source) -> str:
-    """Return the name shown for a data source: for an upload, its ratings file's name."""
-    names = upload.uploaded_names(source)
-    if names:
-        return names[CSV_FILES[0]]
-    return Path(source).name
+    """Return the name of the data set read from ``source``, as the loaders name it.
+
+    That is the folder's name (for an upload, its ratings file's name without ``.csv``),
+    or the file name without its extension for a ratings CSV file.
+    """
+    path = Path(source)
+    return path.name if path.is_dir() else path.stem
 
 
 def data_path_advice(folders) -> str:

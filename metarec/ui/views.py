@@ -9,7 +9,8 @@ import streamlit as st
 from ..data import Dataset
 from ..serving.recommender import Recommender
 from . import charts
-from .compare import Comparison, VariantResult
+from .compare import (Comparison, VariantResult, count_new_picks, has_starting_point,
+                      starting_scores)
 from .explain import Explanation, explain_items, explanation_table
 from .state import models_key, run_in_worker
 
@@ -22,30 +23,44 @@ DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 WEIGHT_TOLERANCE = 1e-9
 
 
-def tied_scores_note(texts) -> str | None:
+def tied_scores_note(texts, top_of_scale: float | None = None,
+                     ranking=False) -> str | None:
     """Return a note on the scores that ``texts`` shows more than once, or None if none.
 
     Top lists rank by the model's full score, which the table shows rounded to two
-    decimals and capped at the top of the rating scale, so equal texts can hide an order.
+    decimals and, for predicted ratings, capped at ``top_of_scale``, so equal texts can
+    hide an order. The note mentions the cap only for a tied text at ``top_of_scale``. With
+    ``top_of_scale`` None (not known), it says that scores above the scale are capped.
+    With ``ranking``, the texts are ranking scores, which are never capped.
     """
     counts = pd.Series(list(texts)).value_counts(sort=False)
     tied = counts[counts > 1].index.tolist()
     if not tied:
         return None
+    if ranking:
+        how = "rounded to two decimals"
+    elif top_of_scale is None:
+        how = ("rounded to two decimals, and capped at the top of the rating scale where "
+               "they exceed it")
+    elif any(float(text) >= top_of_scale for text in tied):
+        how = (f"rounded to two decimals, and capped at {top_of_scale:g}, the top of the "
+               "rating scale")
+    else:
+        how = "rounded to two decimals"
     return (f"Shown more than once: {', '.join(tied)}. These scores are equal only as "
-            "shown, rounded and capped at the top of the scale, and the order follows "
-            "the model's full scores.")
+            f"shown, {how}, and the order follows the model's full scores.")
 
 
 def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMNS_PER_ROW,
-              n_ratings: int | None = None):
+              n_ratings: int | None = None, new_picks: dict | None = None):
     """Draw each variant's top list under its name, ``columns_per_row`` to a row.
 
     ``results`` maps variants to :class:`metarec.ui.compare.VariantResult`. ``changes``
     maps a variant to a Series of labels indexed like its top list (see
     :func:`metarec.ui.session.rank_changes`); it adds a ``move`` column. With
     ``n_ratings``, the person's number of ratings, the ensemble's list is followed by
-    the member weights it used (see :func:`ensemble_weights`).
+    the member weights it used (see :func:`ensemble_weights`). ``new_picks`` maps a
+    variant to the count that :func:`new_picks_counts` returns, shown under its list.
     """
     results = list(results.values())
     for start in range(0, len(results), columns_per_row):
@@ -64,12 +79,58 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 if changes and result.variant in changes:
                     top["move"] = changes[result.variant].to_numpy()
                 st.table(top, border="horizontal")
-                note = None if result.is_ranker else tied_scores_note(texts)
+                # Whole rating counts are shown exactly, so equal texts are equal scores.
+                rounded = not result.is_ranker or any("." in text for text in texts)
+                note = None
+                if rounded:
+                    note = tied_scores_note(texts, result.top_of_scale, result.is_ranker)
                 if note:
                     st.caption(note)
+                if new_picks and result.variant in new_picks:
+                    st.caption(new_picks_caption(result.variant, new_picks[result.variant],
+                                                 len(result.top)))
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
                 if n_ratings is not None and result.weights:
                     ensemble_weights(result, n_ratings)
+
+
+# Explains the captions of new_picks_caption, once above the top lists.
+NEW_PICKS_EXPLANATION = (
+    "Under each list, *new with your ratings* counts its titles that the same variant "
+    "does not recommend when it has no ratings: a low count means the list barely "
+    "depends on your ratings.")
+
+
+def new_picks_caption(variant: str, count: int, k: int) -> str:
+    """Return the caption stating that ``count`` of ``variant``'s ``k`` titles are new."""
+    return (f"new with your ratings: {count} of {k} (the rest are also in {variant}'s top "
+            f"{k} with no ratings)")
+
+
+@st.cache_data(show_spinner="Adapting to no ratings…", max_entries=64)
+def _starting_scores(models: tuple, variant: str, user: tuple,
+                     _recommender: Recommender) -> np.ndarray:
+    return run_in_worker(starting_scores, _recommender, variant, dict(user))
+
+
+def new_picks_counts(dataset: Dataset, recommender: Recommender, comparison: Comparison,
+                     ratings: dict, user: dict) -> dict:
+    """Count, for each compared variant, the titles of its top list that ``ratings`` added.
+
+    A title counts when it is not in the top list the same variant gives with no ratings
+    and the same ``user`` fields. That starting list is adapted once per variant and
+    cached. The random baseline is left out (see
+    :func:`metarec.ui.compare.has_starting_point`).
+    """
+    counts = {}
+    for name, result in comparison.results.items():
+        if not has_starting_point(recommender, name):
+            continue
+        start = _starting_scores(models_key(dataset), name, tuple(sorted(user.items())),
+                                 recommender)
+        counts[name] = count_new_picks(result.top["item_id"], start, recommender.item_ids,
+                                       ratings)
+    return counts
 
 
 def score_texts(scores, ranking=False) -> list[str]:
@@ -245,6 +306,9 @@ def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dic
                                tuple(sorted(user.items())), recommender, dataset)
     except ValueError as error:
         st.error(f"Could not explain {variant}: {error}")
+        return
+    if explanation.note:
+        st.info(explanation.note)
         return
 
     change = explanation.items["change"].mean()
