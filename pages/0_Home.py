@@ -47,7 +47,8 @@ def training_controls(button_label):
         "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
         placeholder="each variant's own budget (30 to 40, with early stopping)",
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
-             "less accurate models.")
+             "less accurate models, whose top lists barely change with a person's "
+             "ratings.")
     st.caption("Training runs here on the CPU and takes one to a few minutes; stay on this "
                "page until it finishes, because leaving it stops the training. Models "
                f"already in '{models_dir}' are replaced.")

@@ -313,3 +313,41 @@ def test_home_names_items_for_own_data(tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     intro = app.markdown[0].value
     assert intro.startswith("metarec recommends items to people"), intro
+
+
+# Last trial: personas keep ratings, demographics, left-out K -------------------------
+
+def test_persona_keeps_existing_ratings():
+    from metarec.ui.profile import add_persona_ratings, persona_summary
+
+    ratings = {7: 1.0, 8: 3.0}
+    added, kept = add_persona_ratings(ratings, {7: 5.0, 9: 5.0, 10: 4.0})
+
+    assert ratings == {7: 1.0, 8: 3.0, 9: 5.0, 10: 4.0}
+    assert (added, kept) == (2, 1)
+    assert persona_summary("Romance lover", added, kept, "item") == (
+        "Romance lover: added 2 ratings. 1 of its items was already rated and keeps that "
+        "rating.")
+
+
+def test_demographics_named_only_when_present(sample_dataset, tmp_path):
+    from metarec.data import load_dataset
+    from metarec.ui.session_view import demographics_text
+
+    rows = [f"u{u},i{i},{(u + i) % 5 + 1}" for u in range(20) for i in range(15)]
+    (tmp_path / "r.csv").write_text("\n".join(["user_id,item_id,rating", *rows]) + "\n")
+
+    assert demographics_text(sample_dataset) == "age, gender and occupation"
+    assert demographics_text(load_dataset(tmp_path / "r.csv")) == ""
+
+
+def test_unscored_support_size_is_recorded(tiny_models, sample_dataset):
+    from metarec.serving.recommender import Recommender
+    from metarec.ui.results import run_evaluation
+
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    results = run_evaluation(recommender, sample_dataset, ["1", "500"], ["user-bias"])
+
+    assert results.rows["shots"].unique().tolist() == ["1"]
+    assert results.source["unscored"]["shots"] == ["500"]
+    assert "room for the 10-rating query" in results.source["unscored"]["reason"]

@@ -84,7 +84,8 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
         key=f"{prefix}.epochs", placeholder="each variant's own budget (30, with early "
                                             "stopping)",
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
-             "less accurate models.")
+             "less accurate models, whose top lists barely change with a person's "
+             "ratings.")
     st.caption("Training embeds every item's text, then meta-trains a teacher and a "
                "student on the CPU; on MovieLens-100K that takes a few minutes. Stay on "
                "this page until it finishes. Item models already in "

@@ -92,11 +92,39 @@ def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
                f"{noun}s mostly of the loved genres"
                + (" and 1 and 2 stars to a few mostly of the disliked ones." if disliked
                   else "."))
-    if st.button("Add this persona's ratings"):
+    if st.button("Add this persona's ratings",
+                 help=f"Adds to the ratings already in the list; {noun}s you have rated "
+                      "keep your rating."):
         try:
-            ratings.update(persona_ratings(dataset, name))
+            added, already_rated = add_persona_ratings(ratings,
+                                                       persona_ratings(dataset, name))
         except ValueError as error:
             st.error(str(error))
+        else:
+            st.toast(persona_summary(name, added, already_rated, noun))
+
+
+def add_persona_ratings(ratings: dict, persona: dict) -> tuple[int, int]:
+    """Add ``persona``'s ratings to ``ratings``, keeping those already there.
+
+    Returns how many were added and how many of the persona's items kept the rating in
+    ``ratings``, whether the person or an earlier persona gave it.
+    """
+    already_rated = sum(item in ratings for item in persona)
+    for item, rating in persona.items():
+        ratings.setdefault(item, rating)
+    return len(persona) - already_rated, already_rated
+
+
+def persona_summary(name: str, added: int, already_rated: int, noun: str) -> str:
+    """Say what adding persona ``name`` changed."""
+    text = f"{name}: added {added} rating{'' if added == 1 else 's'}."
+    if already_rated == 1:
+        text += f" 1 of its {noun}s was already rated and keeps that rating."
+    elif already_rated:
+        text += (f" {already_rated} of its {noun}s were already rated and keep those "
+                 "ratings.")
+    return text
 
 
 def clear_button(column, ratings: dict, key: str):

@@ -323,12 +323,13 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
     split = saved_scenario(recommender.manifest)
     user_features = recommender.encoder.encode_users(dataset.users)
 
-    frames, timings = [], []
+    frames, timings, unscored = [], [], []
     steps = len(shots_list) * len(variants)
     for position, shots in enumerate(shots_list):
         tasks = split.tasks(dataset.ratings, part, shots, seed=split.users.seed,
                             min_ratings=min_ratings, max_ratings=max_ratings)
         if not tasks:
+            unscored.append(str(shots))
             continue
         for offset, variant in enumerate(variants):
             report((position * len(variants) + offset) / steps,
@@ -349,6 +350,12 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
     source = {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
               "scenario": split.scenario, "users": part,
               "models": [str(models_dir)] if models_dir is not None else []}
+    if unscored:
+        entity = "item" if split.scenario == "new-item" else "user"
+        source["unscored"] = {
+            "shots": unscored,
+            "reason": f"no {part} {entity} with {min_ratings} to {max_ratings} ratings has "
+                      f"room for the 10-rating query and that many support ratings"}
     return EvaluationResults(_check_rows(rows, "the evaluation"), source,
                              pd.DataFrame(timings),
                              entity="items" if split.scenario == "new-item" else "users")

@@ -210,6 +210,10 @@ def describe_source(results: EvaluationResults, dataset: Dataset):
     unreliable = unreliable_note(results.counts(), results.entity)
     if unreliable:
         st.warning(unreliable)
+    unscored = results.source.get("unscored")
+    if unscored:
+        listed = ", ".join(f"K={shots}" for shots in unscored["shots"])
+        st.info(f"Left out of this run: {listed}, because {unscored['reason']}.")
 
 
 def unreliable_note(counts: dict, entity: str) -> str:

@@ -101,8 +101,10 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
             latest = views.rating_rows(dataset, plan.items[:n][::-1], plan.ratings[:n][::-1])
             st.dataframe(latest, height=views.table_height(len(latest)), hide_index=True)
         else:
-            st.info("Nothing revealed yet: every variant starts from what it meta-learned "
-                    "and the user's age, gender and occupation.")
+            known = demographics_text(dataset)
+            st.info("Nothing revealed yet: every variant starts from what it meta-learned"
+                    + (f" and the user's {known}." if known else
+                       f"; {dataset.name!r} has no ages, genders or occupations."))
     with query_column:
         st.subheader("Held-out ratings and current predictions")
         query = views.query_table(dataset, plan, records, variants, n)
@@ -123,6 +125,9 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
                for v, r in current.items()}
     st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
               f"rating{'' if n == 1 else 's'}")
+    if n:
+        st.caption(f"The move column compares each list with the one after {n - 1} "
+                   f"rating{'' if n - 1 == 1 else 's'}, also after several revealed at once.")
     views.top_lists(results, {v: rank_changes(previous[v], current[v].top) for v in variants},
                     columns_per_row=top_columns(len(variants)))
     dropped = {v: dropped_items(previous[v], current[v].top) for v in variants}
@@ -135,3 +140,14 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
                           key=f"{prefix}.metric", persist_state="session")
     st.plotly_chart(session_curves_figure(metric_history(records.values()), metric,
                                           variant_colours(recommender.variants), n))
+
+
+def demographics_text(dataset) -> str:
+    """Return the user fields that ``dataset`` has values for, such as "age and gender"."""
+    fields = [name for column, name in (("age", "age"), ("gender", "gender"),
+                                         ("occupation", "occupation"))
+              if column in dataset.users and dataset.users[column].notna().any()
+              and (dataset.users[column].astype(str).str.strip() != "").any()]
+    if len(fields) > 1:
+        return ", ".join(fields[:-1]) + " and " + fields[-1]
+    return fields[0] if fields else ""

@@ -97,14 +97,15 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
 # Explains the captions of new_picks_caption, once above the top lists.
 NEW_PICKS_EXPLANATION = (
     "Under each list, *new with your ratings* counts its titles that the same variant "
-    "does not recommend when it has no ratings: a low count means the list barely "
-    "depends on your ratings.")
+    "does not recommend when it has no ratings, both lists leaving out what you rated: a "
+    "low count means the list barely depends on your ratings. The random ranker has no "
+    "such count, because any change of ratings draws a new list.")
 
 
 def new_picks_caption(variant: str, count: int, k: int) -> str:
     """Return the caption stating that ``count`` of ``variant``'s ``k`` titles are new."""
     return (f"new with your ratings: {count} of {k} (the rest are also in {variant}'s top "
-            f"{k} with no ratings)")
+            f"{k} with no ratings, among the titles you have not rated)")
 
 
 @st.cache_data(show_spinner="Adapting to no ratings…", max_entries=64)
