@@ -145,12 +145,18 @@ def test_removed_items_upload_is_dropped(env):
 
 # Typed CSV paths -------------------------------------------------------------------------
 
-def test_typed_csv_path_reports_rows(env):
-    path = env / "typed.csv"
-    path.write_bytes(ratings_csv(extra_rows=["reader-1,book-z,abc", "reader-2,book-g,11"]))
+def typed_path_app(path) -> AppTest:
+    """Run Home with ``path`` typed into the sidebar's folder field."""
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
     app.sidebar.radio(key=SOURCE_KEY).set_value("MovieLens-100K folder").run()
     app.sidebar.text_input(key="_widget.data.folder").input(str(path)).run()
+    return app
+
+
+def test_typed_csv_path_reports_rows(env):
+    path = env / "typed.csv"
+    path.write_bytes(ratings_csv(extra_rows=["reader-1,book-z,abc", "reader-2,book-g,11"]))
+    app = typed_path_app(path)
 
     assert not app.exception, [e.value for e in app.exception]
     warnings = [w.value for w in app.sidebar.warning]
@@ -165,9 +171,7 @@ def test_left_out_fields_are_listed(env):
     folder.mkdir()
     (folder / "ratings.csv").write_bytes(ratings_csv())
     (folder / "items.csv").write_bytes(ITEMS_CSV.replace(b",1991", b",nineteen"))
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
-    app.sidebar.radio(key=SOURCE_KEY).set_value("MovieLens-100K folder").run()
-    app.sidebar.text_input(key="_widget.data.folder").input(str(folder)).run()
+    app = typed_path_app(folder)
 
     assert not app.exception, [e.value for e in app.exception]
     warnings = [w.value for w in app.sidebar.warning]
