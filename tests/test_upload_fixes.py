@@ -177,7 +177,8 @@ def test_left_out_fields_are_listed(env):
     warnings = [w.value for w in app.sidebar.warning]
     assert f"Kept every row of '{folder}' but left out 1 invalid field or column." in warnings
     listed = [m.value for m in app.sidebar.expander[-1].markdown]
-    assert len(listed) == 1 and "**items\\.csv**, line 3:" in listed[0], listed
+    assert len(listed) == 1, listed
+    assert "**items\\.csv**, line 3:" in listed[0]
     assert "nineteen" in listed[0]
 
 
