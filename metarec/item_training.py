@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .meta.inner_loop import masked_mse
-from .meta.training import TrainingError
+from .meta.training import TrainingError, divergence, stop_diverging
 from .tasks import Task, group_ratings, make_tasks
 
 logger = logging.getLogger("metarec")
@@ -135,8 +135,10 @@ def meta_train_items(learner, spec, train_ratings, validation_tasks, task_encode
     Raises
     ------
     TrainingError
-        If the meta-loss becomes NaN or infinite, or stays exactly the same for
-        ``stall_epochs`` epochs.
+        If the meta-loss, the validation error or a weight becomes NaN or infinite before
+        any epoch ended with finite ones, or the meta-loss stays exactly the same for
+        ``stall_epochs`` epochs. After a good epoch, such a divergence stops training
+        and keeps the best epoch's weights instead, with a warning.
     """
     config = spec.train
     distilling = config.distill_weight > 0 or config.distill_users_weight > 0
@@ -168,6 +170,7 @@ def meta_train_items(learner, spec, train_ratings, validation_tasks, task_encode
     for epoch in bar:
         learner.train()
         losses = []
+        diverged = None
         for tasks in sampler.epoch(config.meta_batch):
             masks = _new_user_masks(tasks, config.new_user_share, rng)
             batch = collate(tasks, spec.use_text, masks)
@@ -192,10 +195,8 @@ def meta_train_items(learner, spec, train_ratings, validation_tasks, task_encode
                         extra, teacher_extra, torch.ones_like(extra))
 
             if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"{name}: meta-loss became {loss.item()} in epoch {epoch + 1}; lower "
-                    f"meta_lr (now {config.meta_lr}) or the inner step size"
-                )
+                diverged = f"meta-loss became {loss.item()}"
+                break
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, config.clip_norm)
@@ -203,8 +204,14 @@ def meta_train_items(learner, spec, train_ratings, validation_tasks, task_encode
             losses.append(loss.item())
 
         learner.eval()
+        if diverged is None:
+            error = validation_error(learner, validation_batches)
+            diverged = divergence(learner, error)
+        if diverged is not None:
+            # Keeps the best epoch's weights, loaded below, or raises if there is none.
+            stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config)
+            break
         train_loss = float(np.mean(losses))
-        error = validation_error(learner, validation_batches)
         history.train_loss.append(train_loss)
         history.validation_mae.append(error)
         improved = error < best_error - 1e-5

@@ -151,7 +151,7 @@ def test_healthy_run_unchanged_by_checks(parts, monkeypatch, caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert_same_weights(learner, callback.states[history.best_epoch + 1])
 
-    monkeypatch.setattr(training, "_divergence", lambda learner, error: None)
+    monkeypatch.setattr(training, "divergence", lambda learner, error: None)
     unchecked = make_learner(parts)
     unchecked_history = train(unchecked, parts, config)
     assert unchecked_history.validation_mae == history.validation_mae
@@ -243,3 +243,33 @@ def test_teacher_targets_are_bounded(parts):
     assert torch.equal(kept, sound)
     assert bounded[0].tolist() == pytest.approx([high + span, low - span, (low + high) / 2])
     assert training._bounded_targets(teacher, sound, None)[1] is None
+
+
+def test_item_training_keeps_best_epoch(sample_dataset, tmp_path, monkeypatch, caplog):
+    from metarec import item_training
+    from metarec.item_pipeline import train_item_models
+    from metarec.models.item_learner import default_item_variants
+
+    plain = item_training.masked_mse
+
+    def poisoned_after_first_epoch(prediction, target, mask):
+        value = plain(prediction, target, mask)
+        return value * float("nan") if epochs_done["count"] >= 1 else value
+
+    epochs_done = {"count": 0}
+
+    def count_epochs(message, fraction):
+        epochs_done["count"] += "epoch" in message
+
+    monkeypatch.setattr(item_training, "masked_mse", poisoned_after_first_epoch)
+    variants = {"teacher": default_item_variants(3)["teacher"]}
+    with caplog.at_level(logging.WARNING, logger="metarec"):
+        train_item_models(sample_dataset, tmp_path, epochs=3, variants=variants,
+                          callback=count_epochs)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(w.startswith("teacher: meta-loss became nan in epoch 2") for w in warnings)
+    saved = torch.load(tmp_path / "item-teacher.pt", weights_only=False)
+    state = saved.get("state_dict", saved) if isinstance(saved, dict) else saved
+    assert all(torch.isfinite(value).all() for value in state.values()
+               if torch.is_tensor(value) and value.is_floating_point())

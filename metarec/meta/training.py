@@ -89,7 +89,8 @@ def _query_loss(learner, scores, batch):
 
 def validation_metric(learner) -> str:
     """Name what :func:`validation_error` measures for ``learner``."""
-    return "MAE" if learner.task == "rating" else "log loss"
+    # Item-side learners have no task attribute: they regress ratings only.
+    return "MAE" if getattr(learner, "task", "rating") == "rating" else "log loss"
 
 
 def validation_error(learner, batches, workers=SINGLE_PROCESS) -> float:
@@ -281,10 +282,10 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
         learner.eval()
         if diverged is None:
             error = validation_error(learner, validation_batches, workers)
-            diverged = _divergence(learner, error)
+            diverged = divergence(learner, error)
         if diverged is not None:
-            _stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config,
-                            workers)
+            stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config,
+                           workers)
             break
         train_loss = float(np.mean(losses))
         history.train_loss.append(train_loss)
@@ -325,7 +326,7 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
     return history
 
 
-def _divergence(learner, error) -> str | None:
+def divergence(learner, error) -> str | None:
     """Say how training diverged after an epoch that ended with validation ``error``.
 
     Returns None when the error and every weight are finite. A weight can become NaN or
@@ -340,7 +341,8 @@ def _divergence(learner, error) -> str | None:
     return None
 
 
-def _stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config, workers):
+def stop_diverging(name, diverged, epoch, best_epoch, best_error, learner, config,
+                   workers=SINGLE_PROCESS):
     """Log that training of ``name`` stops at ``epoch``, or raise if no epoch was good.
 
     The caller then loads the weights of ``best_epoch``, as after early stopping.
