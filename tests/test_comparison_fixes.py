@@ -82,7 +82,7 @@ def test_run_results_stay_with_their_data(app_env, tmp_path):
     assert any("which the evaluation above used too" in text for text in captions(app))
 
 
-def test_other_data_file_not_plotted_against_costs(app_env, tmp_path):
+def test_other_data_file_not_plotted(app_env, tmp_path):
     path = tmp_path / "other.json"
     path.write_text(json.dumps({
         "dataset": "ratings", "fingerprint": "0" * 64, "scenario": "new-user",

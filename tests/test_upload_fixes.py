@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
 from metarec.serving.item_store import ITEM_MANIFEST
-from metarec.serving.store import MANIFEST, other_data_message
+from metarec.serving.store import MANIFEST, other_data_error
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
 
 RUN_TIMEOUT = 120
@@ -260,8 +260,8 @@ def test_missing_models_message_names_variable(env):
 def test_other_data_advice_fits_dashboard(sample_dataset):
     from metarec.ui.state import dashboard_advice
 
-    message = other_data_message("models", "/m", OTHER_DATA, sample_dataset)
-    advice = dashboard_advice(message, "models", MODELS_DIR_ENV)
+    error = other_data_error("models", "/m", OTHER_DATA, sample_dataset)
+    advice = dashboard_advice(error, "models", MODELS_DIR_ENV)
 
     assert "pick its models folder" not in advice
     assert advice.endswith(f"Train models for this data, or set {MODELS_DIR_ENV} to the "

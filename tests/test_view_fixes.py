@@ -1,4 +1,4 @@
-"""Tests for the fixes to the New user, New item and Home pages after a fresh-user trial."""
+"""New user, New item and Home pages: personas, personal top lists, audience notes, ties."""
 
 import numpy as np
 import pandas as pd
@@ -315,7 +315,7 @@ def test_home_names_items_for_own_data(tmp_path, monkeypatch):
     assert intro.startswith("metarec recommends items to people"), intro
 
 
-# Last trial: personas keep ratings, demographics, left-out K -------------------------
+# Persona ratings, demographics and left-out support sizes ---------------------------
 
 def test_persona_keeps_existing_ratings():
     from metarec.ui.profile import add_persona_ratings, persona_summary

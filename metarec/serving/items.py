@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from ..data.features import age_band
 from ..data.text import encode_texts, item_text
 from ..models.item_side import ItemContent
 from .item_store import load_item_models
-from .store import ModelsDirectoryError, other_data_message
+from .store import other_data_error
 
 ENSEMBLE = "ensemble"
 # The variants the New item page selects first: the meta-learned ones and the baselines
@@ -179,8 +178,7 @@ class ItemRecommender:
         """
         manifest, task_encoder, learners, classical, ensemble, users = load_item_models(directory)
         if dataset is not None and dataset.fingerprint() != manifest["dataset"]["fingerprint"]:
-            raise ModelsDirectoryError(other_data_message(
-                "item models", directory, manifest["dataset"], dataset))
+            raise other_data_error("item models", directory, manifest["dataset"], dataset)
         return cls(manifest, task_encoder, learners, classical, ensemble, users)
 
     @property

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -166,15 +165,14 @@ class Recommender:
         ModelsDirectoryError
             If the directory is incomplete, or ``dataset`` differs from the training data.
         """
-        from .store import ModelsDirectoryError, other_data_message
+        from .store import other_data_error
 
         manifest, encoder, prior, learners, classical, ensemble = load_models(directory)
         titles, original_ids = None, None
         if dataset is not None:
             trained_on = manifest["dataset"]
             if dataset.fingerprint() != trained_on["fingerprint"]:
-                raise ModelsDirectoryError(
-                    other_data_message("models", directory, trained_on, dataset))
+                raise other_data_error("models", directory, trained_on, dataset)
             titles = dataset.item_titles()
             original_ids = _original_item_ids(dataset)
         return cls(manifest, encoder, prior, learners, classical, ensemble, titles,

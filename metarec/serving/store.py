@@ -24,15 +24,28 @@ from ..models.variants import VariantSpec, build_learner
 from .staging import StagedFiles
 
 MANIFEST = "manifest.json"
+# Advice for models trained on other data, with ``{kind}`` such as "item models". Only
+# the command line and the library can pick another folder, so the dashboard replaces it.
+PICK_FOLDER_ADVICE = "Train {kind} for this dataset or pick its models folder."
 FORMAT_VERSION = 1
 
 
 class ModelsDirectoryError(ValueError):
-    """A models directory is missing, incomplete or was written by an incompatible version."""
+    """A models directory is missing, incomplete or was written by an incompatible version.
+
+    ``reason`` is what is wrong and ``advice`` what to do, which the message joins. The
+    dashboard replaces the command-line ``advice`` with its own.
+    """
+
+    def __init__(self, reason: str, advice: str = ""):
+        super().__init__(f"{reason} {advice}" if advice else reason)
+        self.reason = reason
+        self.advice = advice
 
 
-def other_data_message(models_kind, directory, trained_on: dict, dataset) -> str:
-    """Say that the models in ``directory`` were trained on other data than ``dataset``.
+def other_data_error(models_kind, directory, trained_on: dict,
+                     dataset) -> ModelsDirectoryError:
+    """Return the error for models in ``directory`` trained on other data than ``dataset``.
 
     Two files can share a name and a rating count and still differ (an edited CSV), so
     the message then adds where each came from and the start of both fingerprints.
@@ -48,15 +61,17 @@ def other_data_message(models_kind, directory, trained_on: dict, dataset) -> str
     if (trained_on.get("source") or None) == (dataset.source or None) and (
             trained_on["ratings"] == dataset.n_ratings):
         # Same file, same count: what differs is a rating or the item table.
-        return (f"The {models_kind} in {str(Path(directory))!r} were trained on "
-                f"{trained_on['name']!r} from the same place with the same number of "
-                f"ratings ({dataset.n_ratings:,}), but the data differs now (fingerprint "
-                f"{trained_on['fingerprint'][:12]} then, {dataset.fingerprint()[:12]} now): "
-                f"a rating or an item title changed, or an items file (--items-csv) was "
-                f"given at training and not now, or the other way round. Load the data as "
-                f"it was at training, or train {models_kind} for it as it is.")
-    return (f"The {models_kind} in {str(Path(directory))!r} were trained on {trained}, not on "
-            f"{loaded}. Train {models_kind} for this dataset or pick its models folder.")
+        return ModelsDirectoryError(
+            f"The {models_kind} in {str(Path(directory))!r} were trained on "
+            f"{trained_on['name']!r} from the same place with the same number of ratings "
+            f"({dataset.n_ratings:,}), but the data differs now (fingerprint "
+            f"{trained_on['fingerprint'][:12]} then, {dataset.fingerprint()[:12]} now): a "
+            f"rating or an item title changed, or an items file (--items-csv) was given at "
+            f"training and not now, or the other way round.",
+            f"Load the data as it was at training, or train {models_kind} for it as it is.")
+    return ModelsDirectoryError(
+        f"The {models_kind} in {str(Path(directory))!r} were trained on {trained}, not on "
+        f"{loaded}.", PICK_FOLDER_ADVICE.format(kind=models_kind))
 
 
 def save_models(directory, *, dataset, split, encoder, prior, item_features, learners, specs,

@@ -131,7 +131,7 @@ def item_recommender_or_message(dataset: Dataset) -> ItemRecommender | None:
     except ModelsDirectoryError as error:
         logger.warning("no usable item models in %s: %s", directory, error)
         if (directory / ITEM_MANIFEST).is_file():
-            st.error(dashboard_advice(str(error), "item models", ITEM_MODELS_DIR_ENV))
+            st.error(dashboard_advice(error, "item models", ITEM_MODELS_DIR_ENV))
         else:
             st.info(missing_item_models_message(dataset, "Train them below."))
         return None

@@ -105,7 +105,7 @@ def audience_tables(comparison, dataset: Dataset | None = None, rating_scale=Non
     """Draw each variant's top users under its name, with the adaptation time.
 
     Users are named by ``dataset``'s own ids, or by metarec's numbers without it.
-    With ``rating_scale`` (low, high), the note on tied predictions says whether
+    With ``rating_scale`` (low, high), the note on tied predictions states whether
     they are capped.
     """
     results = list(comparison.results.values())

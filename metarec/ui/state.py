@@ -16,7 +16,7 @@ from ..cli import MODELS_DIR_ENV, SAMPLE_DIR, resolve_models_dir
 from ..data import DATA_DIR_ENV, DataPathError, Dataset, registry
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.recommender import Recommender
-from ..serving.store import MANIFEST, ModelsDirectoryError
+from ..serving.store import MANIFEST, PICK_FOLDER_ADVICE, ModelsDirectoryError
 from . import upload
 from .compare import Comparison, compare_variants
 from .training_runs import TrainingRuns
@@ -387,16 +387,16 @@ def other_data_sentence(configured: Path, models_dir: Path, manifest_name: str,
             "data go to a subfolder of their own.")
 
 
-def dashboard_advice(message: str, models_kind: str, env: str) -> str:
+def dashboard_advice(error: ModelsDirectoryError, models_kind: str, env: str) -> str:
     """Return a loading error with advice that fits the dashboard.
 
-    :func:`metarec.serving.store.other_data_message` ends with advice to pick a models
-    folder, which only the command line can do.
+    The command line's advice for models of other data is to pick another models folder,
+    which the dashboard can only do through ``env``.
     """
-    cli_advice = f"Train {models_kind} for this dataset or pick its models folder."
-    return message.replace(
-        cli_advice, f"Train {models_kind} for this data, or set {env} to the folder of "
-                    f"{models_kind} trained on it and restart the dashboard.")
+    if error.advice != PICK_FOLDER_ADVICE.format(kind=models_kind):
+        return str(error)
+    return (f"{error.reason} Train {models_kind} for this data, or set {env} to the folder "
+            f"of {models_kind} trained on it and restart the dashboard.")
 
 
 def _manifest_stamp(models_dir: Path):
@@ -485,7 +485,7 @@ def recommender_or_message(dataset: Dataset) -> Recommender | None:
         if not (models_dir / MANIFEST).is_file():
             st.info(missing_models_message(dataset, "Train them on the home page."))
             return None
-        st.error(dashboard_advice(str(error), "models", MODELS_DIR_ENV))
+        st.error(dashboard_advice(error, "models", MODELS_DIR_ENV))
         return None
     except (OSError, RuntimeError, KeyError) as error:
         # A damaged file: torch raises RuntimeError, a manifest missing fields KeyError.
