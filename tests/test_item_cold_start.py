@@ -4,6 +4,7 @@ One tiny item models folder (2 epochs on the bundled sample) is trained per modu
 """
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -321,6 +322,21 @@ def test_top_users_are_sorted_and_unrated(recommender):
     assert len(top) == 10
     assert top["predicted"].is_monotonic_decreasing
     assert not set(top["user_id"]) & set(ratings)
+    assert "original_id" not in top
+
+
+def test_top_users_name_original_ids(item_models, sample_dataset):
+    # Users are not part of the fingerprint, so the sample with ids of its own still
+    # matches the models.
+    users = sample_dataset.users.assign(
+        original_id=[f"uc{u:03d}" for u in sample_dataset.users["user_id"]])
+    dataset = replace(sample_dataset, users=users)
+    recommender = ItemRecommender.load(item_models, dataset=dataset)
+    top = recommender.adapt_item("student", {1: 5.0}, **new_item()).top_users(5)
+
+    assert list(top.columns[:2]) == ["user_id", "original_id"]
+    assert top["original_id"].tolist() == [f"uc{u:03d}" for u in top["user_id"]]
+    assert dataset.user_ids_for(top["original_id"]) == top["user_id"].tolist()
 
 
 def test_group_means_cover_every_group(recommender, sample_dataset):

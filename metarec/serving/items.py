@@ -96,9 +96,16 @@ class ItemAdaptation:
         """Return every dataset user with their demographics and predicted rating.
 
         Columns: ``user_id``, ``age``, ``age band``, ``gender``, ``occupation``,
-        ``rated`` (whether the user is in the support) and ``predicted``.
+        ``rated`` (whether the user is in the support) and ``predicted``. When the
+        recommender was loaded with a dataset that has user ids of its own (a CSV of your
+        own), ``original_id`` follows ``user_id`` with those ids, such as ``"uc002"``;
+        ``user_id`` stays the number that :meth:`predict` takes.
         """
         frame = self._recommender.users_frame.copy()
+        originals = self._recommender.original_ids
+        if originals:
+            frame.insert(1, "original_id",
+                         [originals.get(int(u), str(u)) for u in frame["user_id"]])
         frame["rated"] = frame["user_id"].isin(list(self.ratings))
         frame["predicted"] = np.clip(self._raw_scores, *self._recommender.rating_scale)
         return frame
@@ -107,7 +114,8 @@ class ItemAdaptation:
         """Return the ``k`` users with the highest predicted rating: the audience to target.
 
         Users are ranked by the unclipped scores, so several users predicted at the top
-        of the scale keep their order.
+        of the scale keep their order. The columns are those of :meth:`predictions`,
+        without ``rated``.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -146,7 +154,8 @@ class ItemRecommender:
     copies of the weights, so the loaded models never change.
     """
 
-    def __init__(self, manifest, task_encoder, learners, classical, ensemble, users):
+    def __init__(self, manifest, task_encoder, learners, classical, ensemble, users,
+                 original_ids=None):
         self.manifest = manifest
         self.task_encoder = task_encoder
         self.learners = learners
@@ -155,6 +164,8 @@ class ItemRecommender:
         self.rating_scale = tuple(manifest["dataset"]["rating_scale"])
         self.user_table = task_encoder.user_table
         self.user_ids = np.asarray(users["user_id"], dtype=np.int64)
+        # {user_id: the data's own id}, empty unless the data has ids of its own.
+        self.original_ids = original_ids or {}
         ages = np.asarray(users["age"], dtype=float)
         self.users_frame = pd.DataFrame({
             "user_id": self.user_ids, "age": ages,
@@ -170,6 +181,10 @@ class ItemRecommender:
     def load(cls, directory, dataset=None) -> "ItemRecommender":
         """Load ``directory``; with ``dataset``, check it is the data the models saw.
 
+        For data with user ids of its own, ``dataset`` also gives
+        :meth:`ItemAdaptation.predictions` and :meth:`ItemAdaptation.top_users` their
+        ``original_id`` column.
+
         Raises
         ------
         ModelsDirectoryError
@@ -177,9 +192,13 @@ class ItemRecommender:
             training data.
         """
         manifest, task_encoder, learners, classical, ensemble, users = load_item_models(directory)
-        if dataset is not None and dataset.fingerprint() != manifest["dataset"]["fingerprint"]:
-            raise other_data_error("item models", directory, manifest["dataset"], dataset)
-        return cls(manifest, task_encoder, learners, classical, ensemble, users)
+        original_ids = None
+        if dataset is not None:
+            if dataset.fingerprint() != manifest["dataset"]["fingerprint"]:
+                raise other_data_error("item models", directory, manifest["dataset"], dataset)
+            if "original_id" in dataset.users:
+                original_ids = dataset.original_user_ids()
+        return cls(manifest, task_encoder, learners, classical, ensemble, users, original_ids)
 
     @property
     def variants(self) -> list[str]:
