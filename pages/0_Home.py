@@ -10,6 +10,7 @@ from metarec.ui.state import (
     missing_models_message,
     models_dir_for,
     recommender_or_message,
+    seed_input,
     selected_dataset,
     train_with_progress,
 )
@@ -49,12 +50,13 @@ def training_controls(button_label):
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
+    seed = seed_input(key=f"home.seed.{button_label}")
     st.caption("Training runs here on the CPU and takes one to a few minutes; stay on this "
                "page until it finishes, because leaving it stops the training. Models "
                f"already in '{models_dir}' are replaced.")
     if st.button(button_label, type="primary"):
         try:
-            train_with_progress(dataset, epochs=epochs)
+            train_with_progress(dataset, epochs=epochs, seed=seed)
         except TrainingStopped as error:
             st.warning(str(error))
         except (ValueError, RuntimeError, OSError) as error:
@@ -80,7 +82,9 @@ if recommender_or_message(dataset) is None:
     training_controls("Train models for this data")
     st.stop()
 
-st.write(f"Models in '{models_dir}', trained on {manifest['created']} in "
+seed = manifest.get("scenario", {}).get("users", {}).get("seed")
+seed_text = "" if seed is None else f" with seed {seed}"
+st.write(f"Models in '{models_dir}', trained{seed_text} on {manifest['created']} in "
          f"{manifest.get('train_seconds', float('nan')):,.0f} s.")
 # Static tables, so that every cell is text that screen readers and searches can find.
 variant_formats = {"parameters": "{:,.0f}", "train seconds": "{:.1f}", "best epoch": "{:.0f}"}

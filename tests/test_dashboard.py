@@ -363,6 +363,34 @@ def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
     assert any("Train them on the home page" in i.value for i in app.info)
 
 
+def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):
+    seeds = []
+
+    def record(dataset, out_dir, seed=0, **kwargs):
+        seeds.append(seed)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr("metarec.pipeline.train_models", record)
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no_models"))
+    home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+    seed = next(n for n in home.number_input if n.label == "Seed")
+    assert seed.value == 0
+
+    seed.set_value(3).run()
+    home = click(home, "Train models")
+
+    assert not home.exception, [e.value for e in home.exception]
+    assert seeds == [3]
+    assert any("stopped before training" in e.value for e in home.error)
+
+
+def test_home_names_the_models_seed(app_env):
+    home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not home.exception, [e.value for e in home.exception]
+    assert any("trained with seed 0 on" in m.value for m in home.markdown)
+
+
 # Profile files -------------------------------------------------------------------------
 
 def upload_profile(app, name, content):

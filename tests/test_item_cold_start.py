@@ -666,6 +666,26 @@ def test_page_offers_training_without_models(tmp_path, monkeypatch):
     assert "Train item models" in [b.label for b in app.button]
 
 
+def test_page_trains_with_chosen_seed(tmp_path, monkeypatch):
+    seeds = []
+
+    def record(dataset, out_dir, seed=0, **kwargs):
+        seeds.append(seed)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr("metarec.item_pipeline.train_item_models", record)
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "user-models"))
+    monkeypatch.setenv(ITEM_MODELS_DIR_ENV, str(tmp_path / "none"))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    app = new_item_page()
+    app.number_input(key="new_item.seed").set_value(7).run()
+    app = click(app, "Train item models")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert seeds == [7]
+    assert any("stopped before training" in e.value for e in app.error)
+
+
 def test_item_ensemble_reuses_chosen_members(tiny_item_models, sample_dataset):
     from metarec.serving.items import ItemRecommender
     from metarec.ui.item_compare import compare_item_variants

@@ -143,14 +143,15 @@ def item_recommender_or_message(dataset: Dataset) -> ItemRecommender | None:
         return None
 
 
-def train_items_with_progress(dataset: Dataset, epochs=None) -> Path:
+def train_items_with_progress(dataset: Dataset, epochs=None, seed=0) -> Path:
     """Train the item-side variants into :func:`item_models_dir_for`, with a progress bar."""
     from ..item_pipeline import train_item_models
 
     models_dir = item_models_dir_for(dataset)
 
     def train(report):
-        path = train_item_models(dataset, models_dir, epochs=epochs, callback=report)
+        path = train_item_models(dataset, models_dir, seed=seed, epochs=epochs,
+                                 callback=report)
         logger.info("dashboard trained item models for %s into %s", dataset.name,
                     path.parent)
         return path

@@ -9,6 +9,7 @@ from ..data import Dataset
 from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
+from .state import seed_input
 from .training_runs import TrainingStopped
 from .item_controls import user_label
 from .views import followed_member, tied_scores_note, timing_caption
@@ -86,13 +87,14 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
+    seed = seed_input(key=f"{prefix}.seed")
     st.caption("Training embeds every item's text, then meta-trains a teacher and a "
                "student on the CPU; on MovieLens-100K that takes a few minutes. Stay on "
                "this page until it finishes. Item models already in "
                f"'{item_models_dir_for(dataset)}' are replaced.")
     if st.button(button_label, type="primary", key=f"{prefix}.train"):
         try:
-            train_items_with_progress(dataset, epochs=epochs)
+            train_items_with_progress(dataset, epochs=epochs, seed=seed)
         except TrainingStopped as error:
             st.warning(str(error))
         except (ValueError, RuntimeError, OSError) as error:

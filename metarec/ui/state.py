@@ -495,7 +495,17 @@ def recommender_or_message(dataset: Dataset) -> Recommender | None:
         return None
 
 
-def train_with_progress(dataset: Dataset, epochs=None) -> Path:
+def seed_input(key: str | None = None) -> int:
+    """Draw the training seed field and return its value, 0 unless the person changed it."""
+    seed = st.number_input(
+        "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=key,
+        help="Seeds the random split of the data into training, validation and test, "
+             "and the starting weights. Train with several seeds to see how much results vary; "
+             "the command line's 'train --seed' takes the same number.")
+    return int(seed)
+
+
+def train_with_progress(dataset: Dataset, epochs=None, seed=0) -> Path:
     """Train every variant on ``dataset`` into :func:`models_dir_for`, with a progress bar.
 
     ``epochs`` caps every variant's epoch budget; None keeps each variant's own. When
@@ -511,7 +521,8 @@ def train_with_progress(dataset: Dataset, epochs=None) -> Path:
         raise ValueError(instead)
 
     def train(report):
-        path = train_models(dataset, models_dir, epochs=epochs, callback=report)
+        path = train_models(dataset, models_dir, seed=seed, epochs=epochs,
+                            callback=report)
         logger.info("dashboard trained models for %s into %s", dataset.name, path.parent)
         return path
 
