@@ -141,15 +141,18 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
             report(f"{name}: epoch {epoch}/{epochs}, validation {metric} {error:.3f}",
                    min(0.95, (offset + epoch) / total_epochs * 0.95))
 
+        # The like task's labels follow the data's scale: 4 stars of 5, 8 of 10.
+        config = replace(spec.train, like_threshold=dataset.like_threshold)
         histories[name] = meta_train(
             learner, train_ratings, validation_ratings, encoder, user_features, prior,
-            spec.train, teacher=teacher, name=name, show_progress=show_progress,
+            config, teacher=teacher, name=name, show_progress=show_progress,
             callback=on_epoch)
         learner.requires_grad_(False)
         learners[name] = learner
         # Saved with the spec, so a reloaded model serves with the chosen step count.
-        specs[name] = replace(spec, learner={**spec.learner, "serve_steps": learner.serve_steps,
-                                             "serve_schedule": learner.serve_schedule})
+        specs[name] = replace(spec, train=config,
+                              learner={**spec.learner, "serve_steps": learner.serve_steps,
+                                       "serve_schedule": learner.serve_schedule})
         done_epochs += spec.train.epochs
 
     if not workers.is_main:

@@ -2,7 +2,7 @@
 
 from .csv_rows import CsvRejectedError, RejectedRow
 from .custom import CsvImport, load_csv_dataset, read_csv_dataset
-from .dataset import Dataset
+from .dataset import Dataset, like_threshold
 from .download import MOVIELENS_ARCHIVES, DownloadError, dataset_dir, download_dataset
 from .ml1m import load_movielens_1m
 from .movielens import (
@@ -28,6 +28,7 @@ __all__ = [
     "dataset_dir",
     "default_data_dir",
     "download_dataset",
+    "like_threshold",
     "load_csv_dataset",
     "load_dataset",
     "load_movielens_100k",

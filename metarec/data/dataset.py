@@ -9,7 +9,22 @@ import numpy as np
 import pandas as pd
 
 
-@dataclass(frozen=True)
+# A like is a rating in the top quarter of the scale: 4 or more from 1 to 5, 8 or more
+# from 0 to 10, 1 from 0 to 1.
+LIKE_SHARE = 0.75
+
+
+def like_threshold(rating_scale) -> float:
+    """Return the lowest rating that counts as a like on ``rating_scale`` (low, high).
+
+    Three quarters of the way up the scale: 4.0 on 1 to 5 stars, 7.5 on 0 to 10. The
+    like/dislike task, AUC and the catalogue metrics' relevant items all use it.
+    """
+    low, high = (float(v) for v in rating_scale)
+    return low + LIKE_SHARE * (high - low)
+
+
+@dataclass(frozen=True, repr=False)
 class Dataset:
     """Ratings plus side information, keyed by the dataset's own ids.
 
@@ -43,9 +58,18 @@ class Dataset:
     rating_scale: tuple[float, float] = (1.0, 5.0)
     source: str = field(default="", compare=False)
 
+    def __repr__(self) -> str:
+        low, high = self.rating_scale
+        return f"<Dataset {self.summary()}, ratings {low:g} to {high:g}>"
+
     @property
     def n_ratings(self) -> int:
         return len(self.ratings)
+
+    @property
+    def like_threshold(self) -> float:
+        """The lowest rating that counts as a like; see :func:`like_threshold`."""
+        return like_threshold(self.rating_scale)
 
     def fingerprint(self) -> str:
         """Return a SHA-256 digest of the ratings and catalogue.

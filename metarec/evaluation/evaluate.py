@@ -3,10 +3,11 @@
 For each task, a variant adapts to the support set, then
 
 * predicts the query ratings (MAE, RMSE, and nDCG@1 and @3 re-ranking the query items;
-  AUC of the like/dislike split, a like being a rating of 4 or more), and
+  AUC of the like/dislike split, a like being a rating in the top quarter of the
+  scale, 4 or more on 1 to 5), and
 * ranks every catalogue item outside the support (in ``new-user-new-item``, every new
-  item), equal scores in a random order seeded by the task; a query item rated 4 or
-  more is relevant (nDCG@10, precision@10, recall@10).
+  item), equal scores in a random order seeded by the task; a liked query item is
+  relevant (nDCG@10, precision@10, recall@10).
 
 Metrics are computed per task, then averaged over tasks.
 """
@@ -17,12 +18,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.dataset import like_threshold
 from ..meta.batching import collate
 from ..tasks import make_tasks
 from .metrics import auc, catalogue_ndcg_at_k, mae, ndcg_at_k, precision_at_k, recall_at_k, rmse
 
 QUERY_BATCH, CATALOGUE_BATCH = 256, 32
-LIKE_THRESHOLD = 4.0
+# The like threshold of a 1-to-5 scale, the default where no scale is given.
+LIKE_THRESHOLD = like_threshold((1.0, 5.0))
 TOP_K = 10
 METRICS = ("mae", "rmse", "ndcg@1", "ndcg@3", "auc", "catalogue_ndcg@10", "precision@10",
            "recall@10")
@@ -71,7 +74,8 @@ def _score_network(recommender, variant, tasks, user_features, items, low, high)
             chunk_positions = positions[start:start + size]
             chunk = [tasks[p] for p in chunk_positions]
             batch = collate(chunk, recommender.encoder, user_features, recommender.prior,
-                            target=learner.task)
+                            target=learner.task,
+                            like_threshold=like_threshold(recommender.rating_scale))
             extra = None if rows is None else rows.expand(len(chunk), -1)
             with torch.no_grad():
                 query, _, scored = learner.adapt_and_predict(
@@ -85,10 +89,14 @@ def _score_network(recommender, variant, tasks, user_features, items, low, high)
 
 
 def task_metrics(task, query_scores, catalogue_ids=None, catalogue_scores=None,
-                 is_ranker=False) -> dict:
-    """Return every metric of one task; rating errors are NaN for a ranking baseline."""
+                 is_ranker=False, like_threshold=LIKE_THRESHOLD) -> dict:
+    """Return every metric of one task; rating errors are NaN for a ranking baseline.
+
+    A query rating of ``like_threshold`` or more is a like for AUC and relevant for the
+    catalogue metrics.
+    """
     truth = task.query_ratings
-    liked = (truth >= LIKE_THRESHOLD).astype(int)
+    liked = (truth >= like_threshold).astype(int)
     row = {
         "mae": np.nan if is_ranker else mae(truth, query_scores),
         "rmse": np.nan if is_ranker else rmse(truth, query_scores),
@@ -106,7 +114,7 @@ def task_metrics(task, query_scores, catalogue_ids=None, catalogue_scores=None,
             [int(task.user_id), len(task.support_items)]).permutation(len(ids))
         ranked = ids[np.lexsort((tie_order, -scores))[:TOP_K]]
         relevant = {int(i): float(r) for i, r in zip(task.query_items, truth)
-                    if r >= LIKE_THRESHOLD}
+                    if r >= like_threshold}
         row["catalogue_ndcg@10"] = catalogue_ndcg_at_k(ranked, relevant, TOP_K)
         row["precision@10"] = precision_at_k(ranked, set(relevant), TOP_K)
         row["recall@10"] = recall_at_k(ranked, set(relevant), TOP_K)
@@ -137,8 +145,9 @@ def evaluate_tasks(recommender, tasks, user_features, variants=None, catalogue=T
         full = (score_tasks(recommender, variant, tasks, user_features, catalogue_ids)
                 if catalogue else [None] * len(tasks))
         is_ranker = recommender.is_ranker(variant)
+        threshold = like_threshold(recommender.rating_scale)
         per_task = pd.DataFrame([
-            task_metrics(t, q, catalogue_ids, c, is_ranker)
+            task_metrics(t, q, catalogue_ids, c, is_ranker, threshold)
             for t, q, c in zip(tasks, query, full)])
         rows.append({"variant": variant, "users": len(tasks),
                      **per_task.mean(skipna=True).to_dict()})

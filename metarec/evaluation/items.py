@@ -5,8 +5,8 @@ For each new item, a variant adapts to K users' ratings of it (K = 0: content on
 * predicts the ratings of 10 other users who rated it (MAE, RMSE, nDCG@1 and @3
   re-ranking those users, AUC of the like/dislike split), and
 * optionally ranks every user outside the support as the audience to show the item
-  to. A query user who rated it 4 or more is relevant (nDCG@10, precision@10,
-  recall@10).
+  to. A query user who liked it (4 or more on 1 to 5 stars) is relevant (nDCG@10,
+  precision@10, recall@10).
 
 The metrics are those of :mod:`metarec.evaluation.evaluate`, computed per item and then
 averaged over items.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data.dataset import like_threshold
 from ..item_training import item_tasks
 from .evaluate import task_metrics
 
@@ -29,7 +30,8 @@ def evaluate_item_tasks(recommender, tasks, variants=None, catalogue=False) -> p
         query = recommender.score_tasks(variant, tasks)
         full = (recommender.score_tasks(variant, tasks, users) if catalogue
                 else [None] * len(tasks))
-        per_task = pd.DataFrame([task_metrics(t, q, users, c)
+        threshold = like_threshold(recommender.rating_scale)
+        per_task = pd.DataFrame([task_metrics(t, q, users, c, like_threshold=threshold)
                                  for t, q, c in zip(tasks, query, full)])
         rows.append({"variant": variant, "items": len(tasks),
                      **per_task.mean(skipna=True).to_dict()})

@@ -9,13 +9,13 @@ from ..tasks import Task
 
 
 def collate(tasks: list[Task], encoder, user_features: dict, prior, device="cpu",
-            target="rating") -> dict:
+            target="rating", like_threshold=4.0) -> dict:
     """Stack tasks into padded tensors, items as table rows, padding masked out.
 
     ``user_features`` maps a user id to its feature vector; a user missing from it gets
     the all-unknown vector. ``prior`` (an :class:`ItemPrior`) appends each task's
     support context to its user features. With ``target="like"`` the targets are 1 for
-    ratings of 4 or more and 0 otherwise.
+    ratings of ``like_threshold`` or more and 0 otherwise.
     """
     if not tasks:
         raise ValueError("cannot collate an empty list of tasks")
@@ -29,7 +29,7 @@ def collate(tasks: list[Task], encoder, user_features: dict, prior, device="cpu"
         return out
 
     def convert(ratings):
-        return (ratings >= 4).astype(np.float32) if target == "like" else ratings
+        return (ratings >= like_threshold).astype(np.float32) if target == "like" else ratings
 
     def features(task):
         context = prior.context(encoder.item_rows(task.support_items), task.support_ratings,

@@ -60,6 +60,9 @@ class TrainConfig:
     stall_epochs: int = 3
     serve_step_candidates: tuple = (1, 2, 3, 5, 8, 12)
     seed: int = 0
+    # The lowest rating that is a like, for the like task; train_models sets it from the
+    # data's rating scale (metarec.data.like_threshold).
+    like_threshold: float = 4.0
 
 
 @dataclass
@@ -129,7 +132,8 @@ def validation_episodes(learner, validation_ratings, encoder, user_features, pri
                            min_ratings=size.min_ratings, seed=config.seed)
         for start in range(0, len(tasks), 256):
             batches.append(collate(tasks[start:start + 256], encoder, user_features, prior,
-                                   target=learner.task))
+                                   target=learner.task,
+                                   like_threshold=config.like_threshold))
     if not batches:
         raise ValueError("no validation user has enough ratings for a validation task")
     return batches
@@ -254,8 +258,8 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
         diverged = None
         for tasks in sampler.epoch(config.meta_batch, workers.rank, workers.world_size):
             optimizer.zero_grad()
-            batch = collate(tasks, encoder, user_features, prior,
-                            target=learner.task) if tasks else None
+            batch = collate(tasks, encoder, user_features, prior, target=learner.task,
+                            like_threshold=config.like_threshold) if tasks else None
             shares, global_tasks = _meta_batch_shares(workers, batch, len(tasks))
             extra_rows = None
             if on_catalogue:

@@ -50,8 +50,8 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
     on the support at serving time. ``melu-1`` and ``melu-5`` follow MeLU (Lee et al.,
     KDD 2019): MAML that adapts only the decision layers, with 1 and 5 local steps.
     ``student-like`` is the student's network meta-trained for like/dislike
-    classification (a rating of 4 or more is a like): the same meta-learner on a second
-    task type, scored by AUC and ranking metrics.
+    classification (a rating in the top quarter of the scale is a like): the same
+    meta-learner on a second task type, scored by AUC and ranking metrics.
     ``epochs`` overrides every variant's epoch budget.
     """
     variants = {

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.dataset import like_threshold
 from ..meta.inner_loop import TASK_LOSSES, adapt, predict
 from .fast_path import FastAdapter
 from .store import load_models
@@ -359,7 +360,7 @@ class Recommender:
         rows = self.encoder.item_rows(items) if rows is None else rows
         targets = values
         if learner.task == "like":
-            targets = (values >= 4).astype(np.float32)
+            targets = (values >= like_threshold(self.rating_scale)).astype(np.float32)
         loss = TASK_LOSSES[learner.task]
         fast = self._fast_adapter(variant)
         if fast is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..data import Dataset
+from ..data import Dataset, like_threshold
 from ..evaluation.evaluate import task_metrics
 from ..serving.recommender import USER_FIELDS, Recommender
 from ..tasks.episodes import Task
@@ -212,7 +212,8 @@ def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,
     query_scores = adaptation.predict(task.query_items)
     catalogue = recommender.item_ids
     metrics = task_metrics(task, query_scores, catalogue, adaptation.predict(catalogue),
-                           recommender.is_ranker(variant))
+                           recommender.is_ranker(variant),
+                           like_threshold(recommender.rating_scale))
     return StepRecord(variant, n, top, query_scores,
                       {name: float(metrics[name]) for name in QUERY_METRICS},
                       adaptation.seconds, dict(adaptation.weights))
