@@ -121,8 +121,9 @@ def cmd_train(args):
         # worker and then by torchrun.
         dataset = _load(args)
         _check_cut_year(args, dataset)
-        _check_models_folder(resolve_models_dir(args.out, dataset.name),
-                             _models_dir_source(args))
+        out = resolve_models_dir(args.out, dataset.name)
+        _check_models_folder(out, _models_dir_source(args))
+        _check_other_data(out, args, dataset)
         _launch_workers(args.workers, args.argv)
         return
     workers = init_workers()
@@ -131,6 +132,8 @@ def cmd_train(args):
         _check_cut_year(args, dataset)
         out = resolve_models_dir(args.out, dataset.name)
         _check_models_folder(out, _models_dir_source(args))
+        # Every worker checks, so that none is left waiting for one that stopped.
+        _check_other_data(out, args, dataset, note=workers.is_main)
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [0 if args.seed is None else args.seed]
@@ -210,6 +213,46 @@ def _check_models_folder(folder: Path, source):
                      f"files")
 
 
+def _check_other_data(out: Path, args, dataset, note=True):
+    """Raise ValueError when training would replace models of other data, unless --replace.
+
+    Models count as other data's when their manifest names another fingerprint and
+    another source. Data read from the same place with another fingerprint is the same
+    file edited, and retraining it replaces its models as expected. With --replace,
+    ``note`` prints which models are replaced.
+    """
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    folders = [out / f"seed-{seed}" for seed in args.seeds] if args.seeds else [out]
+    for folder in folders:
+        for name in (MANIFEST, ITEM_MANIFEST):
+            try:
+                manifest = json.loads((folder / name).read_text())
+                trained = manifest["dataset"]
+                fingerprint, source = trained["fingerprint"], trained.get("source") or None
+            except (OSError, ValueError, TypeError, KeyError):
+                continue
+            if fingerprint == dataset.fingerprint() or source == (dataset.source or None):
+                continue
+            described = (f"{trained.get('name')!r} ({trained.get('ratings', 0):,} ratings"
+                         f"{f', from {source}' if source else ''})")
+            if args.replace:
+                if not note:
+                    continue
+                print(f"note: replacing the models of {described} in {str(folder)!r} "
+                      f"(--replace)", file=sys.stderr)
+                continue
+            suggestion = out.parent / dataset.name
+            if suggestion.resolve() == out.resolve():
+                suggestion = out.parent / f"{dataset.name}-models"
+            raise ValueError(
+                f"{_models_dir_source(args)} {str(out)!r} contains models trained on "
+                f"{described}, not on {dataset.name!r} ({dataset.n_ratings:,} ratings), and "
+                f"training would replace them; pass another folder, such as "
+                f"--out {str(suggestion)!r}, or add --replace to replace them")
+
+
 def _has_models_manifest(folder: Path) -> bool:
     """Return whether ``folder`` contains a manifest that metarec wrote."""
     from .serving.item_store import ITEM_MANIFEST
@@ -269,7 +312,7 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
                 f"--seeds'), and no {MANIFEST} of its own; add --seeds {listed} to "
                 f"evaluate them")
     words = ["python", "-m", "metarec", "train", *_data_flags(args)]
-    if args.scenario != "new-user":
+    if args.scenario not in (None, "new-user"):
         words += ["--scenario", args.scenario]
     if args.seeds:
         words += ["--seeds", *map(str, args.seeds)]
@@ -346,7 +389,7 @@ def cmd_evaluate(args):
     import pandas as pd
     import torch
 
-    from .evaluation.evaluate import METRICS, evaluate_scenario, saved_scenario
+    from .evaluation.evaluate import METRIC_NAMES, METRICS, evaluate_scenario, saved_scenario
     from .evaluation.metrics import mean_confidence_interval
     from .serving.item_store import ITEM_MANIFEST
     from .serving.items import ItemRecommender
@@ -363,6 +406,11 @@ def cmd_evaluate(args):
     if args.out:
         _check_parent_folders(Path(args.out).expanduser(), "--out")
     _check_task_flags(args)
+    printed = _unique("--metrics", args.metrics or [])
+    unknown = [metric for metric in printed if metric not in METRICS]
+    if unknown:
+        raise ValueError(f"--metrics {unknown[0]!r} is not a metric; choose from "
+                         f"{' '.join(METRICS)}")
     shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
@@ -387,6 +435,10 @@ def cmd_evaluate(args):
             recommender = Recommender.load(folder, dataset=dataset)
         saved = saved_scenario(recommender.manifest)
         scenario = saved.scenario
+        if args.scenario is None:
+            # Without --scenario, the first folder's scenario is the one every seed's
+            # models must share.
+            args.scenario = scenario
         if scenario != args.scenario:
             raise ValueError(
                 f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
@@ -421,11 +473,12 @@ def cmd_evaluate(args):
           f"{args.query_size} ratings "
           f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
     records = table.to_dict(orient="records")
-    _print_table(records, f"{args.users} {entities}")
-    if args.catalogue:
-        for metric in ("catalogue_ndcg@10", "recall@10"):
-            if metric in table:
-                _print_table(records, f"{args.users} {entities}", metric)
+    for metric in printed or _default_printed(table, args.catalogue):
+        if metric in table:
+            _print_table(records, f"{args.users} {entities}", metric)
+        else:
+            print(f"\nnote: {METRIC_NAMES[metric]} was not computed; add --catalogue to "
+                  f"rank the whole catalogue", file=sys.stderr)
 
     if args.out:
         out = Path(args.out).expanduser()
@@ -547,6 +600,21 @@ def _unscored_advice(shot, args, entity, counts) -> str:
     if shot != "all" and largest > 1:
         return f"{has} {largest}: pass --shots {largest - 1} or fewer with --query-size 1"
     return f"{has} {largest}, too few for a query and a support rating"
+
+
+def _default_printed(table, catalogue) -> list[str]:
+    """Return the metrics to print without --metrics.
+
+    MAE, plus AUC when a variant predicts no ratings (a ranker or a like/dislike
+    classifier, which MAE leaves blank), plus catalogue nDCG and recall with
+    --catalogue.
+    """
+    metrics = ["mae"]
+    if table.groupby("variant")["mae"].apply(lambda v: v.isna().all()).any():
+        metrics.append("auc")
+    if catalogue:
+        metrics += ["catalogue_ndcg@10", "recall@10"]
+    return metrics
 
 
 def _records(frame):
@@ -699,6 +767,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      f"models/DATASET_NAME)")
     train.add_argument("--seed", type=int,
                        help="seed of the split and of training (default 0)")
+    train.add_argument("--replace", action="store_true",
+                       help="replace models of other data in the folder (without "
+                            "it, train stops instead of overwriting them)")
     train.add_argument("--seeds", type=int, nargs="+",
                        help="train once per seed into OUT/seed-N (for evaluate --seeds), "
                             "in place of --seed")
@@ -723,9 +794,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    parents=[verbose])
     _add_data_arguments(evaluate, data_help)
     evaluate.add_argument("--models", help="models folder written by train")
-    evaluate.add_argument("--scenario", choices=SCENARIOS, default="new-user",
-                          help="cold-start scenario the models were trained for "
-                               "(default: new-user)")
+    evaluate.add_argument("--scenario", choices=SCENARIOS,
+                          help="cold-start scenario the models were trained for (default: "
+                               "the one their manifest records)")
     evaluate.add_argument("--seeds", type=int, nargs="+",
                           help="evaluate MODELS/seed-N for each seed and report mean ± 95%% "
                                "interval (train with --seeds)")
@@ -748,6 +819,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-ratings", type=int, default=100,
                           help="leave out users (items in the new-item scenario) with "
                                "more ratings (default 100; 0 for no limit)")
+    evaluate.add_argument("--metrics", nargs="+", metavar="METRIC",
+                          help="metrics to print, from mae rmse ndcg@1 ndcg@3 auc "
+                               "catalogue_ndcg@10 precision@10 recall@10 (default: mae, "
+                               "auc where a variant predicts no ratings, and with "
+                               "--catalogue catalogue_ndcg@10 and recall@10); --out writes "
+                               "them all")
     evaluate.add_argument("--threads", type=int, help="torch threads")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)

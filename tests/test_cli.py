@@ -215,3 +215,95 @@ def test_verbose_train_adds_epoch_lines(tmp_path):
     # student-like classifies likes, so its validation error is a log loss.
     assert "student-like epoch 1/1: train loss" in verbose.stderr
     assert "validation log loss" in verbose.stderr
+
+
+def test_evaluate_reads_scenario_from_models(tiny_item_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_item_models), "--shots", "0",
+                 "--variants", "genre-mean"]) == 0
+    output = capsys.readouterr().out
+    assert "scenario new-item" in output
+    assert "MAE K=0" in output
+
+
+def test_like_variant_prints_auc(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "5",
+                 "--variants", "student-like", "random"]) == 0
+    output = capsys.readouterr().out
+    assert "MAE K=5" in output
+    assert "AUC K=5" in output
+
+
+def test_metrics_flag_picks_tables(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--shots", "5",
+                 "--variants", "student", "--metrics", "rmse", "ndcg@3", "recall@10"]) == 0
+    captured = capsys.readouterr()
+    assert "RMSE K=5" in captured.out
+    assert "nDCG@3 K=5" in captured.out
+    assert "MAE K=5" not in captured.out
+    assert "recall@10 was not computed; add --catalogue" in captured.err
+
+
+def test_metrics_flag_rejects_unknown(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--metrics", "ndcg"]) == 2
+    assert "--metrics 'ndcg' is not a metric; choose from mae rmse" in \
+        capsys.readouterr().err
+
+
+def write_manifest(folder, source, fingerprint="0" * 64):
+    """Write the manifest of models trained on other MovieLens-sized data into ``folder``."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"versions": {"metarec": "0"},
+                "dataset": {"name": "ml-100k", "ratings": 100000, "source": source,
+                            "fingerprint": fingerprint}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return (folder / "manifest.json").read_text()
+
+
+def stop_training(monkeypatch):
+    def stop(*args, **kwargs):
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr("metarec.pipeline.train_models", stop)
+
+
+def test_train_keeps_other_data_models(tmp_path, monkeypatch, capsys):
+    stop_training(monkeypatch)
+    before = write_manifest(tmp_path / "models", "/data/ml-100k")
+    assert main(["train", "--out", str(tmp_path / "models"), "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert ("contains models trained on 'ml-100k' (100,000 ratings, from /data/ml-100k)"
+            in error)
+    assert "add --replace to replace them" in error
+    assert "stopped before training" not in error
+    assert (tmp_path / "models" / "manifest.json").read_text() == before
+
+
+def test_train_checks_each_seed_folder(tmp_path, monkeypatch, capsys):
+    stop_training(monkeypatch)
+    write_manifest(tmp_path / "models" / "seed-1", "/data/ml-100k")
+    assert main(["train", "--out", str(tmp_path / "models"), "--seeds", "0", "1",
+                 "--epochs", "1"]) == 2
+    assert "contains models trained on 'ml-100k'" in capsys.readouterr().err
+
+
+def test_train_replace_flag_overrides(tmp_path, monkeypatch, capsys):
+    stop_training(monkeypatch)
+    write_manifest(tmp_path / "models", "/data/ml-100k")
+    assert main(["train", "--out", str(tmp_path / "models"), "--epochs", "1",
+                 "--replace"]) == 2
+    error = capsys.readouterr().err
+    assert "note: replacing the models of 'ml-100k'" in error
+    assert "stopped before training" in error
+
+
+def test_train_retrains_edited_data(tmp_path, monkeypatch, capsys):
+    from metarec.data import load_dataset
+
+    stop_training(monkeypatch)
+    write_manifest(tmp_path / "models", load_dataset(None).source)
+    assert main(["train", "--out", str(tmp_path / "models"), "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "contains models trained" not in error
+    assert "stopped before training" in error
