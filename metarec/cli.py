@@ -10,6 +10,7 @@ import math
 import os
 import shlex
 import sys
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
@@ -72,11 +73,18 @@ def cmd_download(args):
                              unit_divisor=1024, disable=args.quiet))
         bars[0].update(done - bars[0].n)
 
+    if not args.timeout > 0:
+        raise ValueError(f"--timeout must be above 0 seconds, got {args.timeout:g}")
+    archive = MOVIELENS_ARCHIVES[args.name]
+    if args.url:
+        scheme = urllib.parse.urlsplit(args.url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"--url {args.url!r} is not an http:// or https:// address; "
+                             f"pass the whole address of the zip file, such as "
+                             f"http://127.0.0.1:8000/{args.name}.zip")
+        archive = replace(archive, url=args.url)
     # Log lines go above the progress bar instead of through it.
     with logging_redirect_tqdm():
-        archive = MOVIELENS_ARCHIVES[args.name]
-        if args.url:
-            archive = replace(archive, url=args.url)
         try:
             folder = download_dataset(args.name, args.dir, timeout=args.timeout,
                                       progress=progress, archive=archive)
@@ -692,6 +700,12 @@ class _Parser(argparse.ArgumentParser):
     # {name: parser} of the commands, set by build_parser.
     commands = None
 
+    def __init__(self, *args, **kwargs):
+        # No abbreviations: --epoch for --epochs would keep working only until another
+        # flag starting with --epoch is added.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def parse_args(self, args=None, namespace=None):
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
@@ -723,11 +737,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
-    verbose_help = "also log each epoch's training loss and validation error"
+    verbose_help = ("log in more detail (train: each epoch's training loss and validation "
+                    "error)")
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
     # Each command accepts -v too. SUPPRESS keeps a command's parser from resetting a
     # -v given before the command name to False.
-    verbose = argparse.ArgumentParser(add_help=False)
+    verbose = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                          help=verbose_help)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -872,4 +887,9 @@ def main(argv=None) -> int:
             ModelsDirectoryError, TrainingError, ValueError, WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Downloads delete their partial file and training replaces models only once
+        # it is done, so nothing half-written is left to mention.
+        print(f"\nstopped: {args.command} was interrupted", file=sys.stderr)
+        return 130
     return 0

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from metarec.cli import main
 
 REPO_ROOT_ARGS = {"capture_output": True, "text": True, "timeout": 600}
@@ -307,3 +309,10 @@ def test_train_retrains_edited_data(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err
     assert "contains models trained" not in error
     assert "stopped before training" in error
+
+
+def test_abbreviated_flag_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--epoch", "1"])
+    error = capsys.readouterr().err
+    assert "unrecognized arguments: --epoch 1; did you mean --epochs?" in error

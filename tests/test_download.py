@@ -10,6 +10,7 @@ import io
 import socket
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -250,7 +251,8 @@ def test_offline_error_says_where_to_put_files(closed_port, tmp_path):
         download_dataset("ml-100k", target, archive=archive, timeout=SHORT_TIMEOUT_S)
     message = str(raised.value)
     assert "Could not download ml-100k" in message
-    assert "may be offline" in message
+    assert "Check the address and port, and that the server is running." in message
+    assert "may be offline" not in message
     assert f"unzip it so that '{target}' contains u.data, u.item, u.user" in message
     assert MOVIELENS_ARCHIVES["ml-100k"].md5 in message
     assert leftovers(tmp_path) == []
@@ -439,3 +441,42 @@ def test_mirror_failure_names_grouplens_address(server, tmp_path, capsys):
     assert f"To install ml-100k by hand, download {published} (the GroupLens address, " \
            f"not the mirror {mirror}) on a machine with internet access" in error
     assert f"download {mirror} on a machine" not in error
+
+
+def test_unresolved_host_suggests_offline(tmp_path, monkeypatch):
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name "
+                                                       "resolution"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    with pytest.raises(DownloadError, match="This machine may be offline"):
+        download_dataset("ml-100k", tmp_path / "ml-100k", timeout=SHORT_TIMEOUT_S)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8765/ml-100k.zip", "ftp://127.0.0.1/ml.zip"])
+def test_cli_rejects_url_without_http(url, tmp_path, capsys):
+    assert main(["download", "ml-100k", "--dir", str(tmp_path / "ml-100k"), "--url", url,
+                 "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert f"--url '{url}' is not an http:// or https:// address" in error
+    assert not (tmp_path / "ml-100k").exists()
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1"])
+def test_cli_rejects_timeout_below_zero(timeout, tmp_path, capsys):
+    assert main(["download", "ml-100k", "--dir", str(tmp_path / "ml-100k"), "--timeout",
+                 timeout]) == 2
+    assert f"--timeout must be above 0 seconds, got {timeout}" in capsys.readouterr().err
+
+
+def test_cli_interrupt_is_one_line(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("metarec.cli.download_dataset", interrupted)
+    assert main(["download", "ml-100k", "--dir", str(tmp_path / "ml-100k"),
+                 "--quiet"]) == 130
+    error = capsys.readouterr().err
+    assert "stopped: download was interrupted" in error
+    assert "Traceback" not in error

@@ -271,9 +271,15 @@ def _fetch(archive: Archive, target, out, timeout, progress):
             f"again. {hint}"
         ) from error
     except urllib.error.URLError as error:
+        if isinstance(error.reason, ConnectionRefusedError):
+            # The host answered, so the machine is online: the address or port is wrong,
+            # or the server is down.
+            guess = "Check the address and port, and that the server is running."
+        else:
+            guess = "This machine may be offline."
         raise DownloadError(
-            f"Could not download {archive.name} from {archive.url}: {error.reason}. This "
-            f"machine may be offline. {hint}"
+            f"Could not download {archive.name} from {archive.url}: {error.reason}. "
+            f"{guess} {hint}"
         ) from error
     except OSError as error:
         raise DownloadError(
