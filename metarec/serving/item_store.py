@@ -25,7 +25,7 @@ from ..models.item_ensemble import ItemSupportEnsemble
 from ..models.item_learner import ItemVariantSpec, build_item_learner
 from ..models.item_side import UserTable
 from .staging import StagedFiles
-from .store import ModelsDirectoryError
+from .store import ModelsDirectoryError, data_folder_error
 
 ITEM_MANIFEST = "item_manifest.json"
 ITEM_FORMAT_VERSION = 1
@@ -117,6 +117,8 @@ def read_item_manifest(directory) -> dict:
     """
     directory = Path(directory)
     path = directory / ITEM_MANIFEST
+    if not path.is_file() and data_folder_error(directory, "item models"):
+        raise data_folder_error(directory, "item models")
     if not path.is_file():
         raise ModelsDirectoryError(
             f"No item-side models in {str(directory)!r}: {ITEM_MANIFEST} is missing. Train "

@@ -25,6 +25,7 @@ from torch.func import functional_call
 from ..data.features import age_band
 from ..data.text import encode_texts, item_text
 from ..models.item_side import ItemContent
+from .checks import check_top_k, check_unique, rating_values, whole_ids
 from .item_store import load_item_models
 from .store import other_data_error
 
@@ -117,8 +118,7 @@ class ItemAdaptation:
         of the scale keep their order. The columns are those of :meth:`predictions`,
         without ``rated``.
         """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        check_top_k(k)
         frame = self.predictions().assign(_score=self._raw_scores)
         if exclude_rated:
             frame = frame[~frame["rated"]]
@@ -220,8 +220,10 @@ class ItemRecommender:
             raise TypeError(
                 f"ratings must be a dict of user id to rating, got {type(ratings).__name__}"
             )
-        users = np.array([int(u) for u in ratings], dtype=np.int64)
-        values = np.array([float(r) for r in ratings.values()], dtype=np.float32)
+        keys = list(ratings)
+        users = whole_ids(keys, "user")
+        check_unique(users, keys, "user")
+        values = rating_values(ratings, users, "user", self.rating_scale)
         unknown = users[~self.user_table.knows(users)]
         if unknown.size:
             raise ValueError(

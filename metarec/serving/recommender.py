@@ -11,6 +11,7 @@ import torch
 
 from ..data.dataset import like_threshold
 from ..meta.inner_loop import TASK_LOSSES, adapt, predict
+from .checks import check_no_bools, check_top_k, check_unique, rating_values
 from .fast_path import FastAdapter
 from .store import load_models
 
@@ -29,7 +30,8 @@ class Adaptation:
     ----------
     variant : str
     support_losses : list of float
-        Support loss (mean squared error) before each inner step and after the last.
+        Support loss before each inner step and after the last: mean squared error
+        for rating variants, binary cross-entropy for like/dislike ones.
         A classical baseline and the ensemble's blend have a single value. The list is
         empty with no ratings, and for ranking baselines because their scores are not
         ratings.
@@ -78,8 +80,7 @@ class Adaptation:
         CSV of your own), an ``original_id`` column follows with those ids, such as
         ``"sf-05"``. ``item_id`` stays the number that :meth:`predict` takes.
         """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
+        check_top_k(k)
         catalogue = self._recommender.item_ids
         # Rank by the raw scores: several items can exceed the top of the scale, and
         # clipping them all to 5 would make their order arbitrary.
@@ -94,7 +95,8 @@ class Adaptation:
         titles = self._recommender.titles
         top = pd.DataFrame({
             "item_id": catalogue[order],
-            "title": [titles.get(int(i), str(i)) for i in catalogue[order]],
+            # None without titles: an id in its place would read as a title.
+            "title": [titles.get(int(i)) for i in catalogue[order]],
             "score": scores,
         })
         originals = self._recommender.original_ids
@@ -195,8 +197,11 @@ class Recommender:
             raise TypeError(
                 f"ratings must be a dict of item id to rating, got {type(ratings).__name__}"
             )
-        items = self.checked_item_ids(list(ratings), action="rate items of that catalogue")
-        values = np.array([float(r) for r in ratings.values()], dtype=np.float32)
+        keys = list(ratings)
+        check_no_bools(keys, "item")
+        items = self.checked_item_ids(keys, action="rate items of that catalogue")
+        check_unique(items, keys, "item")
+        values = rating_values(ratings, items, "item", self.rating_scale)
         low, high = self.rating_scale
         outside = [(int(i), float(r)) for i, r in zip(items, values)
                    if not low <= r <= high]

@@ -28,6 +28,8 @@ MANIFEST = "manifest.json"
 # the command line and the library can pick another folder, so the dashboard replaces it.
 PICK_FOLDER_ADVICE = "Train {kind} for this dataset or pick its models folder."
 FORMAT_VERSION = 1
+# Files that mark a folder of ratings, passed where a models folder belongs.
+DATA_FILES = ("u.data", "ratings.dat", "ratings.csv")
 
 
 class ModelsDirectoryError(ValueError):
@@ -138,9 +140,29 @@ def _write_models(staged, *, dataset, split, encoder, prior, item_features, lear
     staged.path(MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
+def data_folder_error(directory: Path, kind: str) -> ModelsDirectoryError | None:
+    """Return the error for a data folder passed in place of a ``kind`` folder, or None.
+
+    ``kind`` is "models" or "item models".
+    """
+    data_files = [name for name in DATA_FILES if (directory / name).is_file()]
+    if not data_files:
+        return None
+    items = kind == "item models"
+    scenario = " --scenario new-item" if items else ""
+    out = Path("models", directory.name or "data", *(["items"] if items else []))
+    return ModelsDirectoryError(
+        f"{str(directory)!r} is a data folder (it contains {data_files[0]}), not a folder "
+        f"of {kind}.",
+        f"Pass the folder that 'python -m metarec train{scenario}' wrote, or train one "
+        f"with 'python -m metarec train{scenario} --data {directory} --out {out}'.")
+
+
 def read_manifest(directory) -> dict:
     directory = Path(directory)
     path = directory / MANIFEST
+    if not path.is_file() and data_folder_error(directory, "models"):
+        raise data_folder_error(directory, "models")
     if not path.is_file():
         raise ModelsDirectoryError(
             f"No trained models in {str(directory)!r}: {MANIFEST} is missing. Train with "
