@@ -157,10 +157,22 @@ def cmd_train(args):
             summary = json.loads(manifest.read_text())
             print(f"trained in {summary['train_seconds']:.0f} s with {workers.world_size} "
                   f"worker(s); models in {target}")
+            _print_new_items(summary)
             _print_table(summary["validation"], "validation items"
                          if args.scenario == "new-item" else "validation users")
     finally:
         close_workers()
+
+
+def _print_new_items(manifest):
+    """Print which items the split held out as new, when it held out any."""
+    split = manifest.get("scenario") or {}
+    new_items, cut_year = split.get("new_items") or [], split.get("cut_year")
+    if not new_items:
+        return
+    which = ("drawn at random, because the data has no release years" if cut_year is None
+             else f"released in {cut_year:g} or later (--cut-year)")
+    print(f"new items: {len(new_items):,}, {which}; their ratings never reached training")
 
 
 def _check_cut_year(args, dataset):

@@ -79,7 +79,10 @@ def test_item_models_train_and_evaluate_from_the_cli(tmp_path, capsys):
     models = tmp_path / "items"
     assert main(["train", "--scenario", "new-item", "--epochs", "1", "--quiet",
                  "--out", str(models)]) == 0
-    assert "validation items" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "validation items" in output
+    assert "released in" in output
+    assert "or later (--cut-year); their ratings never reached training" in output
     assert main(["evaluate", "--scenario", "new-item", "--models", str(models),
                  "--shots", "0", "5", "--variants", "teacher", "genre-mean"]) == 0
     printed = capsys.readouterr().out
