@@ -47,6 +47,11 @@ class Dataset:
         Every occupation a user may have, in the dataset's order.
     rating_scale : tuple of float
         Lowest and highest possible rating.
+    source : str
+        Where the data was read from.
+    age_bands : bool
+        True when ``users["age"]`` holds band codes, the lowest age of each band as in
+        MovieLens-1M's users.dat (1 for under 18, 18 for 18 to 24), not ages in years.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Dataset:
     occupations: tuple[str, ...]
     rating_scale: tuple[float, float] = (1.0, 5.0)
     source: str = field(default="", compare=False)
+    age_bands: bool = False
 
     def __repr__(self) -> str:
         low, high = self.rating_scale

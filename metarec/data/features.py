@@ -32,6 +32,32 @@ def age_band(age) -> str | None:
     return None
 
 
+def age_text(age, bands=False) -> str | None:
+    """Return ``age`` as people read it, or None when it is unknown.
+
+    Whole years show without decimals ("23", not "23.0"). With ``bands``, ``age`` is a
+    band code (see :attr:`metarec.data.Dataset.age_bands`) and shows as its band's
+    label: code 18 of MovieLens-1M is "18-24", not 18 years.
+    """
+    if age is None or age != age:
+        return None
+    if bands:
+        return age_band(age)
+    return f"{float(age):g}"
+
+
+def age_range(age, bands=False) -> tuple[float, float]:
+    """Return the lowest and highest age that ``age`` may stand for.
+
+    An age in years stands for itself; a band code for its whole band.
+    """
+    if bands:
+        for low, high, _ in AGE_BANDS:
+            if low <= age <= high:
+                return float(low), float(high)
+    return float(age), float(age)
+
+
 def year_band(year) -> str | None:
     if year is None or np.isnan(year):
         return None

@@ -223,4 +223,5 @@ def load_movielens_1m(directory, name=None) -> Dataset:
         genres=ML1M_GENRES,
         occupations=ML1M_OCCUPATIONS,
         source=str(directory),
+        age_bands=True,
     )

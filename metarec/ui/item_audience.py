@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..data.features import age_range
 
 LOVED_RATINGS = (5.0, 4.0)
 HATED_RATINGS = (1.0, 2.0)
@@ -127,7 +128,15 @@ def audience_ratings(dataset: Dataset, preset: AudiencePreset | str,
                          "audience")
 
     users = dataset.users
-    fits = users["age"].between(preset.min_age, preset.max_age)
+    fits = pd.Series(True, index=users.index)
+    if preset.min_age > 0 or preset.max_age < 200:
+        # A band code fits when its whole band does: 18 (18 to 24) is not a teenager.
+        # An unknown age fits no age limit.
+        ranges = [age_range(age, dataset.age_bands) if age == age else (np.nan, np.nan)
+                  for age in users["age"]]
+        low = pd.Series([r[0] for r in ranges], index=users.index)
+        high = pd.Series([r[1] for r in ranges], index=users.index)
+        fits = (low >= preset.min_age) & (high <= preset.max_age)
     if preset.gender is not None:
         fits &= users["gender"] == preset.gender
     candidates = users.loc[fits, "user_id"]

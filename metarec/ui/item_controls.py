@@ -12,6 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from ..data import Dataset
+from ..data.features import age_text
 from ..serving.items import MAX_YEAR, MIN_YEAR
 from .item_audience import PRESETS, audience_ratings, available_presets, preset_genres
 from .profile import clear_button
@@ -28,20 +29,21 @@ def item_ratings_for(dataset: Dataset, prefix: str) -> dict:
     return by_source.setdefault(dataset.source, {})
 
 
-def user_label(users, user_id) -> str:
+def user_label(users, user_id, age_bands=False) -> str:
     """Return ``user 42 · 25 M student`` for a row of the users frame, indexed by user id.
 
     The id is the dataset's own (``original_id``, such as ``uc002`` in a CSV of your
     own) where the frame has one, without the word "user" in front when the id already
     starts with it (``user-o14``). Fields the data lacks (own ratings without a users
-    CSV) are left out.
+    CSV) are left out. With ``age_bands`` (MovieLens-1M), the age shows as its band,
+    such as ``user 42 · 18-24 M student``.
     """
     row = users.loc[user_id]
     original = row.get("original_id")
     id_text = str(user_id if original is None or original != original else original)
     parts = [id_text if id_text.lower().startswith("user") else f"user {id_text}"]
     age = row.get("age")
-    details = [str(int(age)) if age is not None and age == age else "",
+    details = [age_text(age, age_bands) or "",
                *(str(row.get(field) or "") for field in ("gender", "occupation"))]
     details = [d for d in details if d and d.lower() not in ("nan", "none", "unknown")]
     if details:
@@ -112,7 +114,7 @@ def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
     low, high = dataset.rating_scale
     stars = list(range(int(low), int(high) + 1))
     user = st.selectbox("User", list(users.index), key=f"{prefix}.user",
-                        format_func=lambda u: user_label(users, u))
+                        format_func=lambda u: user_label(users, u, dataset.age_bands))
     # required: clicking the chosen star again keeps it instead of clearing the choice.
     rating = st.segmented_control("Their rating", stars, default=stars[-2], required=True,
                                   format_func=lambda s: f"{s} ★", key=f"{prefix}.stars")
@@ -121,7 +123,7 @@ def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):
         ratings[int(user)] = float(rating)
         if before is None:
             return
-        label = user_label(users, user)
+        label = user_label(users, user, dataset.age_bands)
         if before == float(rating):
             st.toast(f"No change: {label} already rated the item with {_stars(before)}.")
         else:
@@ -160,7 +162,8 @@ def item_ratings_list(dataset: Dataset, ratings: dict, prefix: str):
     for user_id, value in list(ratings.items()):
         label_column, stars_column, remove_column = st.columns([5, 2, 1],
                                                                vertical_alignment="center")
-        label = user_label(users, user_id) if user_id in users.index else f"user {user_id}"
+        label = (user_label(users, user_id, dataset.age_bands) if user_id in users.index
+                 else f"user {user_id}")
         label_column.write(label)
         stars_column.write(f"{value:g} ★")
         remove_column.button("Remove", key=f"{prefix}.remove.{user_id}", on_click=ratings.pop,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset, like_threshold
+from ..data.features import age_text
 from ..evaluation.evaluate import task_metrics
 from ..serving.recommender import USER_FIELDS, Recommender
 from ..tasks.episodes import Task
@@ -116,6 +117,8 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
     rows = []
     for user_id, task in sorted(tasks.items()):
         details = _demographics(users, user_id)
+        if "age" in details:
+            details["age"] = age_text(details["age"], dataset.age_bands)
         described = ", ".join(str(details[f]) for f in ("gender", "age", "occupation")
                               if f in details)
         held_out = len(task.query_items)
