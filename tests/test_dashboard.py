@@ -375,6 +375,7 @@ def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):
     home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
     seed = next(n for n in home.number_input if n.label == "Seed")
     assert seed.value == 0
+    assert any("Full training takes one to a few minutes" in c.value for c in home.caption)
 
     seed.set_value(3).run()
     home = click(home, "Train models")

@@ -576,6 +576,8 @@ def test_page_shows_audience_without_ratings(page_env, recommender):
     assert len(app.table) == len(recommender.featured_variants)
     for table in app.table:
         assert len(table.value) == 10
+        # The ranking column comes before the predictions, which a narrow column cuts.
+        assert list(table.value.columns) == ["user", "vs usual", "predicted"]
 
 
 def test_page_audience_preset_adds_ratings(page_env):

@@ -224,6 +224,17 @@ def test_equal_lift_gets_note():
     assert note.startswith("Every user in this list gets the same vs usual"), note
 
 
+def test_mostly_equal_lift_gets_note():
+    from metarec.ui.item_views import audience_note
+
+    top = audience_top([3.2] + [2.0 + 0.1 * i for i in range(9)], [0.4] + [-0.99] * 9)
+    texts = [f"{p:.2f}" for p in top["predicted"]]
+
+    note = audience_note(top, False, texts, 5.0)
+
+    assert note.startswith("Equal vs usual as shown: -0.99 (9 users)."), note
+
+
 def test_varied_predictions_get_no_note():
     from metarec.ui.item_views import audience_note
 
