@@ -106,10 +106,14 @@ if table.empty:
     st.info("No validation user had enough ratings to score.")
 else:
     users = max(record["users"] for record in manifest["validation"])
+    total = len(manifest.get("scenario", {}).get("users", {}).get("validation", []))
+    # Validation scores users as evaluation does, so some of the split's are left out.
+    of_total = (f" (of the split's {total}: users with too few ratings for a query, or "
+                "more than 100, are left out, as in evaluation)" if total > users else "")
     st.caption(f"Mean absolute error on the held-out ratings of {users} validation "
-               "users, given K of their ratings to adapt on (lower is better). A dash "
-               "marks a variant that predicts no ratings: a ranking baseline, or a "
-               "like/dislike classifier such as student-like.")
+               f"users{of_total}, given K of their ratings to adapt on (lower is better). "
+               "A dash marks a variant that predicts no ratings: a ranking baseline, or "
+               "a like/dislike classifier such as student-like.")
     st.table(table.style.format("{:.3f}", na_rep="–"))
 
 st.header("Try the models")

@@ -296,6 +296,18 @@ def test_demographics_survive_page_switch(app_env, featured):
     assert_top_lists(app, featured)
 
 
+def test_age_out_of_range_is_named(app_env, featured):
+    app = new_user_page({1: 5.0, 2: 4.0})
+    app.number_input(key="new_user.age").set_value(150).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Age 150 is outside 1 to 120, so the models leave it out" in e.value
+               for e in app.error)
+    assert app.number_input(key="new_user.age").value == 150
+    headings = [heading.value for heading in app.subheader]
+    assert all(variant in headings for variant in featured)
+
+
 def test_change_remove_and_clear(app_env, featured):
     app = new_user_page({1: 5.0, 2: 4.0, 3: 1.0})
     app.segmented_control(key="new_user.rating.2").set_value(2).run()
@@ -390,6 +402,9 @@ def test_home_names_the_models_seed(app_env):
 
     assert not home.exception, [e.value for e in home.exception]
     assert any("trained with seed 0 on" in m.value for m in home.markdown)
+    validation = [c.value for c in home.caption if "Mean absolute error" in c.value]
+    assert len(validation) == 1
+    assert "validation users (of the split's 50:" in validation[0]
 
 
 # Profile files -------------------------------------------------------------------------

@@ -20,6 +20,8 @@ ENSEMBLE = "ensemble"
 # must beat.
 FEATURED = ("teacher", "student", "user-bias", ENSEMBLE)
 USER_FIELDS = ("age", "gender", "occupation", "zip_code")
+# The ages a new user may give, in whole years.
+MIN_AGE, MAX_AGE = 1, 120
 
 
 @dataclass
@@ -286,8 +288,8 @@ class Recommender:
             if isinstance(age, bool) or not isinstance(age, (int, float, np.integer,
                                                               np.floating)):
                 raise ValueError(f"age must be a number of years, got {age!r}")
-            if not 1 <= age <= 120:
-                raise ValueError(f"age must be between 1 and 120, got {age:g}")
+            if not MIN_AGE <= age <= MAX_AGE:
+                raise ValueError(f"age must be between {MIN_AGE} and {MAX_AGE}, got {age:g}")
         gender = user.get("gender")
         if gender not in (None, "") and str(gender).upper() not in ("M", "F"):
             raise ValueError(f"gender must be 'M' or 'F' (or left out), got {gender!r}")

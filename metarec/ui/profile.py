@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..data import Dataset
+from ..serving.recommender import MAX_AGE, MIN_AGE
 from .personas import (PERSONAS, available_personas, item_noun, persona_genres,
                        persona_ratings)
 from .profile_io import (Profile, ProfileError, changed_ratings, changes_text, merge_summary,
@@ -195,8 +196,11 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
 def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     """Draw the optional demographics and return the fields the person filled in."""
     age_column, gender_column, job_column, zip_column = st.columns(4)
-    age = age_column.number_input("Age", min_value=1, max_value=120, value=None, step=1,
-                                  key=f"{prefix}.age", persist_state="session")
+    # No min_value or max_value: with them the browser keeps an age out of range in the
+    # box without sending it, so the page could not say why it was left out.
+    age = age_column.number_input("Age", value=None, step=1, key=f"{prefix}.age",
+                                  persist_state="session",
+                                  help=f"Whole years, {MIN_AGE} to {MAX_AGE}.")
     gender = gender_column.selectbox("Gender", list(GENDERS), format_func=GENDERS.get,
                                      key=f"{prefix}.gender", persist_state="session")
     occupation = job_column.selectbox(
@@ -205,6 +209,10 @@ def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     zip_code = zip_column.text_input("Zip code", max_chars=10, key=f"{prefix}.zip",
                                      persist_state="session")
 
+    if age is not None and not MIN_AGE <= age <= MAX_AGE:
+        st.error(f"Age {age:g} is outside {MIN_AGE} to {MAX_AGE}, so the models leave it "
+                 f"out. Type an age from {MIN_AGE} to {MAX_AGE}, or clear the field.")
+        age = None
     user = {"age": age, "gender": gender, "occupation": occupation,
             "zip_code": zip_code.strip()}
     return {field: value for field, value in user.items() if value not in (None, "")}
