@@ -101,8 +101,14 @@ def cmd_generate_sample(args):
                                    ("--items", args.items, MIN_ITEMS, MAX_ITEMS)):
         if not low <= value <= high:
             raise ValueError(f"{flag} must be from {low:,} to {high:,}, got {value}")
-    _check_output_folder(Path(args.out), "--out")
-    path = generate_sample(args.out, seed=args.seed, n_users=args.users, n_items=args.items)
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out!r} is a file; pass a folder (it is created if "
+                         f"missing)")
+    _check_parent_folders(out, "--out")
+    # A folder of ratings is refused by generate_sample itself, unless an earlier sample
+    # wrote it: regenerating the bundled sample in place is what the command is for.
+    path = generate_sample(out, seed=args.seed, n_users=args.users, n_items=args.items)
     print(f"wrote a synthetic catalogue to {path}")
 
 
@@ -765,7 +771,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue",
                                  parents=[verbose])
-    sample.add_argument("--out", default=str(SAMPLE_DIR), help="output folder")
+    sample.add_argument("--out", default=str(SAMPLE_DIR),
+                        help="output folder (default: the bundled sample_data, replaced in "
+                             "place); a folder of other ratings is refused")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sample.add_argument("--users", type=int, default=500, help="number of users (default 500)")
     sample.add_argument("--items", type=int, default=400, help="number of items (default 400)")

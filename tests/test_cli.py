@@ -319,3 +319,23 @@ def test_abbreviated_flag_is_rejected(capsys):
         main(["train", "--epoch", "1"])
     error = capsys.readouterr().err
     assert "unrecognized arguments: --epoch 1; did you mean --epochs?" in error
+
+
+def test_generate_sample_replaces_a_sample(tmp_path, capsys):
+    import shutil
+
+    from metarec.data import SAMPLE_DIR
+
+    copy = tmp_path / "sample_data"
+    shutil.copytree(SAMPLE_DIR, copy)
+    assert main(["generate-sample", "--out", str(copy), "--seed", "0"]) == 0
+    assert "wrote a synthetic catalogue" in capsys.readouterr().out
+    for name in ("u.data", "u.item", "u.user", "README.md"):
+        assert (copy / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), name
+
+
+def test_generate_sample_keeps_other_data(tmp_path, capsys):
+    (tmp_path / "u.data").write_text("1\t1\t5\t0\n")
+    assert main(["generate-sample", "--out", str(tmp_path)]) == 2
+    assert "so it may be real data" in capsys.readouterr().err
+    assert (tmp_path / "u.data").read_text() == "1\t1\t5\t0\n"
