@@ -129,6 +129,23 @@ def test_non_finite_weight_keeps_best_epoch(parts, caplog):
         warnings[0]
 
 
+def test_loss_spike_is_logged(parts, caplog):
+    learner = make_learner(parts)
+
+    def poison(epoch):
+        if epoch == 1:
+            with torch.no_grad():
+                learner.net.offset.fill_(50.0)
+
+    with caplog.at_level(logging.WARNING, logger="metarec"):
+        history = train(learner, parts, callback=snapshots_then(learner, poison))
+
+    assert history.train_loss[1] > 100 * history.train_loss[0]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(w.startswith("small: training loss") and "in epoch 2 is over 100 times "
+               "the lowest so far" in w for w in warnings), warnings
+
+
 def test_nan_in_first_epoch_names_fixes(parts):
     learner = make_learner(parts)
     with torch.no_grad():

@@ -18,6 +18,9 @@ from .distributed import SINGLE_PROCESS, current_group
 from .inner_loop import TASK_LOSSES, masked_mse
 
 logger = logging.getLogger("metarec")
+# An epoch whose mean training loss exceeds the lowest so far by this factor is logged
+# as a warning: a few tasks' inner steps produced huge predictions.
+LOSS_SPIKE = 100
 
 
 class TrainingError(RuntimeError):
@@ -292,6 +295,13 @@ def meta_train(learner, train_ratings, validation_ratings, encoder, user_feature
                            workers)
             break
         train_loss = float(np.mean(losses))
+        lowest = min(history.train_loss, default=math.inf)
+        if train_loss > LOSS_SPIKE * lowest and workers.is_main:
+            logger.warning(
+                "%s: training loss %.4g in epoch %d is over %d times the lowest so far "
+                "(%.4g), so some tasks' predictions blew up; training goes on because the "
+                "validation error (%.4f) is finite, and the best epoch by validation is "
+                "kept", name, train_loss, epoch + 1, LOSS_SPIKE, lowest, error)
         history.train_loss.append(train_loss)
         history.validation_mae.append(error)
         improved = error < best_error - 1e-5
