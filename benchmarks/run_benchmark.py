@@ -15,7 +15,6 @@ Trained models go to ``--models`` (default ``runs/benchmark``) and are reused wh
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -48,12 +47,21 @@ CHANCE_DRAWS = 200
 # Largest gap between the shuffled-score nDCG@3 and the chance level that still counts as
 # chance: about three standard errors of a mean over ~700 user rankings.
 CHANCE_TOLERANCE = 0.02
+# The least spread of K=5 MAE, in stars, between the best and worst variant for the
+# metrics to count as differing; global mean and item mean alone are further apart.
+MIN_MAE_SPREAD = 0.05
 
 
-def train_seed(dataset, out, seed, reuse):
+def train_seed(dataset, out, seed, reuse) -> float | None:
+    """Train ``seed``'s models unless reused; return the 1-minute load average at the start.
+
+    The load tells whether other work shared the cores, which stretches wall time.
+    """
     if reuse and (out / "manifest.json").is_file():
-        return
+        return None
+    load = os.getloadavg()[0]
     train_models(dataset, out, seed=seed, show_progress=True)
+    return load
 
 
 def latency(recommender, tasks, variant):
@@ -293,8 +301,9 @@ def main(argv=None):
     results, general, efficiency, rounded, controls = [], [], [], [], {}
     for seed in args.seeds:
         out = Path(args.models) / f"seed-{seed}"
-        train_seed(dataset, out, seed, args.reuse)
+        load = train_seed(dataset, out, seed, args.reuse)
         r, g, e, w, c = evaluate_seed(dataset, out, args.shots)
+        c["load_at_start"] = load
         results.append(r)
         rounded.append(w)
         general.append(g)
@@ -312,6 +321,18 @@ def main(argv=None):
     write_report(args, command, dataset, results, general, efficiency, rounded, controls)
 
 
+def load_sentence(controls) -> str:
+    """Say what the load average was as each seed's training started, where it was measured."""
+    loads = [c.get("load_at_start") for c in controls.values()]
+    if any(load is None for load in loads):
+        return " Some seeds reused saved models, whose training load was not recorded."
+    cores = os.cpu_count()
+    return (" The 1-minute load average at the start of each: "
+            + ", ".join(f"{load:.1f}" for load in loads)
+            + f" (above {cores}, other work shared the {cores} cores and stretched the wall "
+              "time).")
+
+
 def sanity_checks(results, general, controls):
     """Return ``(name, passed, detail)`` for each control."""
     checks = []
@@ -325,17 +346,29 @@ def sanity_checks(results, general, controls):
                    f"{chance:.3f}, random ranker {random_ndcg:.3f}, student {model_ndcg:.3f}"))
     for variant in ("teacher", "student"):
         rows = general[(general.variant == variant) & (general.shots == "all")]
-        train_mae = rows[rows.users_of == "train"]["mae"].mean()
-        test_mae = rows[rows.users_of == "test"]["mae"].mean()
+        by_seed = rows.pivot_table(index="seed", columns="users_of", values="mae")
+        gap = (by_seed["test"] - by_seed["train"]).to_numpy()
+        train_mae, test_mae = by_seed["train"].mean(), by_seed["test"].mean()
+        mean_gap, half = mean_confidence_interval(gap) if len(gap) > 1 else (gap[0], np.nan)
+        # The two groups are different people, so a gap inside the interval is noise.
+        within = "" if not half == half else (
+            ", within seed-to-seed noise" if abs(mean_gap) <= half else "")
         checks.append((f"{variant} scores better on its own meta-train users than on test users",
-                       train_mae < test_mae, f"MAE K=all: train users {train_mae:.3f}, test users {test_mae:.3f}"))
+                       train_mae < test_mae,
+                       f"MAE K=all: train users {train_mae:.3f}, test users {test_mae:.3f}; "
+                       f"test minus train {mean_gap:+.3f}"
+                       + ("" if not half == half else f" ± {half:.3f} over seeds") + within))
     # The ensemble may serve one member unchanged (see SupportSizeEnsemble), and then
-    # matches it by construction, so it is left out of this check.
+    # matches it by construction, so it is left out of this check. A broken metric reads
+    # alike for every variant, so the values must differ and spread apart.
     k5 = results[(results.shots == "5") & (results.variant != "ensemble")].groupby(
         "variant")["mae"].mean().dropna()
-    checks.append(("metrics differ across variants", k5.nunique() == len(k5),
-                   f"{len(k5)} variants other than the ensemble, {k5.nunique()} distinct "
-                   "MAE values at K=5"))
+    spread = k5.max() - k5.min()
+    checks.append(("metrics differ across variants",
+                   k5.nunique() == len(k5) and spread > MIN_MAE_SPREAD,
+                   f"{len(k5)} variants other than the ensemble: {k5.nunique()} distinct MAE "
+                   f"values at K=5 ({k5.round(3).nunique()} at three decimals), from "
+                   f"{k5.min():.3f} to {k5.max():.3f}"))
     moved = all(abs(first - last) > 1e-4 for c in controls.values()
                 for key, (first, last) in ((k, v) for k, v in c.items() if k.endswith("first_last")))
     checks.append(("training loss changes during meta-training", moved,
@@ -384,8 +417,10 @@ def write_report(args, command, dataset, results, general, efficiency, rounded, 
         "(70%), validation (10%) and test (20%); every model is trained on meta-train users "
         "only. Test users with 13 to 100 ratings are scored: 10 random ratings form the "
         "query and K others the support (`all`: every other rating). Metrics are averaged "
-        "per user; cells show the mean over seeds ± the 95% confidence half-width "
-        "(Student's t). Catalogue metrics rank every item outside the support; relevant "
+        "per user; cells show the mean over seeds"
+        + (" ± the 95% confidence half-width (Student's t)" if len(seeds) > 1 else
+           " (one seed, so no interval)")
+        + ". Catalogue metrics rank every item outside the support; relevant "
         "items are query items rated 4 or 5.",
         "",
     ]
@@ -421,7 +456,8 @@ def write_report(args, command, dataset, results, general, efficiency, rounded, 
               markdown(eff, "variant", ["parameters", "train_seconds", "adapt_p50_ms",
                                         "adapt_p95_ms", "score_p50_ms", "score_p95_ms"], 2), "",
               "Total training time of every variant per seed: "
-              + ", ".join(f"{c['total_train_seconds']:.0f} s" for c in controls.values()) + ".", ""]
+              + ", ".join(f"{c['total_train_seconds']:.0f} s" for c in controls.values()) + "."
+              + load_sentence(controls), ""]
 
     gen = with_ci(general, ["variant", "users_of", "shots"], ["mae", "ndcg@3"])
     gen = gen[gen.variant.isin(NEURAL + ("ensemble", "user-bias", "mf-als"))]
