@@ -27,6 +27,12 @@ def test_rmse_hand_computed():
     assert rmse([1, 2, 3], [2, 2, 5]) == pytest.approx(math.sqrt(5 / 3), abs=TOLERANCE)
 
 
+@pytest.mark.parametrize("metric", [mae, rmse])
+def test_rating_errors_reject_nan(metric):
+    with pytest.raises(ValueError, match="y_pred contains 1 NaN or infinite values out of 2"):
+        metric([4.0, 3.0], [np.nan, 3.0])
+
+
 def test_rmse_at_least_mae():
     y_true = np.array([1.0, 4.0, 5.0, 3.0])
     y_pred = np.array([2.0, 4.5, 3.0, 3.0])

@@ -56,12 +56,16 @@ def _check_finite(name, array):
 def mae(y_true, y_pred) -> float:
     """Return the mean absolute error between true and predicted ratings."""
     y_true, y_pred = _as_pair("y_true", y_true, "y_pred", y_pred)
+    _check_finite("y_true", y_true)
+    _check_finite("y_pred", y_pred)
     return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def rmse(y_true, y_pred) -> float:
     """Return the root mean squared error between true and predicted ratings."""
     y_true, y_pred = _as_pair("y_true", y_true, "y_pred", y_pred)
+    _check_finite("y_true", y_true)
+    _check_finite("y_pred", y_pred)
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
