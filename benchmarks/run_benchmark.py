@@ -52,7 +52,7 @@ CHANCE_TOLERANCE = 0.02
 MIN_MAE_SPREAD = 0.05
 
 
-def train_seed(dataset, out, seed, reuse) -> float | None:
+def train_seed(dataset, out, seed, reuse, epochs=None) -> float | None:
     """Train ``seed``'s models unless reused; return the 1-minute load average at the start.
 
     The load tells whether other work shared the cores, which stretches wall time.
@@ -60,7 +60,7 @@ def train_seed(dataset, out, seed, reuse) -> float | None:
     if reuse and (out / "manifest.json").is_file():
         return None
     load = os.getloadavg()[0]
-    train_models(dataset, out, seed=seed, show_progress=True)
+    train_models(dataset, out, seed=seed, epochs=epochs, show_progress=True)
     return load
 
 
@@ -287,12 +287,18 @@ def main(argv=None):
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the models of a seed whose folder already has a "
                              "manifest.json, instead of training them again")
+    parser.add_argument("--epochs", type=int,
+                        help="cap every variant's epochs, for a quick trial run (default: "
+                             "each variant's own budget); the report then says the numbers "
+                             "are not the benchmark's")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"),
                         help="Markdown file whose new-user section is replaced; the charts "
                              "are written beside it (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
     logging.basicConfig(level=logging.WARNING)
     command = "python benchmarks/run_benchmark.py " + " ".join(
         a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
@@ -301,7 +307,7 @@ def main(argv=None):
     results, general, efficiency, rounded, controls = [], [], [], [], {}
     for seed in args.seeds:
         out = Path(args.models) / f"seed-{seed}"
-        load = train_seed(dataset, out, seed, args.reuse)
+        load = train_seed(dataset, out, seed, args.reuse, args.epochs)
         r, g, e, w, c = evaluate_seed(dataset, out, args.shots)
         c["load_at_start"] = load
         results.append(r)
@@ -412,6 +418,8 @@ def write_report(args, command, dataset, results, general, efficiency, rounded, 
         "## New user on MovieLens-100K",
         "",
         header(command),
+        *([f"**Epochs capped at {args.epochs} (`--epochs`): a trial run, not the "
+           "benchmark's configuration.**", ""] if args.epochs else []),
         f"Data: {dataset.summary()}, scenario `new-user`. For each of "
         f"the seeds {', '.join(map(str, seeds))}, users are split at random into meta-train "
         "(70%), validation (10%) and test (20%); every model is trained on meta-train users "
