@@ -69,15 +69,17 @@ def remembered(key: str, default):
 def dataset_controls() -> Path | None:
     """Draw the data choice in the sidebar and return the chosen file or folder.
 
-    The choice starts at ``METAREC_DATA_DIR`` when that is set, else at the bundled
-    sample, and is kept in ``st.session_state`` for every page. Returns None while a
-    folder path is empty, a dataset is not downloaded or nothing is uploaded.
+    The choice starts at ``METAREC_DATA_DIR`` when that is set, in the folder option of
+    its layout (:func:`env_data_source`), else at the bundled sample, and is kept in
+    ``st.session_state`` for every page. Returns None while a folder path is empty, a
+    dataset is not downloaded or nothing is uploaded.
     """
     from_env = os.environ.get(DATA_DIR_ENV, "")
+    env_source = env_data_source(from_env) if from_env else None
     sidebar = st.sidebar
     sidebar.header("Data")
 
-    source_key, save_source = remembered(DATA_SOURCE_KEY, FOLDER if from_env else SAMPLE)
+    source_key, save_source = remembered(DATA_SOURCE_KEY, env_source or SAMPLE)
     source = sidebar.radio("Ratings data", [SAMPLE, FOLDER, ML1M_FOLDER, DOWNLOAD, UPLOAD],
                            key=source_key, on_change=save_source,
                            help="The bundled sample is a small synthetic catalogue. A "
@@ -93,10 +95,10 @@ def dataset_controls() -> Path | None:
         return upload.csv_upload_controls()
 
     if source == FOLDER:
-        key, default, layout, label = DATA_FOLDER_KEY, from_env, "ml-100k", "MovieLens-100K"
+        key, layout, label = DATA_FOLDER_KEY, "ml-100k", "MovieLens-100K"
     else:
-        key, default, layout, label = ML1M_FOLDER_KEY, "", "ml-1m", "MovieLens-1M"
-    folder_key, save_folder = remembered(key, default)
+        key, layout, label = ML1M_FOLDER_KEY, "ml-1m", "MovieLens-1M"
+    folder_key, save_folder = remembered(key, from_env if source == env_source else "")
     folder = sidebar.text_input("Folder path", key=folder_key, on_change=save_folder,
                                 placeholder=f"/path/to/{layout}")
     if not folder.strip():
@@ -105,6 +107,22 @@ def dataset_controls() -> Path | None:
     path = Path(folder.strip()).expanduser()
     csv_reports(path)
     return path
+
+
+def env_data_source(from_env: str) -> str:
+    """Return the data source option whose path box shows ``METAREC_DATA_DIR``.
+
+    That is the MovieLens-1M folder option for a folder in that layout, as
+    :func:`metarec.data.registry.detect_layout` finds it, else the MovieLens-100K folder
+    option, whose path box also reads CSV data. For a path that does not exist or
+    contains no data, :func:`selected_dataset` then shows why it cannot be read.
+    """
+    path = Path(from_env).expanduser()
+    try:
+        layout = registry.detect_layout(path) if path.exists() else None
+    except (DataPathError, OSError):
+        layout = None
+    return ML1M_FOLDER if layout == "ml-1m" else FOLDER
 
 
 def csv_reports(path: Path):

@@ -149,21 +149,29 @@ def csv_upload_controls() -> Path | None:
         folder = earlier
     kept = [stored for stored in CSV_FILES
             if uploads[stored] is None and (folder / stored).is_file()]
-    files_note.caption(used_files_text(uploaded_names(folder) or {}, kept))
-    for stored in kept:
-        if stored != CSV_FILES[0]:
-            _drop_button(files_note, folder, stored)
 
+    loaded = folder
     if scale is not None:
         problem = rating_scale_problem(folder, scale)
         if problem is None:
-            folder = with_rating_scale(folder, scale)
+            loaded = with_rating_scale(folder, scale)
         else:
             sidebar.error(problem)
     else:
         inferred_scale_report(folder)
-    rejected_rows_report(folder)
-    return folder
+
+    # The note names the files in use only when they load, else the file at fault.
+    names = uploaded_names(folder) or {}
+    invalid = _read_upload(str(loaded))[3]
+    if invalid is None:
+        files_note.caption(used_files_text(names, kept))
+    else:
+        files_note.caption(unused_files_text(names, invalid, kept))
+    for stored in kept:
+        if stored != CSV_FILES[0]:
+            _drop_button(files_note, folder, stored)
+    rejected_rows_report(loaded)
+    return loaded
 
 
 def merge_upload(uploads: dict, earlier: Path | None) -> Path:
@@ -250,6 +258,38 @@ def used_files_text(names: dict, kept=()) -> str:
             "name removes it.")
 
 
+def unused_files_text(names: dict, invalid: str, kept=()) -> str:
+    """Return that the upload cannot be loaded, naming its invalid file and the others.
+
+    ``names`` and ``kept`` are as for :func:`used_files_text`, and ``invalid`` is the
+    stored name of the file at fault. The main area shows the load error, so this
+    sentence only names the file and how to replace it, and lists the other files,
+    which stay in the upload for use with the fixed file.
+    """
+    roles = dict(zip(CSV_FILES, ("ratings", "items", "users")))
+    name = names.get(invalid, invalid)
+    if invalid in kept:
+        text = (f"Could not use the {roles[invalid]} uploaded earlier ('{name}'). The "
+                "error on the page explains why. Upload a fixed file to replace it")
+        # Only the items and users files get a button, drawn under this note, that
+        # stops using them.
+        drop = (", or leave it out with the button below." if invalid != CSV_FILES[0]
+                else ".")
+    else:
+        text = (f"Could not use '{name}' as the {roles[invalid]}. The error on the page "
+                "explains why. Upload a fixed file in its place")
+        # An empty ratings box keeps using the saved ratings, so the × leaves out only
+        # an items or users file.
+        drop = (", or remove it with the × beside its name." if invalid != CSV_FILES[0]
+                else ".")
+    text += drop
+    others = [f"'{names[stored]}' as the {role}" for stored, role in roles.items()
+              if stored in names and stored != invalid]
+    if others:
+        text += " Kept for use with the fixed file: " + ", ".join(others) + "."
+    return text
+
+
 def inferred_scale_message(ratings, uploaded=True) -> tuple[str, bool]:
     """Return the rating scale read from ``ratings`` as a sentence, and whether to warn.
 
@@ -277,7 +317,7 @@ def inferred_scale_report(folder: Path, stamp: tuple = ()):
 
     ``folder`` and ``stamp`` are as for :func:`_read_upload`.
     """
-    ratings, _, _ = _read_upload(str(folder), stamp)
+    ratings = _read_upload(str(folder), stamp)[0]
     if ratings is None or ratings.size == 0:
         return
     message, warn = inferred_scale_message(ratings,
@@ -314,7 +354,7 @@ def rating_scale_problem(folder: Path, scale) -> str | None:
     if not low < high:
         return (f"The lowest rating ({low:g}) must be below the highest rating "
                 f"({high:g}). Lower the lowest or raise the highest rating. {keep}")
-    ratings, _, _ = _read_upload(str(folder))
+    ratings = _read_upload(str(folder))[0]
     if ratings is None:
         # The upload itself is unreadable, and the page shows why.
         return None
@@ -433,16 +473,19 @@ def load_error_message(folder, error: Exception) -> str | None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _read_upload(folder: str, stamp: tuple = ()) -> tuple[np.ndarray | None, list, list]:
-    """Return every kept rating of CSV data, its rejected rows and its left-out fields.
+def _read_upload(folder: str, stamp: tuple = ()) -> tuple[np.ndarray | None, list, list,
+                                                          str | None]:
+    """Return every kept rating of CSV data, its rejected rows and left-out fields.
 
     ``folder`` is a saved upload, or CSV data typed as a path: a folder with
     ``ratings.csv`` or a ratings CSV file. ``stamp`` changes when such files are edited.
     An upload needs none, because its folder is named by the hash of its content. The data
     is read with the options that :func:`csv_options` finds. When it is invalid the
-    ratings are None and no rows are listed, because the page shows the load error.
-    Rejected rows are ``(file, line, reason)`` and left-out fields ``(file, line,
-    message)``, where the line is None for a whole column.
+    ratings are None and no rows are listed, because the page shows the load error, and
+    the fourth item is the name of the invalid file (the ratings file when the error
+    names none). It is None when the data loads. Rejected rows are ``(file, line,
+    reason)`` and left-out fields ``(file, line, message)``, where the line is None for a
+    whole column.
     """
     path = Path(folder)
     if path.is_file():
@@ -452,14 +495,15 @@ def _read_upload(folder: str, stamp: tuple = ()) -> tuple[np.ndarray | None, lis
         items, users = (file if file.is_file() else None for file in (items, users))
     try:
         result = read_csv_dataset(ratings, items, users, **csv_options(folder))
-    except (CsvRejectedError, DataFormatError, ValueError, OSError):
-        return None, [], []
+    except (CsvRejectedError, DataFormatError, ValueError, OSError) as error:
+        invalid = Path(getattr(error, "path", "") or ratings).name
+        return None, [], [], invalid if invalid in CSV_FILES else ratings.name
     names = uploaded_names(folder) or {}
     rejected = [(names.get(row.file, row.file), row.line, row.reason)
                 for row in result.rejected]
     left_out = [(names.get(warning.file, warning.file), warning.line, warning.message)
                 for warning in result.warnings]
-    return result.dataset.ratings["rating"].to_numpy(), rejected, left_out
+    return result.dataset.ratings["rating"].to_numpy(), rejected, left_out, None
 
 
 def rejected_rows_report(folder: Path, stamp: tuple = ()):
@@ -467,7 +511,7 @@ def rejected_rows_report(folder: Path, stamp: tuple = ()):
 
     ``folder`` and ``stamp`` are as for :func:`_read_upload`.
     """
-    _, rejected, left_out = _read_upload(str(folder), stamp)
+    _, rejected, left_out, _ = _read_upload(str(folder), stamp)
     sidebar = st.sidebar
     source = "the upload" if uploaded_names(folder) is not None else f"'{folder}'"
     if rejected:
