@@ -143,8 +143,11 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
         try:
             rows = pd.read_csv(io.StringIO(text), dtype={"shots": str})
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-            raise ResultsError(f"'{filename}' is not valid CSV ({error}). "
-                               f"{WRITTEN_BY}") from None
+            raise ResultsError(
+                f"'{filename}' cannot be read as CSV, so it is not a results file that "
+                "'python -m metarec evaluate --out OUT' wrote (OUT.csv or OUT.json) or "
+                "that this page downloaded. Upload one of those files. Parser detail: "
+                f"{parser_detail(error)}.") from None
         if "variant" in rows and "shots" not in rows and _table_columns(rows):
             return _from_table(rows, filename)
         if set(SUMMARY_COLUMNS) <= set(rows.columns) and not set(METRICS) & set(rows):
@@ -156,6 +159,20 @@ def read_results(data: bytes, filename: str) -> EvaluationResults:
         rows = rows.rename(columns={"items": "users"})
         entity = "items"
     return EvaluationResults(_check_rows(rows, filename), source, entity=entity)
+
+
+def parser_detail(error: Exception, limit=120) -> str:
+    """Return the first line of a pandas parser error, without its generic opening.
+
+    The C parser of pandas 3.1 opens its errors with "Error tokenizing data. C error:",
+    which gives no detail on the file. The rest is cut to ``limit`` characters.
+    """
+    lines = str(error).strip().splitlines()
+    detail = lines[0] if lines else type(error).__name__
+    detail = detail.removeprefix("Error tokenizing data. C error: ").rstrip(".")
+    if len(detail) > limit:
+        detail = detail[:limit - 1].rstrip() + "…"
+    return detail
 
 
 def _metric_key(name: str):

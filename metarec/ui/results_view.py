@@ -33,12 +33,15 @@ def load_controls(prefix: str) -> EvaluationResults | None:
     """Draw a results upload and return its parsed contents, or None with a message.
 
     Streamlit empties the upload when the person switches pages, so the parsed results
-    are kept in ``st.session_state`` until the person removes or replaces the file.
+    are kept in ``st.session_state`` until the person removes the file or replaces it
+    with one that loads. While an invalid file is in the upload box, the page shows its
+    error above the results loaded before it.
     """
-    loaded_key = f"{prefix}.loaded"
+    loaded_key, file_key = f"{prefix}.loaded", f"{prefix}.file"
+    invalid_key = f"{prefix}.invalid"
     upload = st.file_uploader(
-        "Results file (.json or .csv)", type=["json", "csv"], key=f"{prefix}.file",
-        on_change=st.session_state.pop, args=(loaded_key, None),
+        "Results file (.json or .csv)", type=["json", "csv"], key=file_key,
+        on_change=_forget_removed_results, args=(file_key, loaded_key, invalid_key),
         help="Written by 'python -m metarec evaluate --out FILE', which creates FILE.json "
              "and FILE.csv. Add --seeds 0 1 2 for intervals over several trainings. The "
              "CSV files this page downloads load too.")
@@ -46,8 +49,15 @@ def load_controls(prefix: str) -> EvaluationResults | None:
         try:
             results = read_results(upload.getvalue(), upload.name)
         except ResultsError as error:
+            st.session_state[invalid_key] = True
             st.error(str(error))
-            return None
+            if loaded_key not in st.session_state:
+                return None
+            name, results = st.session_state[loaded_key]
+            st.caption(f"Still showing '{name}', loaded earlier in this session. Load a "
+                       "valid file to replace it.")
+            return results
+        st.session_state.pop(invalid_key, None)
         st.session_state[loaded_key] = (upload.name, results)
         return results
     if loaded_key in st.session_state:
@@ -58,6 +68,18 @@ def load_controls(prefix: str) -> EvaluationResults | None:
     st.info("Load the JSON or CSV that 'python -m metarec evaluate --out FILE' writes, "
             "or a CSV this page downloaded, or choose to run an evaluation here.")
     return None
+
+
+def _forget_removed_results(file_key: str, loaded_key: str, invalid_key: str):
+    """Drop the loaded results once the × removed their file from the upload box.
+
+    Removing an invalid file that replaced them keeps them. A page switch empties the
+    box without this callback, so an empty box alone keeps them too.
+    """
+    if st.session_state.get(file_key) is not None:
+        return
+    if not st.session_state.pop(invalid_key, False):
+        st.session_state.pop(loaded_key, None)
 
 
 def keep_known(key: str, options, default, same_options_only=False):
