@@ -47,7 +47,7 @@ CHANCE_DRAWS = 200
 # Largest gap between the shuffled-score nDCG@3 and the chance level that still counts as
 # chance: about three standard errors of a mean over ~700 user rankings.
 CHANCE_TOLERANCE = 0.02
-# The least spread of K=5 MAE, in stars, between the best and worst variant for the
+# Minimum spread of K=5 MAE, in stars, between the best and worst variant for the
 # metrics to count as differing; global mean and item mean alone are further apart.
 MIN_MAE_SPREAD = 0.05
 
@@ -55,7 +55,7 @@ MIN_MAE_SPREAD = 0.05
 def train_seed(dataset, out, seed, reuse, epochs=None) -> float | None:
     """Train ``seed``'s models unless reused; return the 1-minute load average at the start.
 
-    The load tells whether other work shared the cores, which stretches wall time.
+    The load shows whether other work shared the cores, which stretches wall time.
     """
     if reuse and (out / "manifest.json").is_file():
         return None
