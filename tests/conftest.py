@@ -59,3 +59,17 @@ def tiny_item_models(sample_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("item-models")
     train_item_models(sample_dataset, out, seed=0, epochs=2)
     return out
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A dashboard with no data folder or models configured, its uploads in ``tmp_path``."""
+    from metarec.cli import MODELS_DIR_ENV
+    from metarec.data import DATA_DIR_ENV
+    from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
+    monkeypatch.delenv(ITEM_MODELS_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    return tmp_path

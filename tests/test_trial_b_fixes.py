@@ -8,9 +8,8 @@ from page_helpers import APP
 from streamlit.testing.v1 import AppTest
 from test_ml1m import ML1M_DIR, write_1m_layout
 
-from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
+from metarec.cli import SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
-from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
 from metarec.ui.results import ResultsError, read_results
 
 RUN_TIMEOUT = 120
@@ -34,15 +33,6 @@ RESULTS_CSV = (b"split_seed,variant,shots,users,mae,ndcg@3\n"
                b"0,teacher,5,15,0.76,0.66\n0,user-bias,5,15,0.90,0.57\n")
 # One line with an unterminated quote, which the pandas CSV parser rejects.
 UNTERMINATED_QUOTE = b'"abc\n'
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
-    monkeypatch.delenv(ITEM_MODELS_DIR_ENV, raising=False)
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    return tmp_path
 
 
 def open_app(page=HOME) -> AppTest:

@@ -4,12 +4,10 @@ CSV paths, models of other data or of the other kind in the configured folder.""
 import json
 from pathlib import Path
 
-import pytest
 from page_helpers import APP
 from streamlit.testing.v1 import AppTest
 
 from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
-from metarec.data import DATA_DIR_ENV
 from metarec.serving.item_store import ITEM_MANIFEST
 from metarec.serving.store import MANIFEST, other_data_error
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
@@ -34,15 +32,6 @@ ITEMS_CSV = ("item_id,title,genres,year\n" + "".join(
 USERS_CSV = ("user_id,age,gender,occupation,zip_code\n" + "".join(
     f"{user},{20 + u},{'FM'[u % 2]},writer,0{2100 + u}\n"
     for u, user in enumerate(USERS))).encode()
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no-models"))
-    monkeypatch.delenv(ITEM_MODELS_DIR_ENV, raising=False)
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    return tmp_path
 
 
 def own_csv_app(page=HOME) -> AppTest:
