@@ -18,7 +18,7 @@ from .meta.ensemble import SupportSizeEnsemble
 from .meta.training import meta_train, validation_metric
 from .models.baselines import (ALSMatrixFactorization, GlobalMean, ItemMean, PopularityRanker,
                                RandomRanker, UserBiasBaseline)
-from .models.prior import ItemPrior
+from .models.prior import ItemPrior, like_log_odds
 from .models.variants import build_learner, default_variants
 from .serving.recommender import Recommender
 from .serving.store import save_models
@@ -117,6 +117,9 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     classical = fit_classical(train_ratings, seed)
     prior = ItemPrior.from_baseline(classical["user-bias"], encoder).with_factors(
         classical["mf-als"], encoder)
+    like_prior = None
+    if any(spec.learner.get("task") == "like" for spec in specs.values()):
+        like_prior = like_log_odds(train_ratings, encoder, dataset.like_threshold)
     text_features = None
     if any(spec.network.get("text") for spec in specs.values()):
         report("embedding item text with the sentence encoder", 0.0)
@@ -133,7 +136,8 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
                 f"variant {name!r} distils from {spec.distill_from!r}, which must be "
                 f"trained before it; list it earlier"
             )
-        learner = build_learner(spec, encoder, item_features, prior, text_features)
+        learner = build_learner(spec, encoder, item_features, prior, text_features,
+                                like_prior)
         offset = done_epochs
 
         def on_epoch(epoch, epochs, loss, error, name=name, offset=offset,

@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from metarec.data import like_threshold
@@ -10,7 +11,7 @@ from metarec.data.features import FeatureEncoder
 from metarec.evaluation.evaluate import task_metrics
 from metarec.meta.batching import collate
 from metarec.models.baselines import UserBiasBaseline
-from metarec.models.prior import ItemPrior
+from metarec.models.prior import ItemPrior, like_log_odds
 from metarec.models.variants import like_variants
 from metarec.pipeline import train_models
 from metarec.serving.recommender import Recommender
@@ -98,3 +99,27 @@ def test_low_ratings_adapt_as_dislikes(ten_point_models):
     # 4 of 10 is a dislike: adapting to it lowers the like probability of those items
     # against adapting to 10 of 10.
     assert probabilities(4.0).mean() < probabilities(10.0).mean() - 0.01
+
+
+def test_like_log_odds_hand_computed(sample_dataset):
+    encoder = FeatureEncoder.from_dataset(sample_dataset)
+    items = encoder.item_ids[:2]
+    ratings = pd.DataFrame({"item_id": [items[0]] * 4 + [items[1]] * 2,
+                            "rating": [5.0, 4.0, 1.0, 2.0, 5.0, 5.0]})
+    odds = like_log_odds(ratings, encoder, 4.0, shrinkage=2.0)
+    rows = encoder.item_rows(items)
+
+    # Overall 4 likes of 6; item 0: (2 + 2 * 2/3) / (4 + 2) = 5/9; item 1: (2 + 4/3) / 4.
+    assert odds[0] == pytest.approx(np.log(2.0))
+    assert odds[rows[0]] == pytest.approx(np.log((5 / 9) / (4 / 9)))
+    assert odds[rows[1]] == pytest.approx(np.log((10 / 12) / (2 / 12)))
+
+
+def test_like_probabilities_start_at_like_rate(ten_point_models):
+    dataset, out = ten_point_models
+    recommender = Recommender.load(out, dataset)
+    before_any_rating = recommender.adapt({}, "student-like").predict(recommender.item_ids)
+    like_rate = (dataset.ratings["rating"] >= dataset.like_threshold).mean()
+
+    # Started from the rating prior, a 0-to-10 scale put every item near 1.
+    assert abs(before_any_rating.mean() - like_rate) < 0.15

@@ -109,3 +109,27 @@ class ItemPrior:
     @classmethod
     def from_dict(cls, state) -> "ItemPrior":
         return cls(state["row_means"], state["user_shrinkage"], state.get("fold_in"))
+
+
+# Pseudo-ratings at the overall like rate that each item's like rate is shrunk toward, so
+# that an item with two likes out of two is not taken as certain.
+LIKE_SHRINKAGE = 5.0
+
+
+def like_log_odds(ratings, encoder, like_threshold, shrinkage=LIKE_SHRINKAGE) -> np.ndarray:
+    """Return each item table row's log-odds of a like, the like task's item prior.
+
+    A like is a rating of ``like_threshold`` or more in ``ratings`` (meta-train ratings
+    only). Each item's like rate is shrunk toward the overall rate by ``shrinkage``
+    pseudo-ratings; row 0, for unknown items, gets the overall rate. A like/dislike
+    network that started from the rating prior instead would add a mean rating such as
+    3.5 to its logits and call nearly every item a like.
+    """
+    liked = (np.asarray(ratings["rating"], dtype=float) >= like_threshold).astype(float)
+    overall = float(np.clip(liked.mean() if liked.size else 0.5, 1e-3, 1 - 1e-3))
+    rows = encoder.item_rows(ratings["item_id"])
+    likes = np.bincount(rows, weights=liked, minlength=encoder.n_items + 1)
+    counts = np.bincount(rows, minlength=encoder.n_items + 1)
+    rate = (likes + shrinkage * overall) / (counts + shrinkage)
+    rate[0] = overall
+    return np.log(rate / (1.0 - rate)).astype(np.float32)

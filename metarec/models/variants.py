@@ -116,11 +116,13 @@ def like_variants(epochs=None) -> dict[str, VariantSpec]:
 
 
 def build_learner(spec: VariantSpec, encoder, item_features, prior,
-                  text_features=None) -> MetaLearner:
+                  text_features=None, like_prior=None) -> MetaLearner:
     """Build an untrained variant; ``prior`` is the :class:`ItemPrior` it builds on.
 
     ``text_features`` (one sentence embedding per item table row) is required by a
-    variant whose network sets ``text``, and ignored by the others. When ``prior`` has
+    variant whose network sets ``text``, and ignored by the others. ``like_prior`` (see
+    :func:`metarec.models.prior.like_log_odds`) replaces the item means as the starting
+    score of a ``like`` variant; loading a saved one restores it from the weights. When ``prior`` has
     matrix-factorisation factors (:meth:`ItemPrior.with_factors`), each item's factors
     are appended to its content features as well.
     """
@@ -131,8 +133,11 @@ def build_learner(spec: VariantSpec, encoder, item_features, prior,
         item_features = np.concatenate([item_features, text_features], axis=1)
     if prior.fold_in is not None:
         item_features = np.concatenate([item_features, prior.fold_in["factors"]], axis=1)
+    item_prior = prior.row_means
+    if spec.learner.get("task") == "like" and like_prior is not None:
+        item_prior = like_prior
     net = RatingNet(encoder.n_items, torch.as_tensor(item_features),
-                    torch.as_tensor(prior.row_means),
+                    torch.as_tensor(item_prior),
                     encoder.n_user_features + prior.n_context,
                     dim=spec.network["dim"], hidden=tuple(spec.network["hidden"]),
                     negative_slope=spec.network.get("negative_slope", 0.0))
