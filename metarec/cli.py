@@ -137,6 +137,7 @@ def cmd_train(args):
         _check_cut_year(args, dataset)
         out = resolve_models_dir(args.out, dataset.name)
         _check_models_folder(out, _models_dir_source(args))
+        _check_models_kind(out, args)
         _check_other_data(out, args, dataset)
         _launch_workers(args.workers, args.argv)
         return
@@ -147,6 +148,7 @@ def cmd_train(args):
         out = resolve_models_dir(args.out, dataset.name)
         _check_models_folder(out, _models_dir_source(args))
         # Every worker checks, so that none is left waiting for one that stopped.
+        _check_models_kind(out, args)
         _check_other_data(out, args, dataset, note=workers.is_main)
         if workers.is_main:
             print(dataset.summary())
@@ -237,6 +239,34 @@ def _check_models_folder(folder: Path, source):
                      f"metarec models; pass a new or empty folder, such as "
                      f"{str(suggestion)!r}, so that model files are not mixed with other "
                      f"files")
+
+
+def _check_models_kind(out: Path, args):
+    """Raise ValueError when train would put user and item models in one folder.
+
+    evaluate reads a folder's item models first, so user models beside them could not
+    be evaluated; the dashboard keeps item models in the ``items`` subfolder instead.
+    """
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    items = args.scenario == "new-item"
+    other = MANIFEST if items else ITEM_MANIFEST
+    folders = [out / f"seed-{seed}" for seed in args.seeds] if args.seeds else [out]
+    for folder in folders:
+        if not (folder / other).is_file():
+            continue
+        if items:
+            raise ValueError(
+                f"{_models_dir_source(args)} {str(out)!r} contains user models ({MANIFEST}), "
+                f"and item models beside them would hide them from evaluate; pass --out "
+                f"{str(out / 'items')!r}, where the dashboard looks for item models, or "
+                f"another folder")
+        raise ValueError(
+            f"{_models_dir_source(args)} {str(out)!r} contains item models "
+            f"({ITEM_MANIFEST}), and evaluate would read them instead of user models "
+            f"trained beside them; pass another --out for the user models (the dashboard "
+            f"looks for item models in the items subfolder of the user models' folder)")
 
 
 def _check_other_data(out: Path, args, dataset, note=True):
@@ -420,6 +450,7 @@ def cmd_evaluate(args):
     from .serving.item_store import ITEM_MANIFEST
     from .serving.items import ItemRecommender
     from .serving.recommender import Recommender
+    from .serving.store import MANIFEST
 
     if args.threads is not None:
         if args.threads < 1:
@@ -455,7 +486,16 @@ def cmd_evaluate(args):
 
     tables, scenarios = [], []
     for folder in folders:
-        if (folder / ITEM_MANIFEST).is_file():
+        has_items = (folder / ITEM_MANIFEST).is_file()
+        if has_items and (folder / MANIFEST).is_file():
+            # A folder that an older train filled with both kinds.
+            if args.scenario is None:
+                raise ValueError(
+                    f"{str(folder)!r} contains both user models ({MANIFEST}) and item "
+                    f"models ({ITEM_MANIFEST}); pass --scenario new-item for the item "
+                    f"models, or the user models' scenario (new-user or new-user-new-item)")
+            has_items = args.scenario == "new-item"
+        if has_items:
             recommender = ItemRecommender.load(folder, dataset=dataset)
         else:
             recommender = Recommender.load(folder, dataset=dataset)
@@ -633,10 +673,11 @@ def _default_printed(table, catalogue) -> list[str]:
 
     MAE, plus AUC when a variant predicts no ratings (a ranker or a like/dislike
     classifier, which MAE leaves blank), plus catalogue nDCG and recall with
-    --catalogue.
+    --catalogue. With no variant that predicts ratings, MAE is left out.
     """
-    metrics = ["mae"]
-    if table.groupby("variant")["mae"].apply(lambda v: v.isna().all()).any():
+    blank = table.groupby("variant")["mae"].apply(lambda v: v.isna().all())
+    metrics = [] if blank.all() else ["mae"]
+    if blank.any():
         metrics.append("auc")
     if catalogue:
         metrics += ["catalogue_ndcg@10", "recall@10"]

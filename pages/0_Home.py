@@ -52,15 +52,18 @@ def training_time_text(n_ratings: int) -> str:
             "shortens it.")
 
 
-def training_controls(button_label):
-    """Offer (re)training of every variant on the chosen data, with a progress bar."""
+def training_controls(button_label, default_seed=0):
+    """Offer (re)training of every variant on the chosen data, with a progress bar.
+
+    The seed field starts at ``default_seed``: the current models' seed when retraining.
+    """
     epochs = st.number_input(
         "Maximum epochs per variant", min_value=1, max_value=500, value=None, step=1,
         placeholder="each variant's own budget (30 to 40, with early stopping)",
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
-    seed = seed_input(key=f"home.seed.{button_label}")
+    seed = seed_input(key=f"home.seed.{button_label}", default=default_seed)
     st.caption(f"Training runs here on the CPU. {training_time_text(dataset.n_ratings)} "
                "Stay on this page until it finishes, because leaving it stops the "
                f"training. Models already in '{models_dir}' are replaced.")
@@ -127,4 +130,4 @@ st.page_link("pages/4_Model_comparison.py", icon="➡️",
              label="Model comparison: metrics by support size, accuracy against cost")
 
 with st.expander("Retrain the models"):
-    training_controls("Retrain models")
+    training_controls("Retrain models", default_seed=seed or 0)

@@ -69,3 +69,15 @@ def test_teenage_audience_leaves_out_18_to_24(sample_dataset):
     ages = dataset.users.set_index("user_id").loc[list(chosen), "age"]
 
     assert set(ages) == {1}
+
+
+def test_audience_described_by_bands():
+    from metarec.ui.item_audience import PRESETS
+
+    teenage = PRESETS["Teenage sci-fi fans loved it"]
+    older = PRESETS["Older drama lovers loved it"]
+
+    assert teenage.describe(age_bands=True).startswith("The users in the age band under 18 ")
+    assert older.describe(age_bands=True).startswith(
+        "The users in the age bands 45-49, 50-55, 56+ ")
+    assert teenage.describe().startswith("The users aged 19 or under ")

@@ -234,7 +234,8 @@ def test_like_variant_prints_auc(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--shots", "5",
                  "--variants", "student-like", "random"]) == 0
     output = capsys.readouterr().out
-    assert "MAE K=5" in output
+    # Neither variant predicts ratings, so an all-dash MAE table is left out.
+    assert "MAE K=5" not in output
     assert "AUC K=5" in output
 
 
@@ -339,3 +340,47 @@ def test_generate_sample_keeps_other_data(tmp_path, capsys):
     assert main(["generate-sample", "--out", str(tmp_path)]) == 2
     assert "so it may be real data" in capsys.readouterr().err
     assert (tmp_path / "u.data").read_text() == "1\t1\t5\t0\n"
+
+
+def write_item_manifest(folder):
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "item_manifest.json").write_text(json.dumps({"versions": {"metarec": "0"}}))
+
+
+def test_train_keeps_user_and_item_models_apart(tmp_path, monkeypatch, capsys):
+    stop_training(monkeypatch)
+    write_manifest(tmp_path / "users", "/data/ml-100k")
+    assert main(["train", "--scenario", "new-item", "--out", str(tmp_path / "users"),
+                 "--epochs", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "contains user models (manifest.json), and item models beside them" in error
+    assert f"pass --out '{tmp_path / 'users' / 'items'}'" in error
+
+    write_item_manifest(tmp_path / "items")
+    assert main(["train", "--out", str(tmp_path / "items"), "--epochs", "1"]) == 2
+    assert "contains item models (item_manifest.json)" in capsys.readouterr().err
+
+
+def test_evaluate_mixed_folder_needs_scenario(tiny_models, tiny_item_models, tmp_path,
+                                             capsys):
+    import shutil
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tiny_models, mixed)
+    shutil.copytree(tiny_item_models, mixed, dirs_exist_ok=True)
+    assert main(["evaluate", "--models", str(mixed), "--shots", "1"]) == 2
+    assert "contains both user models (manifest.json) and item models" in \
+        capsys.readouterr().err
+
+    assert main(["evaluate", "--models", str(mixed), "--shots", "1", "--variants",
+                 "user-bias", "--scenario", "new-user"]) == 0
+    assert "scenario new-user" in capsys.readouterr().out
+
+
+def test_generate_sample_keeps_csv_data(tmp_path, capsys):
+    (tmp_path / "ratings.csv").write_text("user_id,item_id,rating\n1,1,5\n")
+    assert main(["generate-sample", "--out", str(tmp_path)]) == 2
+    assert "already contains ratings.csv" in capsys.readouterr().err
+    assert not (tmp_path / "u.data").exists()

@@ -397,6 +397,24 @@ def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):
     assert any("stopped before training" in e.value for e in home.error)
 
 
+def test_retrain_starts_at_models_seed(tiny_models, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    manifest = json.loads((models / "manifest.json").read_text())
+    manifest["scenario"]["users"]["seed"] = 7
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not home.exception, [e.value for e in home.exception]
+    assert any("trained with seed 7 on" in m.value for m in home.markdown)
+    assert next(n for n in home.number_input if n.label == "Seed").value == 7
+
+
 def test_home_names_the_models_seed(app_env):
     home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
 

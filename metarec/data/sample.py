@@ -101,7 +101,9 @@ _WINDOW_START = datetime(1997, 9, 20, tzinfo=timezone.utc)
 _WINDOW_END = datetime(1998, 4, 22, tzinfo=timezone.utc)
 
 _README_HEADING = "# metarec synthetic sample catalogue"
-_RATING_FILES = ("u.data", "u.item", "u.user")
+# Files of any layout that metarec reads, so that no one's data is overwritten.
+_RATING_FILES = ("u.data", "u.item", "u.user", "ratings.dat", "movies.dat", "users.dat",
+                 "ratings.csv", "items.csv", "users.csv")
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,9 @@ def generate_sample(out_dir, seed=0, n_users=500, n_items=400) -> Path:
     ----------
     out_dir : str or path-like
         Folder to write to, created when missing. Existing files are overwritten only
-        when the folder contains no ``u.data``, ``u.item`` or ``u.user``, or when its
-        ``README.md`` shows that this function wrote them.
+        when the folder contains no data files of a layout metarec reads (``u.data``,
+        ``ratings.dat``, ``ratings.csv`` and the like), or when its ``README.md`` shows
+        that this function wrote them.
     seed : int, default 0
         Seed of ``numpy.random.default_rng``. The same seed writes byte-identical files.
     n_users : int, default 500

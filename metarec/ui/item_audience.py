@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
-from ..data.features import age_range
+from ..data.features import AGE_BANDS, age_range
 
 LOVED_RATINGS = (5.0, 4.0)
 HATED_RATINGS = (1.0, 2.0)
@@ -43,8 +43,18 @@ class AudiencePreset:
     gender: str | None = None
     loved: bool = True
 
-    def describe(self) -> str:
-        if self.min_age > 0 and self.max_age < 200:
+    def describe(self, age_bands=False) -> str:
+        """Return who the audience is and how they rate, in one sentence.
+
+        With ``age_bands`` (ages given as band codes, as in MovieLens-1M), the ages are
+        named by the bands whose whole range fits, as :func:`audience_ratings` picks
+        them: "under 18" rather than "aged 19 or under".
+        """
+        bands = [label for low, high, label in AGE_BANDS
+                 if low >= self.min_age and high <= self.max_age]
+        if age_bands and len(bands) < len(AGE_BANDS):
+            ages = f"in the age band{'s' if len(bands) > 1 else ''} {', '.join(bands)}"
+        elif self.min_age > 0 and self.max_age < 200:
             ages = f"aged {self.min_age} to {self.max_age}"
         elif self.max_age < 200:
             ages = f"aged {self.max_age} or under"

@@ -141,7 +141,8 @@ def audience_controls(dataset: Dataset, ratings: dict, prefix: str):
     name = st.selectbox("Audience", names, key=f"{prefix}.audience",
                         persist_state="session")
     preset = PRESETS[name]
-    st.caption(replace(preset, genres=preset_genres(dataset, preset)).describe())
+    st.caption(replace(preset, genres=preset_genres(dataset, preset)).describe(
+        dataset.age_bands))
     if st.button("Add this audience's ratings"):
         try:
             ratings.update(audience_ratings(dataset, name))

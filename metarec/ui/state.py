@@ -513,10 +513,10 @@ def recommender_or_message(dataset: Dataset) -> Recommender | None:
         return None
 
 
-def seed_input(key: str | None = None) -> int:
-    """Draw the training seed field and return its value, 0 unless the person changed it."""
+def seed_input(key: str | None = None, default: int = 0) -> int:
+    """Draw the training seed field and return its value, ``default`` until changed."""
     seed = st.number_input(
-        "Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=key,
+        "Seed", min_value=0, max_value=2**31 - 1, value=int(default), step=1, key=key,
         help="Seeds the random split of the data into training, validation and test, "
              "and the starting weights. Train with several seeds to see how much results vary; "
              "the command line's 'train --seed' takes the same number.")
