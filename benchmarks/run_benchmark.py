@@ -270,8 +270,8 @@ def kshot_svg(metrics_ci, shots, metric, label, width=640, height=360) -> str:
 def main(argv=None):
     # Training times of the 2026-12-05 run in RESULTS.md ("Total training time").
     parser = argparse.ArgumentParser(description=(
-        f"{__doc__.splitlines()[0]} On 2 CPU cores a full run trains for about 7 to 9 "
-        f"minutes (2 to 3 minutes per seed, 3 seeds), then evaluates; --reuse skips the "
+        f"{__doc__.splitlines()[0]} On 2 CPU cores a full run trains for about 6 to 9 "
+        f"minutes (about 2 to 3 minutes per seed, 3 seeds), then evaluates; --reuse skips the "
         f"training."))
     parser.add_argument("--data", default=os.environ.get("METAREC_DATA_DIR"),
                         help="MovieLens-100K folder (default: $METAREC_DATA_DIR)")
