@@ -123,3 +123,17 @@ def test_like_probabilities_start_at_like_rate(ten_point_models):
 
     # Started from the rating prior, a 0-to-10 scale put every item near 1.
     assert abs(before_any_rating.mean() - like_rate) < 0.15
+
+
+def test_loaded_like_prior_is_its_own(tiny_models, sample_dataset):
+    # Every network of a models folder is built from one prior before its weights load,
+    # so a shared table would end up holding the last network's values.
+    recommender = Recommender.load(tiny_models, sample_dataset)
+    like = recommender.learners["student-like"].net.item_prior
+    rating = recommender.learners["teacher"].net.item_prior
+    before_any_rating = recommender.adapt({}, "student-like").predict(recommender.item_ids)
+    like_rate = (sample_dataset.ratings["rating"] >= 4).mean()
+
+    assert abs(float(like.mean())) < 1.0
+    assert float(rating.mean()) > 3.0
+    assert abs(before_any_rating.mean() - like_rate) < 0.15

@@ -54,8 +54,11 @@ class RatingNet(nn.Module):
                 raise ValueError(
                     f"{name} must have n_items + 1 = {n_items + 1} rows, got {table.shape[0]}"
                 )
-        self.register_buffer("item_features", item_features.float())
-        self.register_buffer("item_prior", item_prior.float())
+        # Copies: a tensor made from a NumPy array shares its memory, so two networks
+        # built from one prior would share it, and loading one network's weights would
+        # overwrite the other's table.
+        self.register_buffer("item_features", item_features.float().clone())
+        self.register_buffer("item_prior", item_prior.float().clone())
         self.offset = nn.Parameter(torch.zeros(()))
 
         self.user_encoder = nn.Linear(n_user_features, dim)
