@@ -24,6 +24,27 @@ def like_threshold(rating_scale) -> float:
     return low + LIKE_SHARE * (high - low)
 
 
+def on_scale(stars: float, rating_scale) -> float:
+    """Return ``stars`` of a 1-to-5 scale at the same place on ``rating_scale``.
+
+    5 and 4 of 5 become 10 and 8 of 1 to 10, so a synthetic fan's ratings mean the same
+    on any scale. The result is rounded to whole numbers when both ends of the scale
+    are whole, and to halves when both are halves.
+    """
+    low, high = (float(v) for v in rating_scale)
+    value = low + (float(stars) - 1.0) / 4.0 * (high - low)
+    for step in (1.0, 0.5):
+        if (low / step).is_integer() and (high / step).is_integer():
+            return round(value / step) * step
+    return value
+
+
+def stars_text(values, rating_scale) -> str:
+    """Return 1-to-5 ``values`` on ``rating_scale`` as words, such as "10 and 8"."""
+    texts = dict.fromkeys(f"{on_scale(v, rating_scale):g}" for v in values)
+    return " and ".join(texts)
+
+
 @dataclass(frozen=True, repr=False)
 class Dataset:
     """Ratings plus side information, keyed by the dataset's own ids.

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import Dataset
+from ..data.dataset import on_scale, stars_text
 from ..data.features import AGE_BANDS, age_range
 
 LOVED_RATINGS = (5.0, 4.0)
@@ -43,12 +44,13 @@ class AudiencePreset:
     gender: str | None = None
     loved: bool = True
 
-    def describe(self, age_bands=False) -> str:
+    def describe(self, age_bands=False, rating_scale=(1.0, 5.0)) -> str:
         """Return who the audience is and how they rate, in one sentence.
 
         With ``age_bands`` (ages given as band codes, as in MovieLens-1M), the ages are
         named by the bands whose whole range fits, as :func:`audience_ratings` picks
-        them: "under 18" rather than "aged 19 or under".
+        them: "under 18" rather than "aged 19 or under". The stars are those of
+        ``rating_scale``, as :func:`audience_ratings` gives them.
         """
         bands = [label for low, high, label in AGE_BANDS
                  if low >= self.min_age and high <= self.max_age]
@@ -63,7 +65,8 @@ class AudiencePreset:
         else:
             ages = "of any age"
         members = {"F": "women", "M": "men"}.get(self.gender, "users")
-        stars = "5 and 4 stars" if self.loved else "1 and 2 stars"
+        values = LOVED_RATINGS if self.loved else HATED_RATINGS
+        stars = f"{stars_text(values, rating_scale)} stars"
         return (f"The {members} {ages} who like {', '.join(self.genres)} most, relative to "
                 f"their own ratings, give the item {stars}.")
 
@@ -157,6 +160,7 @@ def audience_ratings(dataset: Dataset, preset: AudiencePreset | str,
                          f"pick another audience")
     ranked = pd.DataFrame({"user_id": taste.index, "taste": taste.to_numpy()})
     ranked = ranked.sort_values(["taste", "user_id"], ascending=[False, True], kind="stable")
-    stars = LOVED_RATINGS if preset.loved else HATED_RATINGS
+    stars = [on_scale(r, dataset.rating_scale)
+             for r in (LOVED_RATINGS if preset.loved else HATED_RATINGS)]
     chosen = ranked["user_id"].head(n_users).to_numpy(dtype=np.int64)
     return {int(user): stars[position % len(stars)] for position, user in enumerate(chosen)}

@@ -142,7 +142,7 @@ def audience_controls(dataset: Dataset, ratings: dict, prefix: str):
                         persist_state="session")
     preset = PRESETS[name]
     st.caption(replace(preset, genres=preset_genres(dataset, preset)).describe(
-        dataset.age_bands))
+        dataset.age_bands, dataset.rating_scale))
     if st.button("Add this audience's ratings"):
         try:
             ratings.update(audience_ratings(dataset, name))

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..data import Dataset
+from ..data.dataset import on_scale
 
 LOVED_RATINGS = (5.0, 4.0)
 DISLIKED_RATINGS = (1.0, 2.0)
@@ -82,7 +83,8 @@ def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
     Only the persona's genres that ``dataset`` has count. Loved candidates have a loved
     genre and no disliked one, and the first ``n_loved`` of them get 5 and 4 stars in
     turn. Disliked candidates have a disliked genre and no loved one, and the first
-    ``n_disliked`` of them get 1 and 2 stars in turn. Candidates among the
+    ``n_disliked`` of them get 1 and 2 stars in turn. On another rating scale the stars
+    move to the same place on it (:func:`metarec.data.dataset.on_scale`): 10 and 8 of 10. Candidates among the
     :data:`POPULAR_FRACTION` most rated items whose genres are mostly (at least
     :data:`MOSTLY_SHARE`) the persona's loved, or disliked, ones come first, so that
     people recognise the picks and the picks show the taste. Star Wars, tagged Romance
@@ -124,11 +126,14 @@ def persona_ratings(dataset: Dataset, persona: Persona | str, n_loved=6,
         )
     disliked_ids = _ranked_picks(items, disliked, loved).head(n_disliked).tolist()
 
+    # The 1-to-5 ratings at the same place on the data's scale: 10 and 8 of 10.
+    loved_values = [on_scale(r, dataset.rating_scale) for r in LOVED_RATINGS]
+    disliked_values = [on_scale(r, dataset.rating_scale) for r in DISLIKED_RATINGS]
     ratings = {}
     for position, item in enumerate(loved_ids):
-        ratings[int(item)] = LOVED_RATINGS[position % len(LOVED_RATINGS)]
+        ratings[int(item)] = loved_values[position % len(loved_values)]
     for position, item in enumerate(disliked_ids):
-        ratings[int(item)] = DISLIKED_RATINGS[position % len(DISLIKED_RATINGS)]
+        ratings[int(item)] = disliked_values[position % len(disliked_values)]
     return ratings
 
 

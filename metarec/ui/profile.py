@@ -10,9 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from ..data import Dataset
+from ..data.dataset import stars_text
 from ..serving.recommender import MAX_AGE, MIN_AGE
-from .personas import (PERSONAS, available_personas, item_noun, persona_genres,
-                       persona_ratings)
+from .personas import (DISLIKED_RATINGS, LOVED_RATINGS, PERSONAS, available_personas,
+                       item_noun, persona_genres, persona_ratings)
 from .profile_io import (Profile, ProfileError, changed_ratings, changes_text, merge_summary,
                          profile_csv, profile_json, read_profile)
 
@@ -89,10 +90,11 @@ def persona_controls(dataset: Dataset, ratings: dict, prefix: str):
     name = st.selectbox("Persona", names, key=f"{prefix}.persona", persist_state="session")
     loved, disliked = persona_genres(dataset, PERSONAS[name])
     dislikes = f"Dislikes {', '.join(disliked)}. " if disliked else ""
-    st.caption(f"Loves {', '.join(loved)}. {dislikes}Adds 5 and 4 stars to much-rated "
-               f"{noun}s mostly of the loved genres"
-               + (" and 1 and 2 stars to a few mostly of the disliked ones." if disliked
-                  else "."))
+    scale = dataset.rating_scale
+    st.caption(f"Loves {', '.join(loved)}. {dislikes}Adds {stars_text(LOVED_RATINGS, scale)} "
+               f"stars to much-rated {noun}s mostly of the loved genres"
+               + (f" and {stars_text(DISLIKED_RATINGS, scale)} stars to a few mostly of the "
+                  "disliked ones." if disliked else "."))
     if st.button("Add this persona's ratings",
                  help=f"Adds to the ratings already in the list; {noun}s you have rated "
                       "keep your rating."):
