@@ -690,6 +690,20 @@ def test_upload_ratings_outside_scale(tmp_path, monkeypatch):
     assert scaled_upload_folders(tmp_path, "1-4") == []
 
 
+def test_upload_scale_leaves_out_stray_rating(tmp_path, monkeypatch):
+    # One 11 among ratings of 1 to 10: setting 1 to 10 leaves that row out.
+    rows = [f"u{user},m{item},{1 + (user * item) % 10}"
+            for user in range(1, 5) for item in range(1, 6)]
+    rows[3] = rows[3].rsplit(",", 1)[0] + ",11"
+    app = upload_with_scale(tmp_path, monkeypatch, rows, (1.0, 10.0))
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.sidebar.error, [e.value for e in app.sidebar.error]
+    assert len(scaled_upload_folders(tmp_path, "1-10")) == 1
+    warnings = [w.value for w in app.sidebar.warning]
+    assert any("Left out 1 invalid row" in w for w in warnings), warnings
+
+
 def test_upload_rating_scale_fixed_after_error(tmp_path, monkeypatch):
     app = upload_with_scale(tmp_path, monkeypatch, GOOD_ROWS, (1.0, 4.0))
     app.sidebar.number_input(key="data.upload.scale.high").set_value(6.0).run()

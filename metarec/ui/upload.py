@@ -30,6 +30,7 @@ from ..data.csv_rows import CsvRejectedError
 from ..data.custom import (
     COMMON_SCALES,
     CSV_FILES,
+    DEFAULT_MAX_REJECTED_SHARE,
     RatingScaleError,
     infer_rating_scale,
     read_csv_dataset,
@@ -347,7 +348,10 @@ def rating_scale_controls() -> tuple[float, float] | None:
 
 
 def rating_scale_problem(folder: Path, scale) -> str | None:
-    """Return why ``scale`` does not fit the upload in ``folder``, or None when it fits."""
+    """Return why ``scale`` does not fit the upload in ``folder``, or None when it fits.
+
+    It fits when at most a tenth of the ratings lie outside it; those are left out.
+    """
     low, high = scale
     keep = ("Until then the scale is read from the data, or clear 'Set the rating scale' "
             "to keep it that way.")
@@ -359,7 +363,9 @@ def rating_scale_problem(folder: Path, scale) -> str | None:
         # The upload itself is unreadable, and the page shows why.
         return None
     outside = ratings[(ratings < low) | (ratings > high)]
-    if outside.size == 0:
+    if outside.size <= DEFAULT_MAX_REJECTED_SHARE * ratings.size:
+        # A few stray ratings, such as one 11 on a 1-to-10 scale, are left out as
+        # invalid rows when the data is read, as the command line's --rating-scale does.
         return None
     examples = ", ".join(f"{value:g}" for value in np.unique(outside)[:5])
     return (f"{outside.size:,} of {ratings.size:,} ratings are outside the scale {low:g} "
