@@ -4,7 +4,7 @@ import streamlit as st
 
 from metarec.ui import results_view
 from metarec.ui.charts import variant_colours
-from metarec.ui.evaluation_charts import kshot_figure, metric_label
+from metarec.ui.evaluation_charts import kshot_figure, like_note, metric_label
 from metarec.ui.results import best_variants, metric_table, summarise
 from metarec.ui.state import recommender_or_message, selected_dataset
 
@@ -61,6 +61,10 @@ st.table(results_view.highlight_best(table, best), border="horizontal")
 st.caption("Bold: the best value in each column (lowest error, highest ranking metric), "
            "for every variant that shows it. "
            + results_view.interval_note(shown))
+# Results of other data may have another scale, which the files do not record.
+likes = like_note(metrics, dataset.rating_scale)
+if likes and results_view.other_data_label(results, dataset) is None:
+    st.caption(likes)
 results_view.download_buttons(table, shown, PREFIX)
 
 st.header("By support size")

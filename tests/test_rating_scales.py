@@ -41,3 +41,13 @@ def test_audience_rates_on_ten_points(ten_point):
     assert set(hated.values()) == {1.0, 3.0}
     assert "give the item 10 and 8 stars" in PRESETS["Horror fans loved it"].describe(
         rating_scale=(1, 10))
+
+
+def test_like_note_names_threshold():
+    from metarec.ui.evaluation_charts import like_note
+
+    assert like_note(["mae"], (1, 10)) is None
+    assert like_note(["mae", "auc"], (1, 10)) == (
+        "AUC: a rating of 8 or more, the top quarter of the 1 to 10 scale, counts as a "
+        "like.")
+    assert "makes a held-out item relevant" in like_note(["recall@10"], (1, 5))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
+from ..data import like_threshold
 from ..evaluation.evaluate import METRIC_NAMES
 from .charts import (MARGIN, MARGIN_HEIGHT_PX, bounded_axis, figure, milliseconds_text,
                      variant_colours)
@@ -19,6 +22,31 @@ METRIC_LABELS = {
     "precision@10": "catalogue precision@10",
     "recall@10": "catalogue recall@10",
 }
+
+
+# Metrics whose meaning rests on which ratings count as likes.
+LIKE_METRICS = ("auc", "catalogue_ndcg@10", "precision@10", "recall@10")
+
+
+def like_note(metrics, rating_scale) -> str | None:
+    """Say which ratings count as likes when ``metrics`` include one that rests on it.
+
+    A like, and a relevant item of the catalogue metrics, is a rating in the top quarter
+    of ``rating_scale`` (:func:`metarec.data.like_threshold`).
+    """
+    shown = [METRIC_NAMES.get(m, m) for m in metrics if m in LIKE_METRICS]
+    if not shown:
+        return None
+    low, high = rating_scale
+    threshold = like_threshold(rating_scale)
+    if float(low).is_integer() and float(high).is_integer():
+        # Whole-star ratings: 7.75 on 1 to 10 means 8 or more.
+        threshold = math.ceil(threshold)
+    catalogue = any(m in LIKE_METRICS and m != "auc" for m in metrics)
+    counts = ("counts as a like and makes a held-out item relevant" if catalogue
+              else "counts as a like")
+    return (f"{', '.join(shown)}: a rating of {threshold:g} or more, the top quarter of the "
+            f"{low:g} to {high:g} scale, {counts}.")
 
 
 def metric_label(metric: str) -> str:
