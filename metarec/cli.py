@@ -245,7 +245,7 @@ def _check_models_kind(out: Path, args):
     """Raise ValueError when train would put user and item models in one folder.
 
     evaluate reads a folder's item models first, so user models beside them could not
-    be evaluated; the dashboard keeps item models in the ``items`` subfolder instead.
+    be evaluated. The dashboard keeps item models in the ``items`` subfolder instead.
     """
     from .serving.item_store import ITEM_MANIFEST
     from .serving.store import MANIFEST

@@ -20,7 +20,7 @@ import torch
 
 from metarec.data.features import FeatureEncoder
 from metarec.meta.batching import EpisodeSampler
-from metarec.meta.distributed import SINGLE_PROCESS, WorkerError, WorkerGroup, init_workers
+from metarec.meta.distributed import SINGLE_PROCESS, WorkerGroup, init_workers
 from metarec.meta.training import TrainConfig, meta_train
 from metarec.models.baselines import UserBiasBaseline
 from metarec.models.prior import ItemPrior

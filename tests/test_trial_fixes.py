@@ -1,7 +1,5 @@
 """Dashboard captions, prompts, axes, labels and uploads as a new user meets them."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go

@@ -272,8 +272,8 @@ def _fetch(archive: Archive, target, out, timeout, progress):
         ) from error
     except urllib.error.URLError as error:
         if isinstance(error.reason, ConnectionRefusedError):
-            # The host answered, so the machine is online: the address or port is wrong,
-            # or the server is down.
+            # A refused connection comes from a reachable host, so the machine is online
+            # and the address or port is wrong, or the server is down.
             guess = "Check the address and port, and that the server is running."
         else:
             guess = "This machine may be offline."

@@ -34,8 +34,8 @@ def like_note(metrics, rating_scale) -> str | None:
     A like, and a relevant item of the catalogue metrics, is a rating in the top quarter
     of ``rating_scale`` (:func:`metarec.data.like_threshold`).
     """
-    shown = [METRIC_NAMES.get(m, m) for m in metrics if m in LIKE_METRICS]
-    if not shown:
+    names = [METRIC_NAMES.get(m, m) for m in metrics if m in LIKE_METRICS]
+    if not names:
         return None
     low, high = rating_scale
     threshold = like_threshold(rating_scale)
@@ -45,7 +45,7 @@ def like_note(metrics, rating_scale) -> str | None:
     catalogue = any(m in LIKE_METRICS and m != "auc" for m in metrics)
     counts = ("counts as a like and makes a held-out item relevant" if catalogue
               else "counts as a like")
-    return (f"{', '.join(shown)}: a rating of {threshold:g} or more, the top quarter of the "
+    return (f"{', '.join(names)}: a rating of {threshold:g} or more, the top quarter of the "
             f"{low:g} to {high:g} scale, {counts}.")
 
 
