@@ -290,3 +290,17 @@ def test_new_item_reports_user_models_folder(env, monkeypatch, sample_dataset):
         f"'{user_models}', set by {ITEM_MODELS_DIR_ENV}, contains models trained for "
         "scenario 'new-user': user models, not item models.")
     assert "Train item models" in [b.label for b in app.button]
+
+
+def test_zip_field_only_with_zip_codes(env):
+    app = own_csv_app()
+    uploader(app, "ratings").set_value(("ratings.csv", ratings_csv(), "text/csv"))
+    app.run()
+    app.switch_page(NEW_USER).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Zip code" not in [field.label for field in app.text_input]
+
+    uploader(app, "users").set_value(("users.csv", USERS_CSV, "text/csv"))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Zip code" in [field.label for field in app.text_input]

@@ -196,8 +196,16 @@ def ratings_list(dataset: Dataset, ratings: dict, prefix: str):
 
 
 def demographics_controls(dataset: Dataset, prefix: str) -> dict:
-    """Draw the optional demographics and return the fields the person filled in."""
-    age_column, gender_column, job_column, zip_column = st.columns(4)
+    """Draw the optional demographics and return the fields the person filled in.
+
+    The zip code field is left out when no user of ``dataset`` has one, because the
+    models then learned nothing from it.
+    """
+    zip_codes = dataset.users.get("zip_code")
+    has_zip = zip_codes is not None and zip_codes.fillna("").astype(str).str.strip().ne(
+        "").any()
+    columns = st.columns(4 if has_zip else 3)
+    age_column, gender_column, job_column = columns[:3]
     # No min_value or max_value: with them the browser keeps an age out of range in the
     # box without sending it, so the page could not say why it was left out.
     age = age_column.number_input("Age", value=None, step=1, key=f"{prefix}.age",
@@ -208,8 +216,10 @@ def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     occupation = job_column.selectbox(
         "Occupation", [NOT_GIVEN, *dataset.occupations], key=f"{prefix}.occupation",
         persist_state="session", format_func=lambda o: o or "not given")
-    zip_code = zip_column.text_input("Zip code", max_chars=10, key=f"{prefix}.zip",
-                                     persist_state="session")
+    zip_code = ""
+    if has_zip:
+        zip_code = columns[3].text_input("Zip code", max_chars=10, key=f"{prefix}.zip",
+                                         persist_state="session")
 
     if age is not None and not MIN_AGE <= age <= MAX_AGE:
         st.error(f"Age {age:g} is outside {MIN_AGE} to {MAX_AGE}, so the models leave it "
