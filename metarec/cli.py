@@ -178,9 +178,9 @@ def _print_new_items(manifest):
     new_items, cut_year = split.get("new_items") or [], split.get("cut_year")
     if not new_items:
         return
-    which = ("drawn at random, because the data has no release years" if cut_year is None
-             else f"released in {cut_year:g} or later (--cut-year)")
-    print(f"new items: {len(new_items):,}, {which}; their ratings never reached training")
+    chosen = ("drawn at random, because the data has no release years" if cut_year is None
+              else f"released in {cut_year:g} or later (--cut-year)")
+    print(f"new items: {len(new_items):,}, {chosen}; their ratings never reached training")
 
 
 def _check_cut_year(args, dataset):

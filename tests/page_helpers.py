@@ -27,3 +27,19 @@ def click(app, label):
     matches = [button for button in app.button if button.label == label]
     assert matches, f"no button {label!r} among {[b.label for b in app.button]}"
     return matches[0].click().run()
+
+
+def stop_training_at(monkeypatch, target) -> list:
+    """Replace the training function ``target`` by one that records its seed and stops.
+
+    Returns the list that each call appends its ``seed`` to. The call then raises
+    ValueError("stopped before training"), which the page shows as a training error.
+    """
+    seeds = []
+
+    def record(dataset, out_dir, seed=0, **kwargs):
+        seeds.append(seed)
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(target, record)
+    return seeds

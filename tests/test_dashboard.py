@@ -13,7 +13,7 @@ from metarec.cli import MODELS_DIR_ENV, SAMPLE_DIR
 from metarec.data import DATA_DIR_ENV
 from metarec.serving.store import read_manifest
 from metarec.ui.personas import PERSONAS
-from page_helpers import click, open_page
+from page_helpers import click, open_page, stop_training_at
 
 REPO = Path(__file__).resolve().parent.parent
 APP = str(REPO / "app.py")
@@ -376,13 +376,7 @@ def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
 
 
 def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):
-    seeds = []
-
-    def record(dataset, out_dir, seed=0, **kwargs):
-        seeds.append(seed)
-        raise ValueError("stopped before training")
-
-    monkeypatch.setattr("metarec.pipeline.train_models", record)
+    seeds = stop_training_at(monkeypatch, "metarec.pipeline.train_models")
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "no_models"))
     home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
     seed = next(n for n in home.number_input if n.label == "Seed")

@@ -31,7 +31,7 @@ from metarec.ui.item_audience import PRESETS, audience_ratings
 from metarec.ui.item_charts import audience_figure
 from metarec.ui.item_compare import compare_item_variants
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV
-from page_helpers import click, open_page
+from page_helpers import click, open_page, stop_training_at
 
 NEW_ITEM = "pages/2_New_item.py"
 RATINGS_KEY = "new_item.ratings"
@@ -669,13 +669,7 @@ def test_page_offers_training_without_models(tmp_path, monkeypatch):
 
 
 def test_page_trains_with_chosen_seed(tmp_path, monkeypatch):
-    seeds = []
-
-    def record(dataset, out_dir, seed=0, **kwargs):
-        seeds.append(seed)
-        raise ValueError("stopped before training")
-
-    monkeypatch.setattr("metarec.item_pipeline.train_item_models", record)
+    seeds = stop_training_at(monkeypatch, "metarec.item_pipeline.train_item_models")
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path / "user-models"))
     monkeypatch.setenv(ITEM_MODELS_DIR_ENV, str(tmp_path / "none"))
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
