@@ -57,7 +57,8 @@ if not content["title"]:
     st.stop()
 if content["problem"]:
     # The message sits under the field, as for the title.
-    st.info("The audience appears once the release year is in range.")
+    st.info(f"The audience appears once the "
+            f"{item_controls.year_label(dataset).lower()} is in range.")
     st.stop()
 try:
     comparison = compare_items_cached(dataset, recommender, ratings, chosen, content, k=TOP_K)

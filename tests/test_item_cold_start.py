@@ -775,3 +775,18 @@ def test_page_rejects_year_out_of_range(page_env):
         "range."]
     assert any("once the release year is in range" in i.value for i in app.info)
     assert not app.table
+
+
+def test_year_field_follows_the_catalogue(sample_dataset):
+    from dataclasses import replace
+
+    from metarec.ui.item_controls import default_year, year_label, year_problem
+
+    assert year_label(sample_dataset) == "Release year"
+    assert default_year(sample_dataset) == int(sample_dataset.items["year"].max())
+    books = replace(sample_dataset, items=sample_dataset.items.assign(
+        original_id=sample_dataset.items["item_id"].map("BK-{:04d}".format),
+        year=float("nan")))
+    assert year_label(books) == "Year"
+    assert default_year(books) is None
+    assert year_problem(3025, "Year").startswith("Year 3025 is outside")

@@ -15,6 +15,7 @@ from ..data import Dataset
 from ..data.features import age_text
 from ..serving.items import MAX_YEAR, MIN_YEAR
 from .item_audience import PRESETS, audience_ratings, available_presets, preset_genres
+from .personas import item_noun
 from .profile import clear_button
 
 DEFAULT_TITLE = "Starfall Academy"
@@ -55,11 +56,27 @@ def _stars(value: float) -> str:
     return f"{value:g} star" + ("" if value == 1 else "s")
 
 
-def year_problem(year) -> str | None:
+def year_label(dataset: Dataset) -> str:
+    """Return "Release year" for a movie catalogue, else "Year"."""
+    return "Release year" if item_noun(dataset) == "movie" else "Year"
+
+
+def default_year(dataset: Dataset) -> int | None:
+    """Return the newest year in the catalogue, the likeliest for a new item.
+
+    None when no item has a year: the field then starts empty, and the models score
+    the item without one.
+    """
+    years = dataset.items["year"].dropna() if "year" in dataset.items else ()
+    years = [y for y in years if MIN_YEAR <= y <= MAX_YEAR]
+    return int(max(years)) if years else None
+
+
+def year_problem(year, label="Release year") -> str | None:
     """Return a message when ``year`` is outside the years the models accept, else None."""
     if year is None or MIN_YEAR <= year <= MAX_YEAR:
         return None
-    return (f"Release year {year:g} is outside the allowed range, {MIN_YEAR} to "
+    return (f"{label} {year:g} is outside the allowed range, {MIN_YEAR} to "
             f"{MAX_YEAR}. Type a year in that range.")
 
 
@@ -79,10 +96,12 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
         title_column.error(TITLE_MISSING, icon=":material/error:")
     # No min_value or max_value: out of range, Streamlit turns the field red with no
     # message, so the range is checked here and explained.
-    year = year_column.number_input("Release year", value=1998, step=1, key=f"{prefix}.year",
-                                    persist_state="session",
-                                    help=f"From {MIN_YEAR} to {MAX_YEAR}.")
-    problem = year_problem(year)
+    label = year_label(dataset)
+    year = year_column.number_input(label, value=default_year(dataset), step=1,
+                                    key=f"{prefix}.year", persist_state="session",
+                                    help=f"From {MIN_YEAR} to {MAX_YEAR}; leave empty if "
+                                         f"unknown.")
+    problem = year_problem(year, label)
     if problem:
         year_column.error(problem, icon=":material/error:")
     # No default genres: a preset genre that a person leaves unchanged would pick the
