@@ -272,8 +272,9 @@ def load_note(loads) -> str:
 
 
 def training_table(rows) -> str:
-    lines = ["| data | users | items | ratings | workers | s / epoch | RSS after imports (MiB) "
-             "| peak RSS per worker (MiB) | peak RSS all workers (MiB) |",
+    lines = ["| data | users | rated items | ratings | workers | s / epoch "
+             "| RSS after imports (MiB) | peak RSS per worker (MiB) "
+             "| peak RSS all workers (MiB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | {r['ratings']:,} "

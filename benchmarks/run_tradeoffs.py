@@ -44,7 +44,7 @@ from metarec.models.variants import build_learner, default_variants  # noqa: E40
 from metarec.serving.recommender import Recommender  # noqa: E402
 from metarec.ui.evaluation_charts import label_positions  # noqa: E402
 
-from results import header, update_section  # noqa: E402
+from results import RESULTS, header, update_section  # noqa: E402
 from run_benchmark import markdown, with_ci  # noqa: E402
 
 SHOTS = (1, 5, "all")
@@ -64,9 +64,12 @@ TRAIN_STEPS = (1, 3, 5)
 ABLATION_STEPS = 5
 
 
-def student_variants() -> dict:
-    """Return every extra student this script trains, by row name."""
-    base = default_variants()["student"]
+def student_variants(epochs=None) -> dict:
+    """Return every extra student this script trains, by row name.
+
+    ``epochs`` caps each one's epoch budget, for a quick trial run.
+    """
+    base = default_variants(epochs)["student"]
     base = replace(base, learner={**base.learner, "inner_steps": ABLATION_STEPS})
     undistilled = replace(base.train, **DISTILLATION["none"])
     out = {}
@@ -87,7 +90,7 @@ def student_variants() -> dict:
     return out
 
 
-def run_seed(dataset, models_dir, parts):
+def run_seed(dataset, models_dir, parts, epochs=None):
     recommender = Recommender.load(models_dir, dataset)
     manifest = recommender.manifest
     seed = manifest["split"]["seed"]
@@ -103,7 +106,8 @@ def run_seed(dataset, models_dir, parts):
     teacher = recommender.learners["teacher"]
 
     trained, rows = {}, []
-    variants = {k: v for k, v in student_variants().items() if k.split("/")[0] in parts}
+    variants = {k: v for k, v in student_variants(epochs).items()
+                if k.split("/")[0] in parts}
     for name, spec in tqdm(variants.items(), desc=f"seed {seed}", leave=False):
         key = id(spec)
         if key not in trained:
@@ -152,8 +156,8 @@ def _seeds(results, prefix):
     return ", ".join(str(int(seed)) for seed in seeds)
 
 
-def distillation_section(results, command):
-    lines = ["## Distillation ablation", "", header(command),
+def distillation_section(results, provenance):
+    lines = ["## Distillation ablation", "", provenance,
              "The student network (see the new-user section) meta-trained with Meta-SGD on "
              "the same meta-train users, with each distillation objective alone, all three, "
              "or none; weights 0.5 each. `rating`: squared error to the adapted teacher's "
@@ -170,8 +174,8 @@ def distillation_section(results, command):
     return "\n".join(lines)
 
 
-def meta_gradient_section(results, command):
-    lines = ["## Meta-gradient variants and inner steps", "", header(command),
+def meta_gradient_section(results, provenance):
+    lines = ["## Meta-gradient variants and inner steps", "", provenance,
              "The student network without distillation, meta-trained with second-order MAML "
              "(`maml`), first-order MAML (`fomaml`) and Meta-SGD (`metasgd`, a learned step "
              "size for every adapted parameter element), 5 inner steps each. Serving steps "
@@ -206,11 +210,11 @@ def meta_gradient_section(results, command):
     return "\n".join(lines)
 
 
-def like_section(main_results, command):
+def like_section(main_results, provenance):
     keep = ["student-like", "student", "teacher", "ensemble", "popularity", "random"]
     frame = main_results[main_results.variant.isin(keep)]
     metrics = ["auc", "ndcg@3", "catalogue_ndcg@10", "precision@10", "recall@10"]
-    lines = ["## Like/dislike classification", "", header(command),
+    lines = ["## Like/dislike classification", "", provenance,
              "`student-like` is the student's network meta-trained by the same meta-learner "
              "on like/dislike targets (a rating of 4 or more is a like) with a logistic "
              "loss; it scores like probabilities. The rating models rank by predicted "
@@ -224,7 +228,7 @@ def like_section(main_results, command):
     return "\n".join(lines)
 
 
-def tradeoff_section(main_results, efficiency, command, out_dir):
+def tradeoff_section(main_results, efficiency, provenance, out_dir):
     efficiency = efficiency.copy()
     efficiency["adapt_score_p50_ms"] = efficiency["adapt_p50_ms"] + efficiency["score_p50_ms"]
     accuracy = main_results[main_results.shots.isin(["5", "all"])].pivot_table(
@@ -235,7 +239,7 @@ def tradeoff_section(main_results, efficiency, command, out_dir):
                "adapt_score_p50_ms"]
     ci = with_ci(joined, ["variant"], columns)
     ci = ci[ci.variant != "random"]
-    lines = ["## Accuracy against cost", "", header(command),
+    lines = ["## Accuracy against cost", "", provenance,
              "MAE on test users against trainable parameters and one-thread latency at "
              "K=10 (p50 over 50 test users): adapting to the support, scoring the whole "
              "catalogue, and both. Classical baselines have no trainable network; their "
@@ -337,9 +341,18 @@ def main(argv=None):
                              "*.csv) saved by an earlier run, instead of training again")
     parser.add_argument("--train-only", action="store_true",
                         help="train and score the extra students, but write no report")
+    parser.add_argument("--epochs", type=int,
+                        help="cap every extra student's epochs, for a quick trial run "
+                             "(default: the student's own budget); the report then says "
+                             "the numbers are not the benchmark's")
+    parser.add_argument("--out", default=str(RESULTS),
+                        help="Markdown file whose sections are replaced; the trade-off "
+                             "chart is written beside it (default: benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("pass --data or set METAREC_DATA_DIR to a MovieLens-100K folder")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
     logging.basicConfig(level=logging.WARNING)
     command = "python benchmarks/run_tradeoffs.py " + " ".join(
         a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
@@ -355,7 +368,7 @@ def main(argv=None):
         if args.reuse and earlier:
             frames += [pd.read_csv(path, dtype={"shots": str}) for path in earlier]
             continue
-        frame = run_seed(dataset, models / f"seed-{seed}", args.parts)
+        frame = run_seed(dataset, models / f"seed-{seed}", args.parts, args.epochs)
         frame.to_csv(saved, index=False)
         frames.append(frame)
     if args.train_only:
@@ -366,16 +379,21 @@ def main(argv=None):
         # The reference rows (default student, teacher) appear once per file.
         results = results.drop_duplicates(["seed", "variant", "shots"])
 
+    out = Path(args.out)
+    provenance = header(command, [dataset])
+    if args.epochs:
+        provenance += (f"\n**Epochs of the extra students capped at {args.epochs} "
+                       f"(`--epochs`): a trial run, not the benchmark's configuration.**\n")
     if "distill" in args.parts:
-        update_section("distillation", distillation_section(results, command))
+        update_section("distillation", distillation_section(results, provenance), out)
     if {"algorithm", "steps"} & set(args.parts):
-        update_section("meta-gradients", meta_gradient_section(results, command))
+        update_section("meta-gradients", meta_gradient_section(results, provenance), out)
     main_results = pd.read_csv(models / "results.csv", dtype={"shots": str})
     efficiency = pd.read_csv(models / "efficiency.csv")
-    update_section("like-task", like_section(main_results, command))
-    update_section("trade-off", tradeoff_section(main_results, efficiency, command,
-                                                 Path(__file__).resolve().parent))
-    print("wrote benchmarks/RESULTS.md")
+    update_section("like-task", like_section(main_results, provenance), out)
+    update_section("trade-off", tradeoff_section(main_results, efficiency, provenance,
+                                                 out.parent), out)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

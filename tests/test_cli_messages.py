@@ -139,7 +139,8 @@ BENCHMARK_HELP = {
                          "support sizes", "--out OUT Markdown file", "--models MODELS folder",
                          "--reuse reuse"],
     "run_tradeoffs.py": ["--seeds SEEDS [SEEDS ...] seeds whose", "--models MODELS "
-                         "run_benchmark.py's", "--reuse reuse"],
+                         "run_benchmark.py's", "--reuse reuse", "--out OUT Markdown file",
+                         "--epochs EPOCHS cap"],
     "run_item_benchmark.py": ["--seeds SEEDS [SEEDS ...] seeds of", "--shots SHOTS "
                               "[SHOTS ...] support sizes", "--out OUT Markdown file",
                               "--models MODELS folder", "--reuse reuse"],
