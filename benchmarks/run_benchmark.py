@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -50,6 +51,10 @@ CHANCE_TOLERANCE = 0.02
 # Minimum spread of K=5 MAE, in stars, between the best and worst variant for the
 # metrics to count as differing; global mean and item mean alone are further apart.
 MIN_MAE_SPREAD = 0.05
+# Variants whose meta-train and test users are compared in the generalization control.
+GAP_VARIANTS = ("teacher", "student")
+# Classical baselines of the new-user protocol, which predict ratings without meta-learning.
+CLASSICAL = ("user-bias", "mf-als", "item-mean", "global-mean")
 
 
 def train_seed(dataset, out, seed, reuse, epochs=None) -> float | None:
@@ -107,7 +112,7 @@ def evaluate_seed(dataset, models_dir, shots_list):
 
     # Generalization: the same protocol on meta-train users (whose ratings trained the
     # models) and on test users, at K=5 and K=all.
-    general = []
+    general, general_users = [], []
     for part in ("train", "test"):
         for shots in ("5", "all"):
             users = split[part][:200] if part == "train" else split[part]
@@ -117,6 +122,8 @@ def evaluate_seed(dataset, models_dir, shots_list):
             frame.insert(1, "users_of", part)
             frame.insert(0, "seed", seed)
             general.append(frame)
+            if shots == "all":
+                general_users.append(user_errors(recommender, tasks, features, seed, part))
 
     rounded = whole_star_errors(recommender, dataset, split, features, shots_list)
 
@@ -146,7 +153,20 @@ def evaluate_seed(dataset, models_dir, shots_list):
             controls[f"{variant}_train_loss_first_last"] = (losses[0], losses[-1])
     controls["total_train_seconds"] = recommender.manifest["train_seconds"]
     return (pd.concat(rows, ignore_index=True), pd.concat(general, ignore_index=True),
-            pd.DataFrame(efficiency), rounded, controls)
+            pd.concat(general_users, ignore_index=True), pd.DataFrame(efficiency), rounded,
+            controls)
+
+
+def user_errors(recommender, tasks, features, seed, part):
+    """MAE per user of the teacher and the student, for the generalization control."""
+    rows = []
+    for variant in GAP_VARIANTS:
+        if variant not in recommender.variants:
+            continue
+        for task, scores in zip(tasks, score_tasks(recommender, variant, tasks, features)):
+            rows.append({"seed": seed, "variant": variant, "users_of": part,
+                         "user": task.user_id, "mae": np.abs(scores - task.query_ratings).mean()})
+    return pd.DataFrame(rows)
 
 
 def whole_star_errors(recommender, dataset, split, features, shots_list):
@@ -221,8 +241,14 @@ CURVE_VARIANTS = ("teacher", "student", "ensemble", "finetune", "melu-1", "user-
 CURVE_COLOURS = ("#4c6ef5", "#e8590c", "#2b8a3e", "#ae3ec9", "#1098ad", "#868e96", "#f08c00")
 
 
-def kshot_svg(metrics_ci, shots, metric, label, width=640, height=360) -> str:
-    """Draw the K-shot curves of ``metric`` (mean over seeds) as a standalone SVG."""
+def kshot_svg(metrics_ci, shots, metric, label, width=640, height=360,
+              reduced=()) -> str:
+    """Draw the K-shot curves of ``metric`` (mean over seeds) as a standalone SVG.
+
+    The support sizes in ``reduced`` were scored on fewer users than the others. Each of
+    their points is a hollow circle joined to the curve by a dashed segment, and the
+    solid curve skips it.
+    """
     left, right, top, bottom = 60, 130, 20, 40
     series = {}
     for variant in CURVE_VARIANTS:
@@ -257,14 +283,109 @@ def kshot_svg(metrics_ci, shots, metric, label, width=640, height=360) -> str:
                  f'text-anchor="middle">{label}</text>')
     for n, (variant, ys) in enumerate(series.items()):
         colour = CURVE_COLOURS[n % len(CURVE_COLOURS)]
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(ys)
-                          if not np.isnan(v))
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
-                     f'stroke-width="2"/>')
+        points = [(i, v) for i, v in enumerate(ys) if not np.isnan(v)]
+        solid = [(i, v) for i, v in points if shots[i] not in reduced]
+        parts.append('<polyline points="'
+                     + " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in solid)
+                     + f'" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for i, v in points:
+            if shots[i] not in reduced:
+                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" '
+                             f'fill="{colour}"/>')
+                continue
+            before = [(j, w) for j, w in solid if j < i]
+            if before:
+                j, w = before[-1]
+                parts.append(f'<line x1="{x(j):.1f}" y1="{y(w):.1f}" x2="{x(i):.1f}" '
+                             f'y2="{y(v):.1f}" stroke="{colour}" stroke-width="1.5" '
+                             f'stroke-dasharray="4 3"/>')
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4" fill="white" '
+                         f'stroke="{colour}" stroke-width="1.5"/>')
         parts.append(f'<text x="{width - right + 10}" y="{top + 16 * n + 10}" '
                      f'fill="{colour}">{variant}</text>')
+    if reduced:
+        note_y = top + 16 * len(series) + 20
+        names = ", ".join(f"K={k}" for k in shots if k in reduced)
+        for n, text in enumerate(("hollow, dashed:", f"{names} scored", "on fewer users")):
+            parts.append(f'<text x="{width - right + 10}" y="{note_y + 14 * n}" '
+                         f'fill="#495057">{text}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def reduced_shots(results, shots) -> list[str]:
+    """Return the support sizes scored on fewer users per seed than the largest count."""
+    counts = results.groupby(["seed", "shots"])["users"].max().unstack("shots")
+    full = counts.max(axis=1)
+    return [k for k in shots if k in counts.columns
+            and (counts[k].dropna() < full[counts[k].notna()]).any()]
+
+
+def population_note(results, shots, query_size=10) -> str | None:
+    """Name the users per K and warn that a K scored on fewer users is not comparable."""
+    reduced = reduced_shots(results, shots)
+    if not reduced:
+        return None
+    counts = results.groupby("shots")["users"].mean().reindex(shots).dropna()
+    others = sorted({round(n) for k, n in counts.items() if k not in reduced})
+    clauses = [f"K={k} is scored on {counts[k]:.0f} users per seed"
+               + (f", only those with at least {query_size + int(k)} ratings" if k.isdigit()
+                  else "")
+               for k in reduced]
+    names = " and ".join(f"K={k}" for k in reduced)
+    others_text = (f"{others[0]}" if len(others) == 1 else f"{others[0]} to {others[-1]}")
+    columns = "column" if len(reduced) == 1 else "columns"
+    return (" and ".join(clauses) + f", against {others_text} at every other K. These "
+            f"fewer, heavier raters make the {names} {columns} not comparable with the "
+            "others.")
+
+
+def paired_cell(by_seed, variant, baseline, shots) -> str:
+    """Return ``variant`` minus ``baseline`` MAE at ``shots``, mean ± 95% half-width."""
+    if variant not in by_seed.columns or baseline not in by_seed.columns:
+        return "–"
+    if shots not in by_seed.index.get_level_values("shots"):
+        return "–"
+    rows = by_seed.xs(shots, level="shots")
+    values = (rows[variant] - rows[baseline]).dropna().to_numpy()
+    if len(values) == 0:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:+.3f}"
+    mean, half = mean_confidence_interval(values)
+    return f"{mean:+.3f} ± {half:.3f}"
+
+
+def paired_differences(results, shots) -> str:
+    """Markdown table of per-seed MAE differences of the student and the ensemble.
+
+    Within a seed every variant is scored on the same test users and query ratings, so
+    the difference per seed removes the spread between seeds' test users, which dominates
+    the intervals of the plain MAE. The last row compares the ensemble with the classical
+    baseline of lowest mean MAE at each K, named in the cell.
+    """
+    by_seed = results.pivot_table(index=["seed", "shots"], columns="variant", values="mae")
+    pairs = [("student", "mf-als"), ("student", "user-bias"), ("student", "melu-1"),
+             ("ensemble", "mf-als")]
+    lines = ["| difference | " + " | ".join(f"K={k}" for k in shots) + " |",
+             "|---|" + "---|" * len(shots)]
+    for variant, baseline in pairs:
+        if variant in by_seed.columns and baseline in by_seed.columns:
+            lines.append(f"| {variant} − {baseline} | "
+                         + " | ".join(paired_cell(by_seed, variant, baseline, k)
+                                      for k in shots) + " |")
+    means = results[results.variant.isin(CLASSICAL)].groupby(["shots", "variant"])[
+        "mae"].mean().dropna()
+    if "ensemble" in by_seed.columns and not means.empty:
+        cells = []
+        for k in shots:
+            if k not in means.index.get_level_values("shots"):
+                cells.append("–")
+                continue
+            best = means.xs(k, level="shots").idxmin()
+            cells.append(f"{paired_cell(by_seed, 'ensemble', best, k)} ({best})")
+        lines.append("| ensemble − best classical baseline | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -305,27 +426,38 @@ def main(argv=None):
         a if a != args.data else "path/to/ml-100k" for a in (argv or sys.argv[1:]))
 
     dataset = load_movielens_100k(args.data)
-    results, general, efficiency, rounded, controls = [], [], [], [], {}
+    results, general, general_users, efficiency, rounded, controls = [], [], [], [], [], {}
     for seed in args.seeds:
         out = Path(args.models) / f"seed-{seed}"
         load = train_seed(dataset, out, seed, args.reuse, args.epochs)
-        r, g, e, w, c = evaluate_seed(dataset, out, args.shots)
+        r, g, u, e, w, c = evaluate_seed(dataset, out, args.shots)
         c["load_at_start"] = load
         results.append(r)
         rounded.append(w)
         general.append(g)
+        general_users.append(u)
         efficiency.append(e)
         controls[seed] = c
     results = pd.concat(results, ignore_index=True)
     general = pd.concat(general, ignore_index=True)
+    general_users = pd.concat(general_users, ignore_index=True)
     efficiency = pd.concat(efficiency, ignore_index=True)
     rounded = pd.concat(rounded, ignore_index=True)
     Path(args.models).mkdir(parents=True, exist_ok=True)
     results.to_csv(Path(args.models) / "results.csv", index=False)
     general.to_csv(Path(args.models) / "generalization.csv", index=False)
+    general_users.to_csv(Path(args.models) / "generalization-users.csv", index=False)
     efficiency.to_csv(Path(args.models) / "efficiency.csv", index=False)
     rounded.to_csv(Path(args.models) / "whole-stars.csv", index=False)
-    write_report(args, command, dataset, results, general, efficiency, rounded, controls)
+    write_report(args, command, dataset, results, general, efficiency, rounded, controls,
+                 general_users)
+
+
+def seeds_phrase(seeds) -> str:
+    """Return "For each of the seeds 0, 1, 2", or "For seed 0" when there is one."""
+    if len(seeds) == 1:
+        return f"For seed {seeds[0]}"
+    return f"For each of the seeds {', '.join(map(str, seeds))}"
 
 
 def load_sentence(controls) -> str:
@@ -334,37 +466,31 @@ def load_sentence(controls) -> str:
     if any(load is None for load in loads):
         return " Some seeds reused saved models, whose training load was not recorded."
     cores = os.cpu_count()
+    shared = (f" (above {cores}, other work shared the {cores} cores and stretched the wall "
+              "time)" if any(load > cores for load in loads) else "")
     return (" The 1-minute load average at the start of each: "
-            + ", ".join(f"{load:.1f}" for load in loads)
-            + f" (above {cores}, other work shared the {cores} cores and stretched the wall "
-              "time).")
+            + ", ".join(f"{load:.1f}" for load in loads) + shared + ".")
 
 
-def sanity_checks(results, general, controls):
-    """Return ``(name, passed, detail)`` for each control."""
+def sanity_checks(results, general, controls, general_users=None):
+    """Return ``(name, outcome, detail)`` for each control.
+
+    The outcome is ``"PASS"``, ``"FAIL"`` or, for the generalization gap, ``"INCONCLUSIVE"``
+    when the gap points the right way but its 95% interval includes 0.
+    ``general_users`` contains the per-user MAE that :func:`user_errors` returns; without it
+    the gap's interval is taken over seeds, which is wider.
+    """
     checks = []
     random_ndcg = results[(results.variant == "random") & (results.shots == "5")]["ndcg@3"].mean()
     model_ndcg = results[(results.variant == "student") & (results.shots == "5")]["ndcg@3"].mean()
     shuffled = np.mean([c["shuffled_ndcg@3"] for c in controls.values()])
     chance = np.mean([c["chance_ndcg@3"] for c in controls.values()])
     checks.append(("shuffled query scores give chance-level nDCG@3",
-                   abs(shuffled - chance) < CHANCE_TOLERANCE and shuffled < model_ndcg,
+                   verdict(abs(shuffled - chance) < CHANCE_TOLERANCE and shuffled < model_ndcg),
                    f"K=5: shuffled student and teacher scores {shuffled:.3f}, chance level "
                    f"{chance:.3f}, random ranker {random_ndcg:.3f}, student {model_ndcg:.3f}"))
-    for variant in ("teacher", "student"):
-        rows = general[(general.variant == variant) & (general.shots == "all")]
-        by_seed = rows.pivot_table(index="seed", columns="users_of", values="mae")
-        gap = (by_seed["test"] - by_seed["train"]).to_numpy()
-        train_mae, test_mae = by_seed["train"].mean(), by_seed["test"].mean()
-        mean_gap, half = mean_confidence_interval(gap) if len(gap) > 1 else (gap[0], np.nan)
-        # The two groups are different people, so a gap inside the interval is noise.
-        within = "" if not half == half else (
-            ", within seed-to-seed noise" if abs(mean_gap) <= half else "")
-        checks.append((f"{variant} scores better on its own meta-train users than on test users",
-                       train_mae < test_mae,
-                       f"MAE K=all: train users {train_mae:.3f}, test users {test_mae:.3f}; "
-                       f"test minus train {mean_gap:+.3f}"
-                       + ("" if not half == half else f" ± {half:.3f} over seeds") + within))
+    for variant in GAP_VARIANTS:
+        checks.append(generalization_check(variant, general, general_users))
     # The ensemble may serve one member unchanged (see SupportSizeEnsemble), and then
     # matches it by construction, so it is left out of this check. A broken metric reads
     # alike for every variant, so the values must differ and spread apart.
@@ -372,15 +498,91 @@ def sanity_checks(results, general, controls):
         "variant")["mae"].mean().dropna()
     spread = k5.max() - k5.min()
     checks.append(("metrics differ across variants",
-                   k5.nunique() == len(k5) and spread > MIN_MAE_SPREAD,
+                   verdict(k5.nunique() == len(k5) and spread > MIN_MAE_SPREAD),
                    f"{len(k5)} variants other than the ensemble: {k5.nunique()} distinct MAE "
                    f"values at K=5 ({k5.round(3).nunique()} at three decimals), from "
                    f"{k5.min():.3f} to {k5.max():.3f}"))
     moved = all(abs(first - last) > 1e-4 for c in controls.values()
                 for key, (first, last) in ((k, v) for k, v in c.items() if k.endswith("first_last")))
-    checks.append(("training loss changes during meta-training", moved,
+    checks.append(("training loss changes during meta-training", verdict(moved),
                    "first and last epoch train loss differ for every network and seed"))
     return checks
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def generalization_check(variant, general, general_users=None):
+    """Check that ``variant``'s MAE at K=all is lower on meta-train users than on test users.
+
+    PASS needs the 95% interval of test minus train MAE to lie above 0, INCONCLUSIVE means
+    the gap is positive but the interval includes 0, and FAIL means train users are not
+    better. The two groups are different people, so part of any gap is which people
+    they are.
+    """
+    rows = general[(general.variant == variant) & (general.shots == "all")]
+    by_seed = rows.pivot_table(index="seed", columns="users_of", values="mae")
+    train_mae, test_mae = by_seed["train"].mean(), by_seed["test"].mean()
+    per_user = (None if general_users is None
+                else general_users[general_users.variant == variant])
+    if per_user is not None and not per_user.empty:
+        gap, half, users = welch_gap(per_user)
+        interval = (f" ± {half:.3f} by Welch's t over {users['train']} train and "
+                    f"{users['test']} test users summed over seeds, with seeds as strata")
+    else:
+        differences = (by_seed["test"] - by_seed["train"]).to_numpy()
+        gap, half = (mean_confidence_interval(differences) if len(differences) > 1
+                     else (differences[0], np.nan))
+        interval = "" if np.isnan(half) else f" ± {half:.3f} over seeds"
+
+    if np.isnan(half):
+        outcome, note = ("INCONCLUSIVE", ", one seed so no interval") if gap > 0 else (
+            "FAIL", "")
+    elif gap - half > 0:
+        outcome, note = "PASS", ""
+    elif gap > 0:
+        outcome, note = "INCONCLUSIVE", ", the interval includes 0"
+    else:
+        outcome, note = "FAIL", ""
+    return (f"{variant} scores better on its own meta-train users than on test users",
+            outcome,
+            f"MAE K=all: train users {train_mae:.3f}, test users {test_mae:.3f}; "
+            f"test minus train {gap:+.3f}{interval}{note}")
+
+
+def welch_gap(per_user, confidence=0.95):
+    """Return test minus train MAE, its half-width and the users per group.
+
+    The gap is the mean over seeds of each seed's test-user mean minus train-user mean,
+    and its variance sums each group's squared standard error, divided by the number of
+    seeds squared. Degrees of freedom follow Welch and Satterthwaite. Users are the
+    independent units, so this interval is narrower than one over the seeds' gaps.
+
+    NOTE: each seed's trained models count as fixed, so the interval leaves out training
+    randomness, and one person can be scored in several seeds.
+    """
+    seeds = sorted(per_user.seed.unique())
+    gaps, terms, dof_terms = [], [], []
+    for seed in seeds:
+        means = {}
+        for part in ("train", "test"):
+            errors = per_user[(per_user.seed == seed) & (per_user.users_of == part)]["mae"]
+            errors = errors.dropna().to_numpy()
+            if len(errors) < 2:
+                raise ValueError(f"seed {seed} has {len(errors)} {part} users with a MAE, "
+                                 "but the generalization control needs at least 2 per group. "
+                                 "Check that generalization-users.csv covers every seed.")
+            term = errors.var(ddof=1) / len(errors) / len(seeds) ** 2
+            terms.append(term)
+            dof_terms.append(term ** 2 / (len(errors) - 1))
+            means[part] = errors.mean()
+        gaps.append(means["test"] - means["train"])
+    variance = sum(terms)
+    dof = variance ** 2 / sum(dof_terms) if sum(dof_terms) > 0 else np.inf
+    half = stats.t.ppf(0.5 + confidence / 2, dof) * np.sqrt(variance)
+    users = per_user.dropna(subset=["mae"]).groupby("users_of").size().to_dict()
+    return float(np.mean(gaps)), float(half), users
 
 
 def whole_star_section(results, rounded, order, shots) -> list[str]:
@@ -411,18 +613,19 @@ def whole_star_section(results, rounded, order, shots) -> list[str]:
     ]
 
 
-def write_report(args, command, dataset, results, general, efficiency, rounded, controls):
+def write_report(args, command, dataset, results, general, efficiency, rounded, controls,
+                 general_users=None):
     seeds = sorted(results.seed.unique())
     metrics_ci = with_ci(results, ["variant", "shots"], list(METRICS))
     order = list(dict.fromkeys(results.variant))
     lines = [
         "## New user on MovieLens-100K",
         "",
-        header(command),
+        header(command, [dataset]),
         *([f"**Epochs capped at {args.epochs} (`--epochs`): a trial run, not the "
            "benchmark's configuration.**", ""] if args.epochs else []),
-        f"Data: {dataset.summary()}, scenario `new-user`. For each of "
-        f"the seeds {', '.join(map(str, seeds))}, users are split at random into meta-train "
+        f"Data: {dataset.summary()}, scenario `new-user`. {seeds_phrase(seeds)}, users "
+        "are split at random into meta-train "
         "(70%), validation (10%) and test (20%); every model is trained on meta-train users "
         "only. Test users with 13 to 100 ratings are scored: 10 random ratings form the "
         "query and K others the support (`all`: every other rating). Metrics are averaged "
@@ -444,12 +647,28 @@ def write_report(args, command, dataset, results, general, efficiency, rounded, 
         wide = wide.reindex(order)[[s for s in args.shots if s in wide.columns]]
         wide.columns = [f"K={c}" for c in wide.columns]
         lines += [f"### {title}", "", markdown(wide.reset_index(), "variant", list(wide.columns)), ""]
+    mae_end = lines.index("### RMSE") if "### RMSE" in lines else len(lines)
+    note = population_note(results, args.shots)
+    lines[mae_end:mae_end] = ([note, ""] if note else []) + [
+        "#### Paired MAE differences (negative: the first is better)", "",
+        "Per seed, the difference of two variants' MAE. Within a seed every variant is "
+        "scored on the same test users and query ratings, so the difference removes the "
+        "spread between seeds' test users. Cells show the mean over seeds ± the 95% "
+        "confidence half-width.", "",
+        paired_differences(results, args.shots), ""]
     out_dir = Path(args.out).parent
+    reduced = reduced_shots(results, args.shots)
     for metric, label in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         name = f"kshot_{metric.replace('@', '')}.svg"
-        (out_dir / name).write_text(kshot_svg(metrics_ci, args.shots, metric, label))
+        (out_dir / name).write_text(kshot_svg(metrics_ci, args.shots, metric, label,
+                                              reduced=reduced))
         lines.insert(lines.index("### MAE (lower is better)"),
                      f"![{label} against K, mean over seeds]({name})\n")
+    if reduced:
+        lines.insert(lines.index("### MAE (lower is better)"),
+                     f"In the charts a hollow circle on a dashed segment marks "
+                     f"{', '.join(f'K={k}' for k in reduced)}, scored on fewer users than the "
+                     "other points.\n")
     counts = results.groupby("shots")["users"].mean().reindex(args.shots).dropna()
     lines.insert(lines.index("### MAE (lower is better)"),
                  "Test users scored per seed (mean over seeds; a user needs 10 + K ratings, so "
@@ -478,9 +697,11 @@ def write_report(args, command, dataset, results, general, efficiency, rounded, 
 
     lines += whole_star_section(results, rounded, order, args.shots)
 
-    lines += ["### Sanity controls", ""]
-    for name, passed, detail in sanity_checks(results, general, controls):
-        lines.append(f"- {'PASS' if passed else 'FAIL'}: {name} ({detail})")
+    lines += ["### Sanity controls", "",
+              "PASS: the control holds. INCONCLUSIVE: the difference points the expected way "
+              "but its 95% interval includes 0. FAIL: the control does not hold.", ""]
+    for name, outcome, detail in sanity_checks(results, general, controls, general_users):
+        lines.append(f"- {outcome}: {name} ({detail})")
     lines.append("")
     update_section("new-user", "\n".join(lines), Path(args.out))
     print(f"wrote {args.out}")
