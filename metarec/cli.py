@@ -101,6 +101,7 @@ def cmd_generate_sample(args):
                                    ("--items", args.items, MIN_ITEMS, MAX_ITEMS)):
         if not low <= value <= high:
             raise ValueError(f"{flag} must be from {low:,} to {high:,}, got {value}")
+    _check_seed_flags(args)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {args.out!r} is a file; pass a folder (it is created if "
@@ -127,6 +128,11 @@ def cmd_train(args):
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be at least 1, got {args.epochs}; leave it out to "
                          f"train each variant for its default number of epochs")
+    _check_seed_flags(args)
+    if args.seeds:
+        # torchrun workers run this command again, after the launcher printed the note.
+        args.seeds = _unique("--seeds", args.seeds, "trained",
+                             note="WORLD_SIZE" not in os.environ)
     if args.out:
         # Checked before any worker starts, instead of after training.
         _check_models_folder(Path(args.out).expanduser(), "--out")
@@ -469,6 +475,7 @@ def cmd_evaluate(args):
         raise ValueError(f"--metrics {unknown[0]!r} is not a metric; choose from "
                          f"{' '.join(METRICS)}")
     shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
+    _check_seed_flags(args)
     dataset = _load(args)
     root = resolve_models_dir(args.models, dataset.name)
     seeds = _unique("--seeds", args.seeds or [])
@@ -533,10 +540,8 @@ def cmd_evaluate(args):
     table = pd.concat(tables, ignore_index=True)
     entities = "items" if args.scenario == "new-item" else "users"
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
-    cap = f"to {args.max_ratings}" if args.max_ratings else "or more"
     print(f"{dataset.name}, scenario {args.scenario}, {args.users} {entities} with "
-          f"{args.min_ratings} {cap} ratings (--min-ratings, --max-ratings), query "
-          f"{args.query_size} ratings "
+          f"{_rating_range_text(args, shots)}, query {args.query_size} ratings "
           f"(query seed: {query_seeds}), models: {', '.join(map(str, folders))}")
     records = table.to_dict(orient="records")
     for metric in printed or _default_printed(table, args.catalogue):
@@ -589,6 +594,24 @@ def _check_task_flags(args):
                          f"{args.min_ratings} or more (0 for no limit)")
 
 
+def _rating_range_text(args, shots) -> str:
+    """Say how many ratings a scored user (or item) has, for the evaluate header.
+
+    A task needs the query plus K support ratings (one at least for K=all), so a
+    --query-size above --min-ratings raises the minimum. The smallest K sets it, and
+    larger K need more ratings still, which their user counts show.
+    """
+    cap = f"to {args.max_ratings}" if args.max_ratings else "or more"
+    supports = [1 if shot == "all" else shot for shot in shots if shot != 0]
+    needed = args.query_size + min(supports) if supports and 0 not in shots else 0
+    if needed <= args.min_ratings:
+        return f"{args.min_ratings} {cap} ratings (--min-ratings, --max-ratings)"
+    smallest = min(shots, key=lambda shot: float("inf") if shot == "all" else shot)
+    return (f"{needed} {cap} ratings (K={smallest} needs {args.query_size} query + "
+            f"{needed - args.query_size} support ratings, more than --min-ratings "
+            f"{args.min_ratings})")
+
+
 def _parse_shots_flag(value):
     """Return the support size of one --shots value, raising ValueError in the flag's name."""
     from .tasks import parse_shots
@@ -600,14 +623,31 @@ def _parse_shots_flag(value):
                          f"or more, or 'all', such as --shots 1 5 all") from None
 
 
-def _unique(option, values):
-    """Return ``values`` without repeats, saying on stderr which were given twice."""
+def _unique(option, values, done="scored", note=True):
+    """Return ``values`` without repeats, saying on stderr which were given twice.
+
+    ``done`` completes the note "each is ... once"; ``note=False`` leaves it out.
+    """
     unique = list(dict.fromkeys(values))
-    if len(unique) < len(values):
+    if note and len(unique) < len(values):
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         print(f"note: {option} {' '.join(repeated)} given more than once; each is "
-              f"scored once", file=sys.stderr)
+              f"{done} once", file=sys.stderr)
     return unique
+
+
+def _check_seed_flags(args):
+    """Raise ValueError for a negative --seed, --seeds or --query-seed, before any work.
+
+    numpy's generators take only seeds of 0 or more, and their own message names no flag.
+    """
+    flags = [("--seed", getattr(args, "seed", None)), ("--query-seed",
+                                                       getattr(args, "query_seed", None))]
+    flags += [("--seeds", seed) for seed in getattr(args, "seeds", None) or []]
+    for flag, seed in flags:
+        if seed is not None and seed < 0:
+            raise ValueError(f"{flag} must be a whole number of 0 or more, got {seed}; "
+                             f"pass, for example, {flag} {abs(seed)}")
 
 
 def _rating_counts(split, dataset, part, entity):
@@ -796,22 +836,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
-    verbose_help = ("log in more detail (train: each epoch's training loss and validation "
-                    "error)")
-    parser.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
-    # Each command accepts -v too. SUPPRESS keeps a command's parser from resetting a
-    # -v given before the command name to False.
-    verbose = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                         help=verbose_help)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log in more detail; each command's --help says what it adds")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data_help = (f"dataset name ({', '.join(DATASET_NAMES)}), a folder in the "
                  f"MovieLens-100K or -1M layout, a folder with ratings.csv, or a ratings "
                  f"CSV file (default: ${DATA_DIR_ENV}, else the bundled sample)")
 
+    # generate-sample logs nothing more with -v, so its help leaves -v out.
     sample = commands.add_parser("generate-sample", help="write the synthetic sample catalogue",
-                                 parents=[verbose])
+                                 parents=[_verbose_parent(argparse.SUPPRESS)])
     sample.add_argument("--out", default=str(SAMPLE_DIR),
                         help="output folder (default: the bundled sample_data, replaced in "
                              "place); a folder of other ratings is refused")
@@ -821,7 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=cmd_generate_sample)
 
     fetch = commands.add_parser(
-        "download", help="download and verify a MovieLens dataset", parents=[verbose],
+        "download", help="download and verify a MovieLens dataset",
+        parents=[_verbose_parent("log each step (download, MD5 check, unzip) even with "
+                                 "--quiet")],
         description="Download a MovieLens archive from GroupLens, check its MD5 and unzip "
                     "it. A folder that already contains the files is used as is.")
     fetch.add_argument("name", choices=list(MOVIELENS_ARCHIVES), help="dataset to download")
@@ -836,8 +873,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--quiet", action="store_true", help="hide the progress bar")
     fetch.set_defaults(func=cmd_download)
 
-    train = commands.add_parser("train", help="meta-train every variant and save them",
-                                parents=[verbose])
+    train = commands.add_parser(
+        "train", help="meta-train every variant and save them",
+        parents=[_verbose_parent("also log each epoch's training loss and validation "
+                                 "error")])
     _add_data_arguments(train, data_help)
     train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
                                      f"models/DATASET_NAME)")
@@ -866,10 +905,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "'torchrun --nproc-per-node N -m metarec train'")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="score trained variants on held-out users",
-                                   parents=[verbose])
+    evaluate = commands.add_parser(
+        "evaluate", help="score trained variants on held-out users",
+        parents=[_verbose_parent("log how CSV data was read (rows kept, rating scale) "
+                                 "and timings")])
     _add_data_arguments(evaluate, data_help)
-    evaluate.add_argument("--models", help="models folder written by train")
+    evaluate.add_argument("--models", help=f"models folder written by train (default: "
+                                           f"${MODELS_DIR_ENV}, else models/DATASET_NAME, "
+                                           f"such as models/sample_data for the sample)")
     evaluate.add_argument("--scenario", choices=SCENARIOS,
                           help="cold-start scenario the models were trained for (default: "
                                "the one their manifest records)")
@@ -901,11 +944,25 @@ def build_parser() -> argparse.ArgumentParser:
                                "auc where a variant predicts no ratings, and with "
                                "--catalogue catalogue_ndcg@10 and recall@10); --out writes "
                                "them all")
-    evaluate.add_argument("--threads", type=int, help="torch threads")
+    evaluate.add_argument("--threads", type=int,
+                          help="torch threads (default: torch's own choice, which follows "
+                               "OMP_NUM_THREADS when set, else the number of physical CPU cores)")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)
     parser.commands = dict(commands.choices)
     return parser
+
+
+def _verbose_parent(help_text):
+    """Return a parent parser that gives a command -v/--verbose with ``help_text``.
+
+    SUPPRESS as the default keeps the command's parser from resetting a -v given before
+    the command name to False.
+    """
+    verbose = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    verbose.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help=help_text)
+    return verbose
 
 
 def _add_data_arguments(parser, data_help):
@@ -944,8 +1001,9 @@ def main(argv=None) -> int:
         # Log lines are written above the progress bars instead of through them.
         with logging_redirect_tqdm():
             args.func(args)
-    except (FileNotFoundError, FileExistsError, DataFormatError, DownloadError,
-            ModelsDirectoryError, TrainingError, ValueError, WorkerError) as error:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, DataFormatError,
+            DownloadError, ModelsDirectoryError, TrainingError, ValueError,
+            WorkerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -181,7 +181,8 @@ def test_ranking_only_variants_explained(tiny_models, capsys):
                  "--variants", "student", "student-like", "random"]) == 0
     output = capsys.readouterr().out
     assert "- : student-like, random predict no ratings" in output
-    assert "users with 13 to 100 ratings" in output
+    # K=5 needs 10 query + 5 support ratings, so users with 13 or 14 cannot be scored.
+    assert "users with 15 to 100 ratings (K=5 needs 10 query + 5 support ratings" in output
 
 
 def test_evaluate_scores_a_repeated_shot_once(tiny_models, capsys):

@@ -312,3 +312,83 @@ def test_models_folder_check_allows_models(tiny_models, tmp_path):
     with pytest.raises(ValueError, match="contains other files "
                        r"\(manifest.json\) and no metarec models"):
         _check_models_folder(web, "--out")
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "--seed", "-1"], "--seed -1"),
+    (["train", "--seeds", "0", "-2"], "--seeds -2"),
+    (["evaluate", "--seeds", "-3"], "--seeds -3"),
+    (["evaluate", "--query-seed", "-4"], "--query-seed -4"),
+    (["generate-sample", "--seed", "-5"], "--seed -5"),
+])
+def test_negative_seed_named_before_loading(argv, flag, tmp_path, capsys):
+    # A missing --data folder shows whether the data was loaded before the check.
+    data = [] if argv[0] == "generate-sample" else ["--data", str(tmp_path / "nowhere")]
+    out = ["--out", str(tmp_path / "out")] if argv[0] != "evaluate" else []
+    assert main([*argv, *data, *out]) == 2
+    error = capsys.readouterr().err
+    option, value = flag.split()
+    assert f"{option} must be a whole number of 0 or more, got {value}" in error
+    assert f"pass, for example, {option} {value[1:]}" in error
+    assert "does not exist" not in error
+
+
+def test_train_trains_repeated_seed_once(tmp_path, monkeypatch, capsys):
+    import json
+
+    import metarec.pipeline
+
+    seeds = []
+
+    def fake_train(dataset, target, seed, **kwargs):
+        seeds.append(seed)
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / "fake-manifest.json"
+        path.write_text(json.dumps({"train_seconds": 0, "validation": []}))
+        return path
+
+    monkeypatch.setattr(metarec.pipeline, "train_models", fake_train)
+    assert main(["train", "--seeds", "0", "0", "1", "--out", str(tmp_path / "models"),
+                 "--quiet"]) == 0
+    assert seeds == [0, 1]
+    assert "note: --seeds 0 given more than once; each is trained once" in \
+        capsys.readouterr().err
+
+
+def test_evaluate_header_states_raised_minimum(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--query-size", "50",
+                 "--variants", "user-bias", "--shots", "1", "5"]) == 0
+    out = capsys.readouterr().out
+    assert ("test users with 51 to 100 ratings (K=1 needs 50 query + 1 support ratings, "
+            "more than --min-ratings 13)") in out
+    assert "13 to 100" not in out
+
+
+def test_evaluate_header_keeps_minimum_when_enough(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--variants", "user-bias",
+                 "--shots", "1"]) == 0
+    assert "test users with 13 to 100 ratings (--min-ratings, --max-ratings)" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command, expected", [
+    ("download", "log each step (download, MD5 check, unzip) even with --quiet"),
+    ("train", "also log each epoch's training loss and validation error"),
+    ("evaluate", "log how CSV data was read (rows kept, rating scale) and timings"),
+])
+def test_verbose_help_per_command(command, expected, capsys):
+    text = help_of(command, capsys)
+    assert f"-v, --verbose {expected}" in text
+    if command != "train":
+        assert "training loss" not in text
+
+
+def test_generate_sample_help_hides_verbose(capsys):
+    assert "--verbose" not in help_of("generate-sample", capsys)
+
+
+def test_evaluate_help_gives_defaults(capsys):
+    text = help_of("evaluate", capsys)
+    assert ("--models MODELS models folder written by train (default: $METAREC_MODELS_DIR, "
+            "else models/DATASET_NAME, such as models/sample_data for the sample)") in text
+    assert "--threads THREADS torch threads (default: torch's own choice" in text

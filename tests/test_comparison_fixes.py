@@ -159,6 +159,20 @@ def test_json_header_names_data():
                         "support size (K=1: 119), 1 models folder (one per split seed).")
 
 
+def test_json_header_gives_user_range_over_seeds():
+    from metarec.ui.results_view import source_sentence
+
+    seed_0 = results_rows({"1": 79, "5": 79})
+    seed_1 = results_rows({"1": 86, "5": 84}).assign(split_seed=1)
+    document = {"dataset": "sample_data", "scenario": "new-user", "users": "test",
+                "results": pd.concat([seed_0, seed_1]).to_dict(orient="records")}
+    sentence = source_sentence(read_results(json.dumps(document).encode(), "run.json"))
+
+    assert sentence == ("Results on dataset 'sample_data', scenario new-user, test users "
+                        "per support size (K=1: 79 to 86, K=5: 79 to 84), 2 models folders "
+                        "(one per split seed).")
+
+
 # Small samples ---------------------------------------------------------------------------
 
 def test_few_users_warned():
@@ -231,3 +245,24 @@ def test_session_ensemble_time_worded(app_env):
     timings = [text for text in captions(app) if text.startswith("adapted in")]
     assert len(timings) == 2, captions(app)
     assert sum("the sum of its members' adaptations" in text for text in timings) == 1
+
+
+def test_session_mae_chart_names_left_out(app_env):
+    app = open_page(SESSION, RUN_TIMEOUT)
+    app.multiselect(key="session.variants").set_value(["user-bias", "student-like"]).run()
+    app = click(app, "Reveal next rating")
+
+    assert not app.exception, [e.value for e in app.exception]
+    note = "Left out of this chart, because their scores are not ratings: student-like ("
+    assert sum(text.startswith(note) for text in captions(app)) == 1, captions(app)
+
+    app.selectbox(key="session.metric").set_value("auc").run()
+    assert not any(text.startswith(note) for text in captions(app)), captions(app)
+
+
+def test_session_mae_chart_without_rankers_has_no_note(app_env):
+    app = open_page(SESSION, RUN_TIMEOUT)
+    app.multiselect(key="session.variants").set_value(["user-bias"]).run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not any("Left out of this chart" in text for text in captions(app))

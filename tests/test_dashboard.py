@@ -242,6 +242,39 @@ def test_search_without_match_shows_info(app_env):
     assert any("No title contains 'no such title xyz'" in i.value for i in app.info)
 
 
+
+def test_title_search_ignores_accents_and_order():
+    from metarec.ui.profile import title_matches
+
+    titles = {1: "Señorita of the Dragon (1996)", 2: "A Shadow in Tokyo (1987)",
+              3: "Tokyo Drift (1999)", 4: "The Senator (1987)"}
+    assert title_matches(titles, "senorita") == [1]
+    assert title_matches(titles, "SEÑORITA") == [1]
+    assert title_matches(titles, "tokyo 1987") == [2]
+    assert title_matches(titles, "1987 tokyo") == [2]
+    assert title_matches(titles, "tokyo") == [2, 3]
+    assert title_matches(titles, "of the") == [1]
+    assert title_matches(titles, "") == [1, 2, 3, 4]
+    assert title_matches(titles, "tokyo 2001") == []
+
+
+def test_search_finds_words_in_any_order(app_env):
+    app = new_user_page()
+    app.text_input(key="new_user.search").input("senorita dragon").run()
+
+    assert not app.exception
+    options = app.selectbox(key="new_user.movie").options
+    assert len(options) == 1
+    assert options[0].startswith("Señorita of the Dragon (1996)")
+
+
+def test_search_without_match_names_word_order(app_env):
+    app = new_user_page()
+    app.text_input(key="new_user.search").input("tokyo 2099").run()
+
+    assert any(i.value == "No title contains 'tokyo 2099', even with its words in another "
+                          "order." for i in app.info)
+
 def test_empty_profile_shows_info(app_env):
     app = new_user_page()
 

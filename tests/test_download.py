@@ -7,7 +7,10 @@ MovieLens rows. Every request is checked to go to 127.0.0.1.
 import dataclasses
 import hashlib
 import io
+import os
+import shutil
 import socket
+import stat
 import threading
 import time
 import urllib.error
@@ -412,6 +415,24 @@ def test_dashboard_shows_download_error(closed_port, tmp_path, monkeypatch):
     assert "To install ml-100k by hand" in errors[0]
 
 
+
+def test_dashboard_shows_file_in_the_way(server, good_zip, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k",
+                        local_archive(server, "/good.zip", good_zip))
+    data_file = tmp_path / "data-file"
+    data_file.write_text("notes\n")
+    monkeypatch.setenv(DATA_DIR_ENV, str(data_file))
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Download MovieLens").run()
+    app.sidebar.button[0].click().run()
+
+    assert not app.exception, [e.value for e in app.exception]
+    errors = [e.value for e in app.sidebar.error]
+    assert len(errors) == 1, errors
+    assert f"because '{data_file}' is a file" in errors[0]
+
 def test_cli_download_from_mirror_url(server, good_zip, tmp_path, monkeypatch, capsys):
     # The published entry keeps its GroupLens address; only the MD5 fits the test zip.
     monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k", dataclasses.replace(
@@ -480,3 +501,117 @@ def test_cli_interrupt_is_one_line(tmp_path, monkeypatch, capsys):
     error = capsys.readouterr().err
     assert "stopped: download was interrupted" in error
     assert "Traceback" not in error
+
+
+# Target folders that cannot take the data -------------------------------------------------
+
+def test_file_as_target_rejected_before_download(server, good_zip, tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("notes\n")
+    requests = len(server.requests)
+    with pytest.raises(NotADirectoryError, match=f"'{target}' is a file, not a folder; pass "
+                                                 f"a folder to unzip into"):
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
+    assert len(server.requests) == requests
+    assert target.read_text() == "notes\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_file_above_target_rejected_before_download(server, good_zip, tmp_path):
+    (tmp_path / "afile").write_text("notes\n")
+    target = tmp_path / "afile" / "ml-100k"
+    requests = len(server.requests)
+    with pytest.raises(NotADirectoryError, match=f"because '{tmp_path / 'afile'}' is a file"):
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
+    assert len(server.requests) == requests
+
+
+def test_cli_file_as_dir_is_one_line(server, good_zip, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k",
+                        local_archive(server, "/good.zip", good_zip))
+    target = tmp_path / "afile"
+    target.write_text("notes\n")
+    assert main(["download", "ml-100k", "--dir", str(target), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: '{target}' is a file, not a folder")
+    assert "--dir" in error
+    assert "Traceback" not in error
+
+
+def test_failed_move_names_target_not_temp_folder(server, good_zip, tmp_path, monkeypatch):
+    target = tmp_path / "ml-100k"
+    real_rename = Path.rename
+
+    def rename_onto_file(self, destination):
+        # Another process puts a file where the folder goes, after the checks.
+        Path(destination).write_text("in the way\n")
+        return real_rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", rename_onto_file)
+    with pytest.raises(DownloadError) as caught:
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
+    message = str(caught.value)
+    assert f"could not be moved into '{target}'" in message
+    assert ".ml-100k-" not in message
+    assert leftovers(tmp_path) == []
+
+
+def test_other_dataset_folder_not_removed(server, good_zip, sample_folder, tmp_path):
+    target = tmp_path / "ready"
+    shutil.copytree(sample_folder, target)
+    archive = dataclasses.replace(local_archive(server, "/good.zip", good_zip),
+                                  name="ml-1m", folder="ml-1m",
+                                  files=MOVIELENS_ARCHIVES["ml-1m"].files)
+    with pytest.raises(FileExistsError) as caught:
+        download_dataset("ml-1m", target, archive=archive)
+    message = str(caught.value)
+    assert message.startswith(f"'{target}' contains the ml-100k dataset, not the ml-1m files "
+                              f"ratings.dat, movies.dat, users.dat.")
+    assert "Pass an empty or new folder to unzip ml-1m into (--dir)" in message
+    assert "remove" not in message
+    assert (target / "u.data").is_file()
+
+
+def test_folder_of_other_files_is_listed(server, good_zip, tmp_path):
+    target = tmp_path / "thesis"
+    target.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"):
+        (target / name).write_text("draft\n")
+    with pytest.raises(FileExistsError) as caught:
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
+    message = str(caught.value)
+    assert "contains other files (a.txt, b.txt, c.txt, d.txt, e.txt and 1 more)" in message
+    assert "remove" not in message
+
+
+def test_partial_copy_may_be_removed(server, good_zip, tmp_path):
+    target = tmp_path / "ml-100k"
+    target.mkdir()
+    (target / "u.data").write_text("1\t1\t5\t0\n")
+    with pytest.raises(FileExistsError) as caught:
+        download_dataset("ml-100k", target,
+                         archive=local_archive(server, "/good.zip", good_zip))
+    assert "It contains u.data, so it looks like a partial copy" in str(caught.value)
+    assert "remove the folder and download again" in str(caught.value)
+
+
+def test_timeout_error_names_flag(server, good_zip, tmp_path):
+    archive = local_archive(server, "/stalls.zip", good_zip)
+    with pytest.raises(DownloadError, match=r"with a longer timeout \(--timeout SECONDS\)"):
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive,
+                         timeout=SHORT_TIMEOUT_S)
+
+
+def test_unpacked_folder_follows_umask(server, good_zip, tmp_path):
+    old_mask = os.umask(0o022)
+    try:
+        folder = download_dataset("ml-100k", tmp_path / "ml-100k",
+                                  archive=local_archive(server, "/good.zip", good_zip))
+    finally:
+        os.umask(old_mask)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "u.data").stat().st_mode) == 0o644

@@ -2,7 +2,8 @@
 
 import pytest
 
-from metarec.ui.manifest import describe_learner, describe_schedule, variant_table
+from metarec.ui.manifest import (describe_ensemble, describe_learner, describe_schedule,
+                                 variant_table)
 
 
 @pytest.mark.parametrize("schedule, expected", [
@@ -47,8 +48,27 @@ def test_variant_table_details():
     assert details["student"].startswith(
         "First-order MAML: adapts the decision layers in 1 step of size 0.5 in training.")
     assert details["user-bias"] == "shrunk item mean plus the user's shrunk rating bias"
-    assert details["ensemble"] == ("Blend of student, user-bias, with weights fitted for each "
-                                   "range of ratings. user-bias gets weight 0 in every range.")
+    assert details["ensemble"] == ("Blend of student, with weights fitted for each range of "
+                                   "ratings. Also considered, but given weight 0 in every "
+                                   "range: user-bias.")
+
+
+@pytest.mark.parametrize("weights, expected", [
+    ([[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]],
+     "Serves student's predictions unchanged: the weights fitted for each range of ratings "
+     "give student all the weight. Also considered, but given weight 0 in every range: "
+     "teacher, user-bias, mf-als."),
+    ([[0.7, 0.0, 0.3, 0.0], [1.0, 0.0, 0.0, 0.0]],
+     "Blend of student, user-bias, with weights fitted for each range of ratings. Also "
+     "considered, but given weight 0 in every range: teacher, mf-als."),
+    ([[0.4, 0.1, 0.3, 0.2]],
+     "Blend of student, teacher, user-bias, mf-als, with weights fitted for each range of "
+     "ratings."),
+])
+def test_ensemble_names_members_it_serves(weights, expected):
+    entry = {"kind": "ensemble", "members": ["student", "teacher", "user-bias", "mf-als"],
+             "weights": weights}
+    assert describe_ensemble(entry) == expected
 
 
 def test_variant_kind_says_how_it_was_trained():

@@ -188,20 +188,19 @@ def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progres
         folder to put the files in by hand. Nothing partial is left behind.
     FileExistsError
         If the target folder exists with other files but lacks some of the dataset's.
+    NotADirectoryError
+        If the target, or a folder above it, is a file. Raised before any download.
     ValueError
         If ``name`` is unknown.
     """
     archive = archive or archive_for(name)
     target = Path(directory).expanduser() if directory else dataset_dir(name)
+    _check_not_file(target)
     if has_files(target, archive):
         logger.info("using %s from %s as is", archive.name, target)
         return target
     if target.is_dir() and any(target.iterdir()):
-        missing = [f for f in archive.files if not (target / f).is_file()]
-        raise FileExistsError(
-            f"'{target}' exists but lacks {', '.join(missing)} of {archive.name}. Add the "
-            f"missing files, or remove the folder and download again."
-        )
+        raise FileExistsError(_occupied_message(target, archive))
 
     # Folders made here are removed again if the download fails, so a failure leaves
     # nothing behind (an empty ~/.cache/metarec, say).
@@ -223,6 +222,47 @@ def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progres
         if not succeeded:
             _remove_empty(created)
     return target
+
+
+def _check_not_file(target: Path):
+    """Raise NotADirectoryError when ``target`` or a folder above it is a file."""
+    for path in (target, *target.absolute().parents):
+        if not path.exists():
+            continue
+        if path.is_dir():
+            return
+        if path == target:
+            raise NotADirectoryError(
+                f"'{target}' is a file, not a folder; pass a folder to unzip into (--dir), "
+                f"which is created if missing")
+        raise NotADirectoryError(
+            f"'{target}' cannot be created, because '{path}' is a file; pass a folder to "
+            f"unzip into (--dir) whose path is inside a folder")
+
+
+def _occupied_message(target: Path, archive: Archive) -> str:
+    """Say why a folder with other files cannot take ``archive``, and what to do.
+
+    Removing the folder is suggested only when it contains some of ``archive``'s own files
+    and none of another dataset's, because it may contain other data.
+    """
+    present = [f for f in archive.files if (target / f).is_file()]
+    missing = [f for f in archive.files if f not in present]
+    others = [other.name for other in MOVIELENS_ARCHIVES.values()
+              if other.name != archive.name and has_files(target, other)]
+    if present and not others:
+        return (f"'{target}' exists but lacks {', '.join(missing)} of {archive.name}. It "
+                f"contains {', '.join(present)}, so it looks like a partial copy: add the "
+                f"missing files, or remove the folder and download again.")
+    if others:
+        found = f"the {' and '.join(others)} dataset"
+    else:
+        names = sorted(entry.name for entry in target.iterdir())
+        found = "other files (" + ", ".join(names[:5]) + (
+            f" and {len(names) - 5} more" if len(names) > 5 else "") + ")"
+    return (f"'{target}' contains {found}, not the {archive.name} files "
+            f"{', '.join(archive.files)}. Pass an empty or new folder to unzip "
+            f"{archive.name} into (--dir), so that these files are left as they are.")
 
 
 def _remove_empty(folders):
@@ -262,7 +302,7 @@ def _fetch(archive: Archive, target, out, timeout, progress):
         raise DownloadError(
             f"Download of {archive.name} from {archive.url} timed out: no data for "
             f"{timeout:g} s after {done:,} bytes. The partial file was deleted. Try again "
-            f"later or with a longer timeout. {hint}"
+            f"later or with a longer timeout (--timeout SECONDS). {hint}"
         ) from error
     except http.client.IncompleteRead as error:
         raise DownloadError(
@@ -305,8 +345,12 @@ def _fetch(archive: Archive, target, out, timeout, progress):
 def _unpack(archive: Archive, part: Path, target: Path):
     """Unpack the archive's data folder next to ``target``, then rename it into place."""
     hint = manual_instructions(archive, target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{archive.name}-", dir=target.parent))
+    # mkdtemp makes a private folder (mode 700). The data goes into a folder made inside
+    # it with the usual mode, which follows the umask, and that one is renamed to target.
+    private = Path(tempfile.mkdtemp(prefix=f".{archive.name}-", dir=target.parent))
+    staging = private / archive.name
     try:
+        staging.mkdir()
         try:
             with zipfile.ZipFile(part) as bundle:
                 members = _data_members(bundle, archive)
@@ -329,17 +373,22 @@ def _unpack(archive: Archive, part: Path, target: Path):
             if target.is_dir():
                 target.rmdir()  # download_dataset() checked that it is empty.
             staging.rename(target)
-        except OSError:
+        except OSError as error:
             # Another process may have put the dataset in place meanwhile.
             if not has_files(target, archive):
-                raise
+                # The error names the temporary folder, so the message names target.
+                raise DownloadError(
+                    f"The {archive.name} archive was verified but could not be moved "
+                    f"into '{target}': {error.strerror or error}. Check that '{target}' "
+                    f"is an empty folder or missing, and try again. {hint}"
+                ) from error
             logger.info("%s appeared in %s during the download; using it", archive.name,
                         target)
         else:
             logger.info("unpacked %s into %s", archive.name, target)
     finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        if private.exists():
+            shutil.rmtree(private)
 
 
 def _data_members(bundle: zipfile.ZipFile, archive: Archive) -> dict:

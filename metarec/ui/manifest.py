@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .views import WEIGHT_TOLERANCE
+
 ALGORITHM_NAMES = {"maml": "second-order MAML", "fomaml": "first-order MAML",
                    "metasgd": "Meta-SGD"}
 # The parameters each ``adapt`` setting lets the inner loop change.
@@ -75,17 +77,25 @@ def describe_learner(learner: dict) -> str:
 
 
 def describe_ensemble(entry: dict) -> str:
-    """Return the ensemble's members and which of them its fitted weights leave out."""
+    """Return which members the ensemble serves, and which its fitted weights leave out.
+
+    A member that gets weight 0 in every range of ratings is named only as considered,
+    because the ensemble never uses its predictions.
+    """
     members = list(entry.get("members", []))
-    text = "Blend of " + ", ".join(members)
     weights = entry.get("weights")
-    if weights:
-        text += ", with weights fitted for each range of ratings"
-        unused = [m for i, m in enumerate(members) if all(row[i] == 0 for row in weights)]
-        if unused:
-            text += f". {' and '.join(unused)} {'gets' if len(unused) == 1 else 'get'} " \
-                    "weight 0 in every range"
-    return text + "."
+    if not weights:
+        return "Blend of " + ", ".join(members) + "."
+    used = [m for i, m in enumerate(members) if any(row[i] != 0 for row in weights)]
+    unused = [m for m in members if m not in used]
+    considered = (f" Also considered, but given weight 0 in every range: "
+                  f"{', '.join(unused)}." if unused else "")
+    alone = used[0] if len(used) == 1 else None
+    if alone and all(row[members.index(alone)] >= 1.0 - WEIGHT_TOLERANCE for row in weights):
+        return (f"Serves {alone}'s predictions unchanged: the weights fitted for each range "
+                f"of ratings give {alone} all the weight.{considered}")
+    return (f"Blend of {', '.join(used)}, with weights fitted for each range of "
+            f"ratings.{considered}")
 
 
 def variant_table(manifest) -> pd.DataFrame:

@@ -7,6 +7,8 @@ widget state, so they survive reruns and page switches.
 
 from __future__ import annotations
 
+import unicodedata
+
 import streamlit as st
 
 from ..data import Dataset
@@ -52,9 +54,11 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
     stars = _stars(dataset)
     query = st.text_input("Search titles", key=f"{prefix}.search", persist_state="session",
                           placeholder="part of a title, e.g. the").strip().lower()
-    matches = [item for item, title in dataset.item_titles().items() if query in title.lower()]
+    matches = title_matches(dataset.item_titles(), query)
     if not matches:
-        st.info(f"No title contains {query!r}.")
+        in_any_order = ", even with its words in another order" if len(query.split()) > 1 \
+            else ""
+        st.info(f"No title contains {query!r}{in_any_order}.")
         return
 
     count = f"{len(matches):,} match" + ("" if len(matches) == 1 else "es")
@@ -73,6 +77,24 @@ def movie_search_controls(dataset: Dataset, ratings: dict, prefix: str):
         elif before is not None:
             st.toast(f"No change: you already rated {labels.get(item, item)} with "
                      f"{before:g} stars.")
+
+
+def title_matches(titles: dict, query: str) -> list:
+    """Return the ids of ``titles`` ({item_id: title}) that contain every word of ``query``.
+
+    Words match in any order, ignoring case and accents, so "senorita" finds
+    "Señorita" and "tokyo 1987" finds "A Shadow in Tokyo (1987)". An empty query
+    matches every title.
+    """
+    words = _folded(query).split()
+    return [item for item, title in titles.items()
+            if all(word in _folded(title) for word in words)]
+
+
+def _folded(text: str) -> str:
+    """Return ``text`` case-folded, without accents: "Señorita" becomes "senorita"."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def persona_controls(dataset: Dataset, ratings: dict, prefix: str):

@@ -182,7 +182,7 @@ def source_sentence(results: EvaluationResults) -> str:
                 "record the data, the users or how many models folders it averages.")
     entity = results.entity
     counts = results.counts()
-    per_shot = ", ".join(f"K={shots}: {count:,}" for shots, count in counts.items())
+    per_shot = ", ".join(f"K={shots}: {text}" for shots, text in _count_ranges(results).items())
     folders = f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
     if not (source.get("dataset") or source.get("scenario")):
         scored = f"{entity} scored per support size ({per_shot}), " if counts else ""
@@ -196,6 +196,22 @@ def source_sentence(results: EvaluationResults) -> str:
              else (counted if source.get("users") else None),
              folders]
     return "Results on " + ", ".join(p for p in parts if p) + "."
+
+
+def _count_ranges(results: EvaluationResults) -> dict:
+    """Return ``{shots: "79 to 86"}``, the range over models folders of users scored.
+
+    Each models folder (split seed) contains other test users, so one count per support
+    size would hide that folders scored different numbers. Equal counts give one number.
+    """
+    known = results.rows.dropna(subset=["users"])
+    per_run = ["split_seed", "shots"] if "split_seed" in known else ["shots"]
+    ranges = {}
+    for shots, values in known.groupby(per_run, sort=False)["users"].max().groupby(
+            "shots", sort=False):
+        low, high = int(values.min()), int(values.max())
+        ranges[shots] = f"{low:,}" if low == high else f"{low:,} to {high:,}"
+    return ranges
 
 
 def other_data_label(results: EvaluationResults, dataset: Dataset) -> str | None:

@@ -10,8 +10,8 @@ from . import views
 from .charts import variant_colours
 from .compare import VariantResult
 from .evaluation_charts import like_note, metric_label, session_curves_figure
-from .session import (QUERY_METRICS, SessionPlan, dropped_items, metric_history,
-                      rank_changes, run_step, session_tasks)
+from .session import (LOWER_IS_BETTER, QUERY_METRICS, SessionPlan, dropped_items,
+                      metric_history, rank_changes, run_step, session_tasks)
 from .state import models_key, run_in_worker
 
 # Top lists side by side. With the ``move`` column, four in a row at 1280 px cut its
@@ -140,6 +140,9 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
                           key=f"{prefix}.metric", persist_state="session")
     st.plotly_chart(session_curves_figure(metric_history(records.values()), metric,
                                           variant_colours(recommender.variants), n))
+    left_out = views.left_out_note(results) if metric in LOWER_IS_BETTER else None
+    if left_out:
+        st.caption(left_out)
     likes = like_note([metric], recommender.rating_scale)
     if likes:
         st.caption(likes)

@@ -95,7 +95,7 @@ def download_controls(remembered) -> Path | None:
 
     try:
         folder = download_dataset(name, progress=progress)
-    except (DownloadError, FileExistsError) as error:
+    except (DownloadError, FileExistsError, NotADirectoryError) as error:
         logger.warning("download of %s failed: %s", name, error)
         bar.empty()
         sidebar.error(str(error))

@@ -242,10 +242,9 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
             "Chart the predicted ratings of every listed title",
             key=f"{prefix}.scores_chart", persist_state="session"):
         st.plotly_chart(charts.scores_figure(comparison.scores, colours))
-        left_out = _not_ratings(comparison)
+        left_out = left_out_note(comparison.results)
         if left_out:
-            st.caption(f"Left out of this chart, because their scores are not ratings: "
-                       f"{left_out}.")
+            st.caption(left_out)
     if not st.toggle("Show how each variant adapted (support loss and time)",
                      key=f"{prefix}.details", persist_state="session"):
         return
@@ -264,7 +263,7 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
         curves_column.caption(f"The ensemble gives {followed} all its weight for these "
                               f"ratings, so it adapts exactly as {followed} does and has "
                               "no curve of its own.")
-    left_out = _not_ratings(comparison)
+    left_out = not_ratings_text(comparison.results)
     if left_out:
         curves_column.caption(f"No loss curve for {left_out}: a squared error against star "
                               f"ratings means nothing for their scores.")
@@ -276,10 +275,21 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
                           "on the machine.")
 
 
-def _not_ratings(comparison: Comparison) -> str:
-    """Name each compared variant whose scores are not ratings, with what they are."""
+def not_ratings_text(results: dict) -> str:
+    """Name each variant of ``results`` whose scores are not ratings, with what they are.
+
+    ``results`` maps variant names to :class:`VariantResult`.
+    """
     return ", ".join(f"{name} ({result.score_label})"
-                     for name, result in comparison.results.items() if result.is_ranker)
+                     for name, result in results.items() if result.is_ranker)
+
+
+def left_out_note(results: dict) -> str | None:
+    """Say which variants of ``results`` a chart of ratings leaves out; None when none."""
+    left_out = not_ratings_text(results)
+    if not left_out:
+        return None
+    return f"Left out of this chart, because their scores are not ratings: {left_out}."
 
 
 @st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)
