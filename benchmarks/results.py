@@ -42,12 +42,20 @@ def code_version() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
                                 capture_output=True, text=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                 cwd=root, capture_output=True, text=True,
-                                 check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                cwd=root, capture_output=True, text=True,
+                                check=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "not a git checkout"
+    # The report and its charts are what the scripts write, not code: one script's run
+    # must not mark the next script's code as changed.
+    changed = [line for line in status if not _is_output(line[3:].strip())]
     return f"commit {commit}" + (" with uncommitted changes" if changed else "")
+
+
+def _is_output(path: str) -> bool:
+    return path == "benchmarks/RESULTS.md" or (path.startswith("benchmarks/")
+                                                and path.endswith(".svg"))
 
 
 def header(command: str, datasets=()) -> str:

@@ -54,3 +54,11 @@ def test_dataset_table_counts_test_users_per_k():
     assert lines[2] == "| student | 0.800 | 0.770 | 0.700 |"
     assert lines[3] == "| ensemble | 0.700 | 0.670 | 0.600 |"
     assert len(lines) == 4
+
+
+def test_written_report_is_not_a_code_change():
+    results = load("results")
+    assert results._is_output("benchmarks/RESULTS.md")
+    assert results._is_output("benchmarks/kshot_mae.svg")
+    assert not results._is_output("benchmarks/run_benchmark.py")
+    assert not results._is_output("metarec/cli.py")
