@@ -186,16 +186,17 @@ def meta_gradient_section(results, provenance):
         lines += [f"### {title}", "", kshot_table(results, "algorithm/", metric, ()), ""]
     cost = results[results.variant.str.startswith(("algorithm/", "steps/"))]
     columns = ["train_seconds", "train_cpu_seconds", "validation_error", "serve_steps"]
+    threads = _threads_text(cost)
     if "train_cpu_seconds" not in cost:
         cost = cost.assign(train_cpu_seconds=np.nan)
     cost = cost.groupby(["variant", "seed"], sort=False)[columns].first().reset_index()
     ci = with_ci(cost, ["variant"], columns)
     lines += ["### Meta-training time, validation error and serving steps", "",
               "Meta-training time on this machine: `train_seconds` is wall time, "
-              "`train_cpu_seconds` the process's CPU time. Other jobs shared the two cores "
-              "during parts of this run, which stretches wall time but hardly CPU time, so "
-              "compare the variants by CPU time (one torch thread, so CPU time is close to "
-              "what a quiet machine takes). Then the best validation MAE over epochs "
+              "`train_cpu_seconds` the CPU time of the process's "
+              + threads + ". Other jobs on "
+              "the cores stretch wall time but hardly CPU time, so compare the variants by "
+              "CPU time. Then the best validation MAE over epochs "
               "(validation users, K = 1, 5 and all) and the serving steps chosen (the "
               "count for the largest support-size group).", "",
               markdown(ci, "variant", columns), ""]
@@ -208,6 +209,16 @@ def meta_gradient_section(results, provenance):
         lines += ["### Test MAE by inner steps at training", "",
                   kshot_table(results, "steps/", "mae", ()), ""]
     return "\n".join(lines)
+
+
+def _threads_text(frame) -> str:
+    """Say how many torch threads the extra students trained with, e.g. "2 torch threads"."""
+    counts = sorted(frame["threads"].dropna().astype(int).unique()) if "threads" in frame \
+        else []
+    if not counts:
+        return "torch threads (their number was not recorded)"
+    number = " or ".join(map(str, counts))
+    return f"{number} torch thread" + ("" if counts == [1] else "s")
 
 
 def like_section(main_results, provenance):

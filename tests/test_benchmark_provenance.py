@@ -62,3 +62,11 @@ def test_written_report_is_not_a_code_change():
     assert results._is_output("benchmarks/kshot_mae.svg")
     assert not results._is_output("benchmarks/run_benchmark.py")
     assert not results._is_output("metarec/cli.py")
+
+
+def test_training_cost_names_the_threads_used():
+    tradeoffs = load("run_tradeoffs")
+    assert tradeoffs._threads_text(pd.DataFrame({"threads": [2.0, None, 2.0]})) == \
+        "2 torch threads"
+    assert tradeoffs._threads_text(pd.DataFrame({"threads": [1.0, 1.0]})) == "1 torch thread"
+    assert "not recorded" in tradeoffs._threads_text(pd.DataFrame({"seed": [0]}))
