@@ -1,27 +1,14 @@
 """The new-user benchmark's sanity controls fail where the field's known failures would."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from benchmark_helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def run_benchmark():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("run_benchmark",
-                                                      BENCHMARKS / "run_benchmark.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
+    return load_script("run_benchmark")
 
 
 def tables(mae_by_variant, train_mae=(0.70, 0.71, 0.72), test_mae=(0.80, 0.81, 0.82)):

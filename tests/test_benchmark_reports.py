@@ -1,28 +1,13 @@
 """The benchmark reports decide verdicts on paired differences and mark mixed populations."""
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+from benchmark_helpers import load_script
 # Per-seed base MAE, far apart so that only paired differences can separate variants.
 SEED_BASE = (0.90, 0.95, 0.88)
-
-
-def load_script(name):
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -400,38 +400,35 @@ def test_dashboard_download_button(server, good_zip, tmp_path, monkeypatch):
 
 
 def test_dashboard_shows_download_error(closed_port, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k", dataclasses.replace(
         MOVIELENS_ARCHIVES["ml-100k"], url=f"http://127.0.0.1:{closed_port}/ml-100k.zip"))
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    app.sidebar.radio(key="_widget.data.source").set_value("Download MovieLens").run()
-    app.sidebar.button[0].click().run()
-
-    assert not app.exception, [e.value for e in app.exception]
-    errors = [e.value for e in app.sidebar.error]
+    errors = sidebar_download_errors()
     assert len(errors) == 1, errors
     assert "Could not download ml-100k" in errors[0]
     assert "To install ml-100k by hand" in errors[0]
 
 
-
-def test_dashboard_shows_file_in_the_way(server, good_zip, tmp_path, monkeypatch):
+def sidebar_download_errors() -> list[str]:
+    """Press the sidebar's download button on a fresh dashboard; return its errors."""
     from streamlit.testing.v1 import AppTest
 
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    app.sidebar.radio(key="_widget.data.source").set_value("Download MovieLens").run()
+    app.sidebar.button[0].click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    return [e.value for e in app.sidebar.error]
+
+
+def test_dashboard_shows_file_in_the_way(server, good_zip, tmp_path, monkeypatch):
     monkeypatch.setitem(MOVIELENS_ARCHIVES, "ml-100k",
                         local_archive(server, "/good.zip", good_zip))
     data_file = tmp_path / "data-file"
     data_file.write_text("notes\n")
     monkeypatch.setenv(DATA_DIR_ENV, str(data_file))
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    app.sidebar.radio(key="_widget.data.source").set_value("Download MovieLens").run()
-    app.sidebar.button[0].click().run()
-
-    assert not app.exception, [e.value for e in app.exception]
-    errors = [e.value for e in app.sidebar.error]
+    errors = sidebar_download_errors()
     assert len(errors) == 1, errors
     assert f"because '{data_file}' is a file" in errors[0]
+
 
 def test_cli_download_from_mirror_url(server, good_zip, tmp_path, monkeypatch, capsys):
     # The published entry keeps its GroupLens address; only the MD5 fits the test zip.
