@@ -530,6 +530,12 @@ def generalization_check(variant, general, general_users=None):
         gap, half, users = welch_gap(per_user)
         interval = (f" ± {half:.3f} by Welch's t over {users['train']} train and "
                     f"{users['test']} test users summed over seeds, with seeds as strata")
+        differences = (by_seed["test"] - by_seed["train"]).to_numpy()
+        if len(differences) > 1:
+            # Welch's interval holds each seed's models fixed; the seeds' own spread
+            # shows how much training adds.
+            seed_gap, seed_half = mean_confidence_interval(differences)
+            interval += f" (over seeds: {seed_gap:+.3f} ± {seed_half:.3f})"
     else:
         differences = (by_seed["test"] - by_seed["train"]).to_numpy()
         gap, half = (mean_confidence_interval(differences) if len(differences) > 1
@@ -601,7 +607,7 @@ def whole_star_section(results, rounded, order, shots) -> list[str]:
         "error is the median rating, itself a whole star, whereas models trained for squared "
         "error predict the mean. Rounding predictions at thresholds fitted on validation "
         "users (`metarec.evaluation.rounding.WholeStarRounding`, fitted per variant and "
-        "seed) therefore lowers MAE with no better model of the person, and raises RMSE. "
+        "seed) therefore lowers MAE with no better model of the person, and mostly raises RMSE. "
         "The tables above use predictions as the models give them. This table shows how "
         "much of a MAE figure rounding alone can explain, for comparing with results that "
         "do not say how their predictions were rounded.", "",

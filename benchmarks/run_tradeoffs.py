@@ -44,7 +44,7 @@ from metarec.models.variants import build_learner, default_variants  # noqa: E40
 from metarec.serving.recommender import Recommender  # noqa: E402
 from metarec.ui.evaluation_charts import label_positions  # noqa: E402
 
-from results import RESULTS, header, update_section  # noqa: E402
+from results import RESULTS, code_version, header, update_section  # noqa: E402
 from run_benchmark import markdown, with_ci  # noqa: E402
 
 SHOTS = (1, 5, "all")
@@ -62,6 +62,8 @@ TRAIN_STEPS = (1, 3, 5)
 # Inner steps of the distillation and algorithm rows: the default student's 5, fixed
 # here so that the rows of all seeds compare even if the default changes.
 ABLATION_STEPS = 5
+# Validation MAE within which fewer inner steps are preferred, as for serving steps.
+STEP_TOLERANCE = 0.001
 
 
 def student_variants(epochs=None) -> dict:
@@ -128,6 +130,7 @@ def run_seed(dataset, models_dir, parts, epochs=None):
         frame["train_seconds"] = seconds
         frame["train_cpu_seconds"] = cpu_seconds
         frame["threads"] = torch.get_num_threads()
+        frame["commit"] = code_version()
         frame["validation_error"] = min(history.validation_mae)
         frame["serve_steps"] = learner.serve_steps
         rows.append(frame)
@@ -163,11 +166,12 @@ def distillation_section(results, provenance):
              "or none; weights 0.5 each. `rating`: squared error to the adapted teacher's "
              "query predictions; `catalogue`: the same on 32 random catalogue items per "
              "task; `ranking`: KL divergence between the two models' softmax distributions "
-             "over those items. Every row adapts with 5 inner steps. `student` (the default "
+             "over those items. Every row trains with 5 inner steps and serves with the "
+             "count chosen on validation users. `student` (the default "
              "objectives, rating + catalogue) and `teacher` are the run_benchmark.py models "
              "the ablation was run against, saved in its per-seed files. "
              "Test users, mean over seeds ± 95% half-width; seeds "
-             + _seeds(results, "distill/") + ".", ""]
+             + _seeds(results, "distill/") + ". " + _trained_at(results), ""]
     for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         lines += [f"### {title}", "",
                   kshot_table(results, "distill/", metric, ("student", "teacher")), ""]
@@ -181,7 +185,8 @@ def meta_gradient_section(results, provenance):
              "size for every adapted parameter element), 5 inner steps each. Serving steps "
              "are then chosen on validation users (the fewest within 0.001 of the best "
              "validation error, per support size). Test users; seeds "
-             + _seeds(results, "algorithm/") + " (with one seed, no interval is shown).", ""]
+             + _seeds(results, "algorithm/") + " (with one seed, no interval is shown). "
+             + _trained_at(results), ""]
     for metric, title in (("mae", "MAE"), ("ndcg@3", "nDCG@3")):
         lines += [f"### {title}", "", kshot_table(results, "algorithm/", metric, ()), ""]
     cost = results[results.variant.str.startswith(("algorithm/", "steps/"))]
@@ -193,22 +198,34 @@ def meta_gradient_section(results, provenance):
     ci = with_ci(cost, ["variant"], columns)
     lines += ["### Meta-training time, validation error and serving steps", "",
               "Meta-training time on this machine: `train_seconds` is wall time, "
-              "`train_cpu_seconds` the CPU time of the process's "
-              + threads + ". Other jobs on "
-              "the cores stretch wall time but hardly CPU time, so compare the variants by "
-              "CPU time. Then the best validation MAE over epochs "
+              "`train_cpu_seconds` the whole process's CPU time (" + threads + "). Other "
+              "jobs on the cores stretch wall time but hardly CPU time. Both vary widely "
+              "between seeds, because early stopping ends each seed at its own epoch. Then "
+              "the best validation MAE over epochs "
               "(validation users, K = 1, 5 and all) and the serving steps chosen (the "
               "count for the largest support-size group).", "",
               markdown(ci, "variant", columns), ""]
     steps = cost[cost.variant.str.startswith("steps/")]
     if not steps.empty:
         mean = steps.groupby("variant", sort=False)["validation_error"].mean()
-        lines += [f"Inner steps at training chosen on validation: `{mean.idxmin()}` "
-                  f"(validation MAE {mean.min():.4f}; "
-                  + ", ".join(f"{k}: {v:.4f}" for k, v in mean.items()) + ").", ""]
+        # As for serving steps: the fewest within the tolerance of the best.
+        close = [k for k, v in mean.items() if v <= mean.min() + STEP_TOLERANCE]
+        fewest = min(close, key=lambda k: int(k.split("/")[1]))
+        lines += ["Inner steps at training by validation MAE (mean over seeds): "
+                  + ", ".join(f"{k}: {v:.4f}" for k, v in mean.items())
+                  + f". `{fewest}` is the fewest within {STEP_TOLERANCE} of the lowest.", ""]
         lines += ["### Test MAE by inner steps at training", "",
                   kshot_table(results, "steps/", "mae", ()), ""]
     return "\n".join(lines)
+
+
+def _trained_at(results) -> str:
+    """Say which commit trained the extra students; with --reuse it is an earlier run's."""
+    commits = (sorted(results["commit"].dropna().unique()) if "commit" in results else [])
+    if not commits:
+        return ("The extra students were trained by an earlier run whose commit the saved "
+                "results do not record.")
+    return "The extra students were trained at " + " and ".join(commits) + "."
 
 
 def _threads_text(frame) -> str:

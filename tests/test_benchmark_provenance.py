@@ -55,3 +55,10 @@ def test_training_cost_names_the_threads_used():
         "2 torch threads"
     assert tradeoffs._threads_text(pd.DataFrame({"threads": [1.0, 1.0]})) == "1 torch thread"
     assert "not recorded" in tradeoffs._threads_text(pd.DataFrame({"seed": [0]}))
+
+
+def test_ablation_names_training_commit_or_says_unknown():
+    tradeoffs = load_script("run_tradeoffs")
+    known = pd.DataFrame({"commit": ["commit abc123", None]})
+    assert tradeoffs._trained_at(known) == "The extra students were trained at commit abc123."
+    assert "do not record" in tradeoffs._trained_at(pd.DataFrame({"seed": [0]}))
