@@ -242,7 +242,6 @@ def test_search_without_match_shows_info(app_env):
     assert any("No title contains 'no such title xyz'" in i.value for i in app.info)
 
 
-
 def test_title_search_ignores_accents_and_order():
     from metarec.ui.profile import title_matches
 
