@@ -232,8 +232,8 @@ def comparison_table(one_path, two_path, seeds_path) -> str:
     lines = [f"Scored on the {one_report['users']} users of {one_report['dataset']} in each "
              f"model's split. `seeds` is the mean ± 95% interval over {count} split seeds of "
              f"single-process models ({', '.join(seeds_report['models'])}), as the scale "
-             f"of seed-to-seed spread. Those models may come from an older commit than the "
-             f"two compared here.", "",
+             f"of seed-to-seed spread. They were trained by another run than the two "
+             f"compared here, and its code can be older.", "",
              "| variant | K | 1 worker | 2 workers | difference | seeds |",
              "|---|---|---:|---:|---:|---:|"]
     for variant in COMPARED_VARIANTS:
