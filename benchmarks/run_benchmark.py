@@ -532,8 +532,8 @@ def generalization_check(variant, general, general_users=None):
                     f"{users['test']} test users summed over seeds, with seeds as strata")
         differences = (by_seed["test"] - by_seed["train"]).to_numpy()
         if len(differences) > 1:
-            # Welch's interval holds each seed's models fixed; the seeds' own spread
-            # shows how much training adds.
+            # Welch's interval treats each seed's models as fixed. The spread over
+            # seeds also counts what training varies.
             seed_gap, seed_half = mean_confidence_interval(differences)
             interval += f" (over seeds: {seed_gap:+.3f} ± {seed_half:.3f})"
     else:

@@ -837,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m metarec",
         description="Meta-learned recommenders for new users with few ratings.")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="log in more detail; each command's --help says what it adds")
+                        help="log in more detail (each command's --help lists what it adds)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data_help = (f"dataset name ({', '.join(DATASET_NAMES)}), a folder in the "

@@ -67,8 +67,8 @@ def default_variants(epochs=None) -> dict[str, VariantSpec]:
         "student": VariantSpec(
             network={"dim": 4, "hidden": (16,)},
             # 5 inner steps at training: validation users hardly separate 1, 3 and 5.
-            # Trained with one torch thread, 5 had the lowest validation MAE (0.7766,
-            # 0.7766 and 0.7764); with two, as in the meta-gradient section of
+            # With one torch thread, 5 had the lowest validation MAE (0.7766, 0.7766
+            # and 0.7764). With two, as in the meta-gradient section of
             # benchmarks/RESULTS.md, 1 and 3 tie at 0.7766 and 5 gets 0.7788. Every
             # difference is under 0.003, so the default stays.
             learner={"adapt": "personal+decision", "algorithm": "metasgd",
