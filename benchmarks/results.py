@@ -74,6 +74,35 @@ def header(command: str, datasets=()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_difference(by_seed, variant, baseline, shots):
+    """Return the mean over seeds of ``variant`` minus ``baseline`` MAE and its half-width.
+
+    ``by_seed`` has one row per seed and support size (index levels ``seed`` and
+    ``shots``) and one column per variant. The half-width is NaN with one seed, and both
+    are NaN where either variant or the support size is missing.
+    """
+    from metarec.evaluation.metrics import mean_confidence_interval
+
+    if (variant not in by_seed.columns or baseline not in by_seed.columns
+            or shots not in by_seed.index.get_level_values("shots")):
+        return float("nan"), float("nan")
+    rows = by_seed.xs(shots, level="shots")
+    values = (rows[variant] - rows[baseline]).dropna().to_numpy()
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    if len(values) == 1:
+        return float(values[0]), float("nan")
+    return mean_confidence_interval(values)
+
+
+def paired_cell(by_seed, variant, baseline, shots) -> str:
+    """Return :func:`paired_difference` as a table cell: "+0.012 ± 0.008", or "–"."""
+    mean, half = paired_difference(by_seed, variant, baseline, shots)
+    if mean != mean:
+        return "–"
+    return f"{mean:+.3f}" if half != half else f"{mean:+.3f} ± {half:.3f}"
+
+
 def update_section(name: str, text: str, path: Path = RESULTS) -> None:
     """Replace section ``name`` of ``path`` with ``text``, adding it if absent."""
     path = Path(path)

@@ -39,7 +39,7 @@ from metarec.pipeline import train_models  # noqa: E402
 from metarec.serving.recommender import Recommender  # noqa: E402
 from metarec.tasks import make_tasks, parse_shots  # noqa: E402
 
-from results import header, update_section  # noqa: E402
+from results import header, paired_cell, update_section  # noqa: E402
 
 SHOTS = ("1", "3", "5", "10", "20", "all")
 NEURAL = ("teacher", "student", "finetune", "melu-1", "melu-5")
@@ -338,22 +338,6 @@ def population_note(results, shots, query_size=10) -> str | None:
     return (" and ".join(clauses) + f", against {others_text} at every other K. These "
             f"fewer, heavier raters make the {names} {columns} not comparable with the "
             "others.")
-
-
-def paired_cell(by_seed, variant, baseline, shots) -> str:
-    """Return ``variant`` minus ``baseline`` MAE at ``shots``, mean ± 95% half-width."""
-    if variant not in by_seed.columns or baseline not in by_seed.columns:
-        return "–"
-    if shots not in by_seed.index.get_level_values("shots"):
-        return "–"
-    rows = by_seed.xs(shots, level="shots")
-    values = (rows[variant] - rows[baseline]).dropna().to_numpy()
-    if len(values) == 0:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:+.3f}"
-    mean, half = mean_confidence_interval(values)
-    return f"{mean:+.3f} ± {half:.3f}"
 
 
 def paired_differences(results, shots) -> str:

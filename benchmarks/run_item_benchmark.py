@@ -40,7 +40,7 @@ from metarec.serving.item_store import ITEM_MANIFEST  # noqa: E402
 from metarec.serving.items import ItemRecommender  # noqa: E402
 from metarec.tasks.scenarios import ScenarioSplit  # noqa: E402
 
-from results import header, update_section  # noqa: E402
+from results import header, paired_cell, paired_difference, update_section  # noqa: E402
 
 SCENARIOS = ("new-item", "new-user-new-item")
 SHOTS = ("0", "1", "3", "5", "10")
@@ -132,24 +132,6 @@ def table(frame, metric, shots):
     return "\n".join(lines)
 
 
-def paired_difference(by_seed, variant, baseline, shots):
-    """Return the mean over seeds of ``variant`` minus ``baseline`` MAE and its half-width.
-
-    The half-width is NaN with one seed, and both are NaN where either variant or the
-    support size is missing.
-    """
-    if (variant not in by_seed.columns or baseline not in by_seed.columns
-            or shots not in by_seed.index.get_level_values("shots")):
-        return np.nan, np.nan
-    rows = by_seed.xs(shots, level="shots")
-    values = (rows[variant] - rows[baseline]).dropna().to_numpy()
-    if len(values) == 0:
-        return np.nan, np.nan
-    if len(values) == 1:
-        return values[0], np.nan
-    return mean_confidence_interval(values)
-
-
 def seed_pivot(results):
     """MAE with one row per seed and support size and one column per variant."""
     return results.pivot_table(index=["seed", "shots"], columns="variant", values="mae")
@@ -172,15 +154,7 @@ def paired_differences(results, shots):
     for variant, baseline in pairs:
         if variant not in by_seed.columns or baseline not in by_seed.columns:
             continue
-        cells = []
-        for k in shots:
-            mean, half = paired_difference(by_seed, variant, baseline, k)
-            if np.isnan(mean):
-                cells.append("–")
-            elif np.isnan(half):
-                cells.append(f"{mean:+.3f}")
-            else:
-                cells.append(f"{mean:+.3f} ± {half:.3f}")
+        cells = [paired_cell(by_seed, variant, baseline, k) for k in shots]
         lines.append(f"| {variant} − {baseline} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
