@@ -595,7 +595,7 @@ def _check_task_flags(args):
 
 
 def _rating_range_text(args, shots) -> str:
-    """Say how many ratings a scored user (or item) has, for the evaluate header.
+    """Return the range of ratings a scored user (or item) has, for the evaluate header.
 
     A task needs the query plus K support ratings (one at least for K=all), so a
     --query-size above --min-ratings raises the minimum. The smallest K sets it, and
@@ -946,7 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "them all")
     evaluate.add_argument("--threads", type=int,
                           help="torch threads (default: torch's own choice, which follows "
-                               "OMP_NUM_THREADS when set, else the number of physical CPU cores)")
+                               "OMP_NUM_THREADS when set)")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
     evaluate.set_defaults(func=cmd_evaluate)
     parser.commands = dict(commands.choices)

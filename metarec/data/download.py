@@ -241,7 +241,7 @@ def _check_not_file(target: Path):
 
 
 def _occupied_message(target: Path, archive: Archive) -> str:
-    """Say why a folder with other files cannot take ``archive``, and what to do.
+    """Return why a folder with other files cannot take ``archive``, and what to do.
 
     Removing the folder is suggested only when it contains some of ``archive``'s own files
     and none of another dataset's, because it may contain other data.
