@@ -24,6 +24,7 @@ from .data.download import (
     download_dataset,
 )
 from .tasks.scenarios import SCENARIOS
+from .tasks.split import MAX_SEED
 
 MODELS_DIR_ENV = "METAREC_MODELS_DIR"
 # Files that mark a dataset folder, which train must not fill with model files.
@@ -637,9 +638,10 @@ def _unique(option, values, done="scored", note=True):
 
 
 def _check_seed_flags(args):
-    """Raise ValueError for a negative --seed, --seeds or --query-seed, before any work.
+    """Raise ValueError for a --seed, --seeds or --query-seed out of range, before any work.
 
-    numpy's generators take only seeds of 0 or more, and their own message names no flag.
+    numpy's generators take only seeds of 0 or more, training only seeds up to
+    :data:`~metarec.tasks.split.MAX_SEED`, and neither message names a flag.
     """
     flags = [("--seed", getattr(args, "seed", None)), ("--query-seed",
                                                        getattr(args, "query_seed", None))]
@@ -648,6 +650,9 @@ def _check_seed_flags(args):
         if seed is not None and seed < 0:
             raise ValueError(f"{flag} must be a whole number of 0 or more, got {seed}; "
                              f"pass, for example, {flag} {abs(seed)}")
+        if seed is not None and seed > MAX_SEED:
+            raise ValueError(f"{flag} must be at most {MAX_SEED} (2**32 - 1), got {seed}; "
+                             f"pass a smaller seed, for example {flag} {seed % 2**32}")
 
 
 def _rating_counts(split, dataset, part, entity):

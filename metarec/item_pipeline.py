@@ -21,6 +21,7 @@ from .serving.item_store import save_item_models
 from .serving.items import ItemRecommender
 from .tasks import task_size_for
 from .tasks.scenarios import check_cut_year, make_scenario
+from .tasks.split import check_seed
 
 logger = logging.getLogger("metarec")
 
@@ -88,6 +89,7 @@ def train_item_models(dataset, out_dir, seed=0, variants=None, epochs=None,
     if scenario not in ITEM_SCENARIOS:
         raise ValueError(f"item-side models train for {' or '.join(ITEM_SCENARIOS)}, got "
                          f"scenario {scenario!r}")
+    check_seed(seed)
     with _one_torch_thread():
         return _train(dataset, out_dir, seed, variants, epochs, show_progress, callback,
                       scenario, cut_year)

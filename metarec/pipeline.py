@@ -24,6 +24,7 @@ from .serving.recommender import Recommender
 from .serving.store import save_models
 from .tasks import ALL, TaskSize, make_tasks, task_size_for
 from .tasks.scenarios import make_scenario
+from .tasks.split import check_seed
 
 logger = logging.getLogger("metarec")
 
@@ -84,6 +85,7 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     pathlib.Path or None
         The written manifest; None on the other workers.
     """
+    check_seed(seed)
     started = time.perf_counter()
     workers = current_group()
     specs = dict(variants or default_variants(epochs))

@@ -392,3 +392,28 @@ def test_evaluate_help_gives_defaults(capsys):
     assert ("--models MODELS models folder written by train (default: $METAREC_MODELS_DIR, "
             "else models/DATASET_NAME, such as models/sample_data for the sample)") in text
     assert "--threads THREADS torch threads (default: torch's own choice" in text
+
+
+@pytest.mark.parametrize("argv, value", [
+    (["train", "--seed"], 2**64),
+    (["train", "--seeds", "0"], 2**32),
+    (["evaluate", "--query-seed"], 2**40),
+])
+def test_seed_above_32_bits_named_before_loading(argv, value, tmp_path, capsys):
+    # torch refused 2**64 deep inside training with "Overflow when unpacking long long".
+    out = ["--out", str(tmp_path / "out")] if argv[0] != "evaluate" else []
+    argv = [*argv, str(value), "--data", str(tmp_path / "nowhere"), *out]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    flag = "--seeds" if "--seeds" in argv else argv[1]
+    assert f"{flag} must be at most 4294967295 (2**32 - 1), got {value}" in error
+    assert "does not exist" not in error
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**64, 1.5, "0", True])
+def test_train_models_checks_seed(seed, tmp_path):
+    from metarec.pipeline import train_models
+
+    with pytest.raises(ValueError, match=r"seed must be a whole number"):
+        train_models(None, tmp_path / "models", seed=seed)
+    assert not (tmp_path / "models").exists()

@@ -35,6 +35,21 @@ class UserSplit:
                    test=np.asarray(state["test"]), seed=int(state["seed"]))
 
 
+# Largest seed that training takes: 32 bits, which every generator involved accepts.
+# torch's own limit is 64 bits, and seeds are offset before use, so a seed near that
+# limit would fail deep inside training with a message that names no argument.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed, name="seed"):
+    """Raise ValueError unless ``seed`` is a whole number from 0 to :data:`MAX_SEED`."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name} must be a whole number such as 0, got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name} must be a whole number from 0 to {MAX_SEED} (2**32 - 1), "
+                         f"got {seed}; pass, for example, {abs(int(seed)) % 2**32}")
+
+
 def split_users(user_ids, seed=0, validation_fraction=0.1, test_fraction=0.2) -> UserSplit:
     """Shuffle users with ``seed`` and cut them into train, validation and test.
 
