@@ -781,6 +781,22 @@ def test_comparison_runs_evaluation(app_env):
     assert len(app.get("plotly_chart")) == 5
 
 
+def test_comparison_evaluates_users_before_any_rating(app_env):
+    # K=0 was missing from the choices, though `evaluate --shots 0` scores it.
+    app = comparison_page()
+    app.radio(key="comparison.source").set_value("Run an evaluation here").run()
+    app.multiselect(key="comparison.shots").set_value(["0", "5"])
+    app.multiselect(key="comparison.run_variants").set_value(["student", "user-bias"]).run()
+    app = click(app, "Run evaluation")
+
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    columns = [str(c) for c in app.table[0].value.columns]
+    assert [c for c in columns if c.endswith("K=0")], columns
+    assert columns.index(next(c for c in columns if c.endswith("K=0"))) < columns.index(
+        next(c for c in columns if c.endswith("K=5")))
+
+
 # Broken inputs on every page -----------------------------------------------------------
 
 @pytest.mark.parametrize("page", [NEW_USER, SESSION, COMPARISON])

@@ -18,7 +18,7 @@ from .results import (DECIMALS, MIN_RELIABLE_USERS, EvaluationResults, ResultsEr
 from .state import (dataset_fingerprint, models_dir_for, models_key, recommender_or_message,
                     run_in_worker)
 
-SHOT_CHOICES = ["1", "2", "3", "5", "10", "20", "all"]
+SHOT_CHOICES = ["0", "1", "2", "3", "5", "10", "20", "all"]
 # With more variants than this, the charts start with FEATURED only.
 MAX_DEFAULT_VARIANTS = 6
 FEATURED = ("teacher", "student", "user-bias", "mf-als", "ensemble")
@@ -122,8 +122,11 @@ def run_controls(dataset: Dataset, recommender: Recommender,
     run_key = models_key(dataset)
     shots_column, users_column, catalogue_column = st.columns([3, 1, 2],
                                                               vertical_alignment="bottom")
-    shots = shots_column.multiselect("Support sizes K", SHOT_CHOICES, default=["1", "5", "all"],
-                                     key=f"{prefix}.shots")
+    shots = shots_column.multiselect(
+        "Support sizes K", SHOT_CHOICES, default=["1", "5", "all"], key=f"{prefix}.shots",
+        help="Ratings each held-out user gives before the query is scored. K=0 scores "
+             "users before any rating, from their demographics and what the models learned "
+             "about the items.")
     part = users_column.selectbox("Users", ["test", "validation"], key=f"{prefix}.part")
     catalogue = catalogue_column.checkbox(
         "Rank the whole catalogue too", key=f"{prefix}.catalogue",
