@@ -28,11 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dashboard_browser import chromium, dashboard, new_page, visit  # noqa: E402
 from metarec.cli import SAMPLE_DIR, main as cli_main  # noqa: E402
 from metarec.serving.item_store import ITEM_MANIFEST  # noqa: E402
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV, ITEMS_SUBDIR  # noqa: E402
 
-from dashboard_browser import chromium, dashboard, new_page, visit  # noqa: E402
 from run_dashboard_benchmark import settle  # noqa: E402
 
 PERSONA = "Sci-fi fan"

@@ -2,11 +2,16 @@
 
 ``run_dashboard_benchmark.py`` times interactions with :func:`timed`, and
 ``capture_screenshots.py`` saves the README's screenshots.
+
+Both scripts also import the dashboard's cached helpers outside a Streamlit server, where
+each ``st.cache_data`` function logs "No runtime found" as it is defined. The cache still
+works, in memory, so importing this module first turns those warnings off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import subprocess
@@ -14,6 +19,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import streamlit.logger
+
+streamlit.logger.get_logger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("METAREC_CHROMIUM", "/usr/bin/chromium")

@@ -41,13 +41,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dashboard_browser import chromium, new_page, timed, visit  # noqa: E402
 from metarec.cli import SAMPLE_DIR, main as cli_main, resolve_models_dir  # noqa: E402
 from metarec.data import load_movielens_100k  # noqa: E402
 from metarec.serving.item_store import ITEM_MANIFEST  # noqa: E402
 from metarec.serving.items import FEATURED as ITEM_FEATURED  # noqa: E402
 from metarec.ui.item_state import ITEM_MODELS_DIR_ENV, ITEMS_SUBDIR  # noqa: E402
 
-from dashboard_browser import chromium, new_page, timed, visit  # noqa: E402
 from results import header, update_section  # noqa: E402
 
 TARGET_VARIANTS = ("student", "teacher", "ensemble")
