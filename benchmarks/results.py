@@ -16,7 +16,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLE = "# Benchmark results\n"
-ORDER = ("new-user", "distillation", "meta-gradients", "like-task", "trade-off",
+ORDER = ("new-user", "warm-reference", "distillation", "meta-gradients", "like-task", "trade-off",
          "new-item", "datasets", "dashboard", "scaling")
 
 
