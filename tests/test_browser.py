@@ -376,6 +376,23 @@ def test_new_item_synthetic_audience(server, page):
     no_exception(page)
 
 
+def test_new_item_year_can_be_cleared(server, page, sample_dataset):
+    # The browser used to snap a cleared year back to its default, so an item of
+    # unknown year could not be described.
+    visit(page, f"{server}/New_item", "New item")
+    year = page.get_by_role("spinbutton", name="Release year")
+    assert year.input_value() == str(int(sample_dataset.items["year"].max()))
+    year.fill("")
+    year.press("Enter")
+    finish_run(page)
+    assert year.input_value() == ""
+
+    rate_as_user(page, 0, 4, 1)
+    item_audience_shown(page)
+    assert year.input_value() == ""
+    no_exception(page)
+
+
 def test_dynamic_session_steps_and_autoplay(server, page):
     visit(page, f"{server}/Dynamic_session", "Dynamic session")
     page.get_by_text("0 of ").first.wait_for()

@@ -97,10 +97,16 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
     # No min_value or max_value: out of range, Streamlit turns the field red with no
     # message, so the range is checked here and explained.
     label = year_label(dataset)
-    year = year_column.number_input(label, value=default_year(dataset), step=1,
-                                    key=f"{prefix}.year", persist_state="session",
-                                    help=f"From {MIN_YEAR} to {MAX_YEAR}; leave empty if "
-                                         f"unknown.")
+    # The widget's own default is None, because the browser snaps a cleared field back to
+    # a numeric default, and then an unknown year could not be entered. The first run
+    # fills in the catalogue's newest year instead.
+    year_key = f"{prefix}.year"
+    if year_key not in st.session_state:
+        st.session_state[year_key] = default_year(dataset)
+    year = year_column.number_input(label, value=None, step=1, key=year_key,
+                                    persist_state="session", placeholder="unknown",
+                                    help=f"From {MIN_YEAR} to {MAX_YEAR}. Clear the field "
+                                         f"if the year is unknown.")
     problem = year_problem(year, label)
     if problem:
         year_column.error(problem, icon=":material/error:")
