@@ -31,6 +31,9 @@ MODELS_DIR_ENV = "METAREC_MODELS_DIR"
 DATA_FILE_NAMES = ("u.data", "ratings.dat", "ratings.csv")
 # Suffixes of the files that train writes into a models folder.
 MODEL_FILE_SUFFIXES = (".pt", ".npz", ".npy")
+# The subfolder of a models folder for the item models that go with its user models: train
+# --scenario new-item writes them there by default, and the dashboard reads them there.
+ITEMS_SUBDIR = "items"
 logger = logging.getLogger("metarec")
 
 
@@ -42,6 +45,35 @@ def resolve_models_dir(value, dataset_name) -> Path:
     if os.environ.get(MODELS_DIR_ENV):
         return Path(os.environ[MODELS_DIR_ENV]).expanduser()
     return Path("models") / dataset_name
+
+
+def item_models_dir(models_dir: Path) -> Path:
+    """Return the folder of the item models that go with the models folder ``models_dir``.
+
+    That is its ``items`` subfolder, where the dashboard looks for item models, unless
+    ``models_dir`` itself contains item models and no user models, as an earlier
+    ``train --scenario new-item`` without ``--out`` left it. The dashboard reads those,
+    so they are the ones to retrain and evaluate.
+    """
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    if (models_dir / ITEM_MANIFEST).is_file() and not (models_dir / MANIFEST).is_file():
+        return models_dir
+    return models_dir / ITEMS_SUBDIR
+
+
+def _train_out(args, dataset_name) -> Path:
+    """Return the folder ``train`` writes to: ``--out``, else the default for its scenario.
+
+    Without ``--out``, item models (``--scenario new-item``) go to
+    :func:`item_models_dir` of the default models folder, so that they never share a
+    folder with the user models.
+    """
+    out = resolve_models_dir(args.out, dataset_name)
+    if args.scenario == "new-item" and not args.out:
+        return item_models_dir(out)
+    return out
 
 
 def _load(args):
@@ -142,7 +174,7 @@ def cmd_train(args):
         # worker and then by torchrun.
         dataset = _load(args)
         _check_cut_year(args, dataset)
-        out = resolve_models_dir(args.out, dataset.name)
+        out = _train_out(args, dataset.name)
         _check_models_folder(out, _models_dir_source(args))
         _check_models_kind(out, args)
         _check_other_data(out, args, dataset)
@@ -152,7 +184,7 @@ def cmd_train(args):
     try:
         dataset = _load(args)
         _check_cut_year(args, dataset)
-        out = resolve_models_dir(args.out, dataset.name)
+        out = _train_out(args, dataset.name)
         _check_models_folder(out, _models_dir_source(args))
         # Every worker checks, so that none is left waiting for one that stopped.
         _check_models_kind(out, args)
@@ -207,6 +239,8 @@ def _models_dir_source(args):
     """Return what set ``train``'s models folder (a flag or a variable), for messages."""
     if args.out:
         return "--out"
+    if args.scenario == "new-item":
+        return "the default item models folder"
     return MODELS_DIR_ENV if os.environ.get(MODELS_DIR_ENV) else "the default models folder"
 
 
@@ -306,9 +340,15 @@ def _check_other_data(out: Path, args, dataset, note=True):
                 print(f"note: replacing the models of {described} in {str(folder)!r} "
                       f"(--replace)", file=sys.stderr)
                 continue
-            suggestion = out.parent / dataset.name
-            if suggestion.resolve() == out.resolve():
-                suggestion = out.parent / f"{dataset.name}-models"
+            # Without --out, item models are in a subfolder of the models folder, and
+            # the suggestion keeps that layout.
+            default_items = args.scenario == "new-item" and not args.out
+            models = out.parent if default_items else out
+            suggestion = models.parent / dataset.name
+            if suggestion.resolve() == models.resolve():
+                suggestion = models.parent / f"{dataset.name}-models"
+            if default_items:
+                suggestion = suggestion / ITEMS_SUBDIR
             raise ValueError(
                 f"{_models_dir_source(args)} {str(out)!r} contains models trained on "
                 f"{described}, not on {dataset.name!r} ({dataset.n_ratings:,} ratings), and "
@@ -334,12 +374,16 @@ def _has_models_manifest(folder: Path) -> bool:
 def _is_model_entry(entry: Path) -> bool:
     """Return whether ``entry`` is a file or folder that train writes into a models folder.
 
-    That is a weights or array file, a staged file or lock left by a stopped run, or a
-    ``seed-N`` folder of ``train --seeds``.
+    That is a weights or array file, a staged file or lock left by a stopped run, a
+    ``seed-N`` folder of ``train --seeds``, or the ``items`` folder of the item models
+    that ``train --scenario new-item`` writes beside the user models.
     """
     from .serving.staging import LOCK_NAME, PARTIAL
 
     if entry.is_dir():
+        if entry.name == ITEMS_SUBDIR:
+            return _has_models_manifest(entry) or all(
+                _is_model_entry(child) for child in entry.iterdir())
         prefix, _, number = entry.name.partition("-")
         return prefix == "seed" and number.isdigit()
     return (entry.suffix in MODEL_FILE_SUFFIXES or entry.name == LOCK_NAME
@@ -366,27 +410,63 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
     if folder.exists() and not folder.is_dir():
         return (f"--models {str(folder)!r} is a file; pass the folder that "
                 f"'python -m metarec train --out' wrote")
-    root = Path(args.models).expanduser() if args.models else folder
+    root = _evaluate_root(args, dataset.name)
+    items = _expects_item_models(root, args)
+    manifest = ITEM_MANIFEST if items else MANIFEST
     seeds = _seed_folders(folder)
     if not args.seeds and seeds:
         listed = " ".join(map(str, seeds))
         return (f"{str(folder)!r} contains one models folder per seed "
                 f"({', '.join(f'seed-{seed}' for seed in seeds)}, written by 'train "
-                f"--seeds'), and no {MANIFEST} of its own; add --seeds {listed} to "
+                f"--seeds'), and no {manifest} of its own; add --seeds {listed} to "
                 f"evaluate them")
     words = ["python", "-m", "metarec", "train", *_data_flags(args)]
-    if args.scenario not in (None, "new-user"):
+    if items:
+        words += ["--scenario", "new-item"]
+    elif args.scenario not in (None, "new-user"):
         words += ["--scenario", args.scenario]
     if args.seeds:
         words += ["--seeds", *map(str, args.seeds)]
     command = shlex.join([*words, "--out", str(root)])
-    message = f"no trained models in {str(folder)!r} ({MANIFEST} not found)."
+    message = f"no trained models in {str(folder)!r} ({manifest} not found)."
     default = Path("models") / dataset.name
-    if default.resolve() != root.resolve() and (default / MANIFEST).is_file():
-        message += f" Models trained on {dataset.name} are in {str(default)!r}: pass " \
+    if items:
+        default = item_models_dir(default)
+    if default.resolve() != root.resolve() and (default / manifest).is_file():
+        kind = "Item models" if items else "Models"
+        message += f" {kind} trained on {dataset.name} are in {str(default)!r}: pass " \
                    f"--models {default}."
     # No quotes around the command, because shlex quotes paths with spaces in it.
     return f"{message} To train models there, run: {command}"
+
+
+def _evaluate_root(args, dataset_name) -> Path:
+    """Return the folder ``evaluate`` reads: ``--models``, else the default for its scenario.
+
+    Without ``--models``, ``--scenario new-item`` reads :func:`item_models_dir` of the
+    default models folder, where ``train --scenario new-item`` writes item models.
+    """
+    root = resolve_models_dir(args.models, dataset_name)
+    if args.scenario == "new-item" and not args.models:
+        return item_models_dir(root)
+    return root
+
+
+def _expects_item_models(root: Path, args) -> bool:
+    """Return whether ``evaluate`` looks for item models in ``root`` (or its seed folders).
+
+    It does with ``--scenario new-item``, and without ``--scenario`` when ``root`` or one
+    of its ``seed-N`` folders contains item models and no user models.
+    """
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    if args.scenario is not None:
+        return args.scenario == "new-item"
+    folders = [root, *(root / f"seed-{seed}" for seed in _seed_folders(root))]
+    kinds = {name for folder in folders for name in (MANIFEST, ITEM_MANIFEST)
+             if (folder / name).is_file()}
+    return kinds == {ITEM_MANIFEST}
 
 
 def _data_flags(args) -> list[str]:
@@ -470,6 +550,8 @@ def cmd_evaluate(args):
     if args.out:
         _check_parent_folders(Path(args.out).expanduser(), "--out")
     _check_task_flags(args)
+    if args.scenario == "new-item" and args.users == "train":
+        raise ValueError(_no_train_items_message("--scenario new-item"))
     printed = _unique("--metrics", args.metrics or [])
     unknown = [metric for metric in printed if metric not in METRICS]
     if unknown:
@@ -478,11 +560,12 @@ def cmd_evaluate(args):
     shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
     _check_seed_flags(args)
     dataset = _load(args)
-    root = resolve_models_dir(args.models, dataset.name)
+    root = _evaluate_root(args, dataset.name)
     seeds = _unique("--seeds", args.seeds or [])
     folders = [root / f"seed-{seed}" for seed in seeds] if seeds else [root]
     missing = [folder for folder in folders if not folder.is_dir()]
-    if args.seeds and missing and (root / "manifest.json").is_file():
+    single = (root / MANIFEST).is_file() or (root / ITEM_MANIFEST).is_file()
+    if args.seeds and missing and single:
         raise ValueError(
             f"--seeds reads one folder per seed (seed-N, written by 'train --seeds'), but "
             f"{str(missing[0])!r} does not exist and {str(root)!r} holds a single set of "
@@ -491,18 +574,14 @@ def cmd_evaluate(args):
         message = _missing_models_message(folder, args, dataset)
         if message:
             raise ValueError(message)
+    # The kind of models in each folder is settled before any model is loaded.
+    kinds = [_reads_item_models(folder, root, args) for folder in folders]
+    if args.users == "train" and any(kinds):
+        raise ValueError(_no_train_items_message(
+            f"the models in {str(folders[kinds.index(True)])!r}"))
 
     tables, scenarios = [], []
-    for folder in folders:
-        has_items = (folder / ITEM_MANIFEST).is_file()
-        if has_items and (folder / MANIFEST).is_file():
-            # A folder that an older train filled with both kinds.
-            if args.scenario is None:
-                raise ValueError(
-                    f"{str(folder)!r} contains both user models ({MANIFEST}) and item "
-                    f"models ({ITEM_MANIFEST}); pass --scenario new-item for the item "
-                    f"models, or the user models' scenario (new-user or new-user-new-item)")
-            has_items = args.scenario == "new-item"
+    for folder, has_items in zip(folders, kinds):
         if has_items:
             recommender = ItemRecommender.load(folder, dataset=dataset)
         else:
@@ -574,15 +653,55 @@ def cmd_evaluate(args):
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
 
 
+def _reads_item_models(folder: Path, root: Path, args) -> bool:
+    """Return whether ``evaluate`` reads item models (rather than user models) in ``folder``.
+
+    ``root`` is the ``--models`` folder, which contains ``folder`` with ``--seeds``.
+    Raises ValueError for a folder with both kinds and no ``--scenario`` to choose, and
+    for user models with ``--scenario new-item`` when item models are in the ``items``
+    subfolder beside them.
+    """
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    has_items = (folder / ITEM_MANIFEST).is_file()
+    if has_items and (folder / MANIFEST).is_file():
+        # A folder that an older train filled with both kinds.
+        if args.scenario is None:
+            raise ValueError(
+                f"{str(folder)!r} contains both user models ({MANIFEST}) and item "
+                f"models ({ITEM_MANIFEST}); pass --scenario new-item for the item "
+                f"models, or the user models' scenario (new-user or new-user-new-item)")
+        return args.scenario == "new-item"
+    items = root / ITEMS_SUBDIR / folder.relative_to(root)
+    if not has_items and args.scenario == "new-item" and (items / ITEM_MANIFEST).is_file():
+        raise ValueError(
+            f"{str(folder)!r} contains user models ({MANIFEST}), and --scenario new-item "
+            f"evaluates item models; {str(items)!r} contains item models: pass --models "
+            f"{shlex.quote(str(root / ITEMS_SUBDIR))}")
+    return has_items
+
+
+def _no_train_items_message(source) -> str:
+    """Return why ``--users train`` cannot score item models; ``source`` names the models."""
+    return (f"--users train cannot be scored with {source}: new-item models have no "
+            f"train items to score, because the known items' ratings train them and the "
+            f"held-out new items are split into validation and test; pass --users test or "
+            f"--users validation")
+
+
 def _check_task_flags(args):
     """Raise ValueError for --query-size, --min-ratings or --max-ratings out of range.
 
-    The library checks the same limits, but its messages name Python parameters.
+    The library checks the same limits, but its messages name Python parameters. The
+    messages name items instead of users when ``--scenario new-item`` or the ``--models``
+    folder shows that the models are item models.
     """
+    entity = "item" if _scores_items(args) else "user"
     if args.query_size < 1:
         raise ValueError(f"--query-size must be at least 1, got {args.query_size}; it is "
-                         f"the number of held-out ratings each user is scored on (default "
-                         f"10)")
+                         f"the number of held-out ratings each {entity} is scored on "
+                         f"(default 10)")
     if args.min_ratings < 0:
         raise ValueError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
     if args.max_ratings < 0:
@@ -590,9 +709,22 @@ def _check_task_flags(args):
                          f"{args.max_ratings}")
     if args.max_ratings and args.min_ratings > args.max_ratings:
         raise ValueError(f"--min-ratings {args.min_ratings} is above --max-ratings "
-                         f"{args.max_ratings}, so no user could be scored; pass a "
+                         f"{args.max_ratings}, so no {entity} could be scored; pass a "
                          f"--min-ratings of {args.max_ratings} or less, or a --max-ratings of "
                          f"{args.min_ratings} or more (0 for no limit)")
+
+
+def _scores_items(args) -> bool:
+    """Return whether ``evaluate`` scores items, as far as is known before loading data.
+
+    ``--scenario`` decides when given. Otherwise the ``--models`` folder (or
+    ``METAREC_MODELS_DIR``) decides: item models and no user models there mean items.
+    Without either, it returns False, because the default folder depends on the
+    data's name, which is not known before the data is loaded.
+    """
+    if args.scenario is not None or not (args.models or os.environ.get(MODELS_DIR_ENV)):
+        return args.scenario == "new-item"
+    return _expects_item_models(resolve_models_dir(args.models, ""), args)
 
 
 def _rating_range_text(args, shots) -> str:
@@ -884,7 +1016,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "error")])
     _add_data_arguments(train, data_help)
     train.add_argument("--out", help=f"models folder (default: ${MODELS_DIR_ENV}, else "
-                                     f"models/DATASET_NAME)")
+                                     f"models/DATASET_NAME; with --scenario new-item, its "
+                                     f"{ITEMS_SUBDIR} subfolder, where the dashboard "
+                                     f"looks for item models)")
     train.add_argument("--seed", type=int,
                        help="seed of the split and of training (default 0)")
     train.add_argument("--replace", action="store_true",
@@ -917,7 +1051,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(evaluate, data_help)
     evaluate.add_argument("--models", help=f"models folder written by train (default: "
                                            f"${MODELS_DIR_ENV}, else models/DATASET_NAME, "
-                                           f"such as models/sample_data for the sample)")
+                                           f"such as models/sample_data for the sample; "
+                                           f"with --scenario new-item, its "
+                                           f"{ITEMS_SUBDIR} subfolder)")
     evaluate.add_argument("--scenario", choices=SCENARIOS,
                           help="cold-start scenario the models were trained for (default: "
                                "the one their manifest records)")
@@ -927,7 +1063,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--shots", nargs="+", default=["1", "5", "all"],
                           help="support sizes K, integers or 'all' (default: 1 5 all)")
     evaluate.add_argument("--users", choices=("test", "validation", "train"), default="test",
-                          help="which users of the saved split to score (default: test)")
+                          help="which users of the saved split to score (default: test); "
+                               "for new-item models, which new items: test or validation")
     evaluate.add_argument("--variants", nargs="+", help="variants to score (default: all)")
     evaluate.add_argument("--query-seed", type=int,
                           help="seed of the query and support draw (default: the models' "

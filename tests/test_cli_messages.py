@@ -390,7 +390,8 @@ def test_generate_sample_help_hides_verbose(capsys):
 def test_evaluate_help_gives_defaults(capsys):
     text = help_of("evaluate", capsys)
     assert ("--models MODELS models folder written by train (default: $METAREC_MODELS_DIR, "
-            "else models/DATASET_NAME, such as models/sample_data for the sample)") in text
+            "else models/DATASET_NAME, such as models/sample_data for the sample; with "
+            "--scenario new-item, its items subfolder)") in text
     assert "--threads THREADS torch threads (default: torch's own choice" in text
 
 

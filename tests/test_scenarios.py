@@ -109,3 +109,16 @@ def test_cut_year_must_leave_older_items():
     with pytest.raises(ValueError, match="every item was released in 1990, so the cut year "
                                          "1990 makes every item new"):
         check_cut_year(pd.DataFrame({"item_id": [1, 2], "year": [1990.0, 1990.0]}), 1990)
+
+
+@pytest.mark.parametrize("part", ["train", "valid", None])
+def test_new_item_parts_validation_test(sample_dataset, part):
+    split = make_scenario(sample_dataset, "new-item", seed=0)
+    message = rf"no {part!r} items.*pass part='validation' or part='test'"
+    with pytest.raises(ValueError, match=message):
+        split.held_out_items(part)
+    with pytest.raises(ValueError, match=message):
+        split.held_out_ratings(sample_dataset.ratings, part)
+    validation, test = split.held_out_items("validation"), split.held_out_items("test")
+    assert not set(validation) & set(test)
+    assert set(validation) | set(test) == set(split.new_items)

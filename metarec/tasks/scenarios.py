@@ -22,6 +22,8 @@ from .episodes import make_tasks
 from .split import UserSplit, split_users
 
 SCENARIOS = ("new-user", "new-item", "new-user-new-item")
+# The parts that ``new-item`` splits its new items into; it has no training items.
+ITEM_PARTS = ("validation", "test")
 NEW_ITEM_SHARE = 0.2
 
 
@@ -98,7 +100,12 @@ class ScenarioSplit:
         return self.users.ratings_of(ratings, "train")[lambda r: self._known_items(r)]
 
     def held_out_ratings(self, ratings: pd.DataFrame, part="test") -> pd.DataFrame:
-        """Ratings that ``part`` tasks are built from."""
+        """Ratings that ``part`` tasks are built from.
+
+        ``part`` is "train", "validation" or "test" for the users of ``new-user`` and
+        ``new-user-new-item``, and "validation" or "test" for the new items of
+        ``new-item``, which raises ValueError for any other part.
+        """
         if self.scenario == "new-user":
             return self.users.ratings_of(ratings, part)
         if self.scenario == "new-item":
@@ -110,14 +117,20 @@ class ScenarioSplit:
 
     def _item_part(self, part):
         # New items are split in halves: validation and test entities of new-item tasks.
+        if part not in ITEM_PARTS:
+            raise ValueError(
+                f"scenario 'new-item' has no {part!r} items: the known items' ratings "
+                f"train the models, and the new items are split into validation and "
+                f"test; pass part='validation' or part='test'")
         half = len(self.new_items) // 2
         return self.new_items[:half] if part == "validation" else self.new_items[half:]
 
     def held_out_items(self, part="test") -> np.ndarray:
         """Return the new items whose ratings ``part`` tasks are built from.
 
-        For ``new-item`` that is the ``part`` half of the new items, for
-        ``new-user-new-item`` every new item, and for ``new-user`` none.
+        For ``new-item`` that is the ``part`` half of the new items ("validation" or
+        "test"; any other part raises ValueError), for ``new-user-new-item`` every new
+        item, and for ``new-user`` none.
         """
         if self.scenario == "new-item":
             return self._item_part(part)

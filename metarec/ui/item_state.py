@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from ..cli import ITEMS_SUBDIR
 from ..data import Dataset
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import ItemRecommender
@@ -28,8 +29,6 @@ from .state import (
 )
 
 logger = logging.getLogger("metarec")
-
-ITEMS_SUBDIR = "items"
 
 
 def configured_item_models_dir(dataset: Dataset) -> Path:
