@@ -12,12 +12,14 @@ import torch
 
 from .data.features import FeatureEncoder
 from .item_training import item_tasks, meta_train_items
+from .meta.training import check_epochs
 from .models.item_baselines import ITEM_BASELINES, fit_rating_biases
 from .models.item_encoding import ItemTaskEncoder, text_table
 from .models.item_ensemble import ItemSupportEnsemble
 from .models.item_learner import build_item_learner, default_item_variants
 from .models.item_side import UserTable
 from .serving.item_store import save_item_models
+from .serving.store import check_models_kind
 from .serving.items import ItemRecommender
 from .tasks import task_size_for
 from .tasks.scenarios import check_cut_year, make_scenario
@@ -71,12 +73,14 @@ def train_item_models(dataset, out_dir, seed=0, variants=None, epochs=None,
     dataset : Dataset
     out_dir : str or path-like
         Folder to write; created if missing. Files named ``item*`` in it are replaced.
+        A folder that contains user models (``manifest.json``) and no item models
+        is rejected; the dashboard looks for item models in its ``items`` subfolder.
     seed : int
         Seed of the split and of training.
     variants : dict of str to ItemVariantSpec, optional
         Neural variants in training order; defaults to :func:`default_item_variants`.
     epochs : int, optional
-        Overrides every variant's epoch budget.
+        Overrides every variant's epoch budget; 1 or more.
     callback : callable, optional
         Called as ``callback(message, fraction_done)`` as training goes on.
     scenario : {"new-item", "new-user-new-item"}
@@ -85,11 +89,19 @@ def train_item_models(dataset, out_dir, seed=0, variants=None, epochs=None,
     -------
     pathlib.Path
         The written manifest.
+
+    Raises
+    ------
+    ValueError
+        If ``scenario``, ``seed`` or ``epochs`` is not valid, or ``out_dir`` contains
+        user models and no item models.
     """
     if scenario not in ITEM_SCENARIOS:
         raise ValueError(f"item-side models train for {' or '.join(ITEM_SCENARIOS)}, got "
                          f"scenario {scenario!r}")
     check_seed(seed)
+    check_epochs(epochs)
+    check_models_kind(out_dir, "item models")
     with _one_torch_thread():
         return _train(dataset, out_dir, seed, variants, epochs, show_progress, callback,
                       scenario, cut_year)

@@ -15,13 +15,13 @@ from .data.features import FeatureEncoder
 from .evaluation.evaluate import evaluate_users, score_tasks
 from .meta.distributed import current_group
 from .meta.ensemble import SupportSizeEnsemble
-from .meta.training import meta_train, validation_metric
+from .meta.training import check_epochs, meta_train, validation_metric
 from .models.baselines import (ALSMatrixFactorization, GlobalMean, ItemMean, PopularityRanker,
                                RandomRanker, UserBiasBaseline)
 from .models.prior import ItemPrior, like_log_odds
 from .models.variants import build_learner, default_variants
 from .serving.recommender import Recommender
-from .serving.store import save_models
+from .serving.store import check_models_kind, save_models
 from .tasks import ALL, TaskSize, make_tasks, task_size_for
 from .tasks.scenarios import make_scenario
 from .tasks.split import check_seed
@@ -60,13 +60,15 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
     ----------
     dataset : Dataset
     out_dir : str or path-like
-        Models directory to write; created if missing, files in it are replaced.
+        Models directory to write; created if missing, files in it are replaced. A
+        folder that contains item models (``item_manifest.json``) and no user models
+        is rejected.
     seed : int
         Seed of the user split and of training.
     variants : dict of str to VariantSpec, optional
         Neural variants in training order; defaults to :func:`default_variants`.
     epochs : int, optional
-        Overrides every variant's epoch budget.
+        Overrides every variant's epoch budget; 1 or more.
     callback : callable, optional
         Called as ``callback(message, fraction_done)`` as training goes on.
     scenario : {"new-user", "new-user-new-item", "new-item"}
@@ -86,6 +88,9 @@ def train_models(dataset, out_dir, seed=0, variants=None, epochs=None, show_prog
         The written manifest; None on the other workers.
     """
     check_seed(seed)
+    check_epochs(epochs)
+    if scenario != "new-item":
+        check_models_kind(out_dir, "models")
     started = time.perf_counter()
     workers = current_group()
     specs = dict(variants or default_variants(epochs))

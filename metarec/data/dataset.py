@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,15 +121,23 @@ class Dataset:
         :meth:`metarec.serving.Recommender.adapt`, take the numbers. For MovieLens the
         two are the same.
 
+        ``original_ids`` is a list (or other iterable) of ids. A single id, such as
+        ``"sf-050"`` or ``50``, counts as a list of one and gives a list of one id.
+
         Raises
         ------
         ValueError
             Naming the ids that are not in the catalogue.
+        TypeError
+            If ``original_ids`` is neither an id nor an iterable of ids.
         """
         return _ids_for(self.items, "item_id", original_ids, "items")
 
     def user_ids_for(self, original_ids) -> list[int]:
-        """Return the user ids of ``original_ids``; see :meth:`item_ids_for`."""
+        """Return the user ids of ``original_ids``; see :meth:`item_ids_for`.
+
+        A single id, such as ``"uc002"``, gives a list of one id.
+        """
         return _ids_for(self.users, "user_id", original_ids, "users")
 
     def original_item_ids(self) -> dict[int, str]:
@@ -154,6 +163,16 @@ class Dataset:
 
 
 def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[int]:
+    if isinstance(original_ids, (str, bytes, numbers.Number, np.generic)):
+        # A single id: iterating a string would look up each of its characters.
+        original_ids = [original_ids]
+    try:
+        original_ids = list(original_ids)
+    except TypeError:
+        noun = kind[:-1]
+        raise TypeError(
+            f"original ids must be a list of {noun} ids, such as ['{noun}-1', '{noun}-2'], "
+            f"or a single id, got {type(original_ids).__name__} {original_ids!r}") from None
     originals = frame["original_id"] if "original_id" in frame else frame[column]
     lookup = dict(zip(originals.astype(str), frame[column].astype(int)))
     ids = [lookup.get(str(original)) for original in original_ids]

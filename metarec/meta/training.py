@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 import time
 from dataclasses import dataclass
 
@@ -18,6 +19,24 @@ from .distributed import SINGLE_PROCESS, current_group
 from .inner_loop import TASK_LOSSES, masked_mse
 
 logger = logging.getLogger("metarec")
+
+
+def check_epochs(epochs):
+    """Raise ValueError unless ``epochs`` is None or a whole number of 1 or more.
+
+    Called before any work, so that a bad value stops training at once instead of after
+    the split and the baselines, with an error from deep inside it.
+    """
+    if epochs is None:
+        return
+    if isinstance(epochs, (bool, np.bool_)) or not isinstance(epochs, numbers.Integral):
+        raise ValueError(f"epochs must be a whole number such as 10, got {epochs!r}; pass "
+                         f"None to train each variant for its default number of epochs")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}; pass None to train "
+                         f"each variant for its default number of epochs")
+
+
 # An epoch whose mean training loss exceeds the lowest so far by this factor is logged
 # as a warning: a few tasks' inner steps produced huge predictions.
 LOSS_SPIKE = 100

@@ -25,9 +25,8 @@ from ..models.item_ensemble import ItemSupportEnsemble
 from ..models.item_learner import ItemVariantSpec, build_item_learner
 from ..models.item_side import UserTable
 from .staging import StagedFiles
-from .store import ModelsDirectoryError, data_folder_error
+from .store import ITEM_MANIFEST, MANIFEST, ModelsDirectoryError, data_folder_error
 
-ITEM_MANIFEST = "item_manifest.json"
 ITEM_FORMAT_VERSION = 1
 TABLES = "item-tables.npz"
 USERS = "item-users.npz"
@@ -119,11 +118,19 @@ def read_item_manifest(directory) -> dict:
     path = directory / ITEM_MANIFEST
     if not path.is_file() and data_folder_error(directory, "item models"):
         raise data_folder_error(directory, "item models")
+    if not path.is_file() and (directory / MANIFEST).is_file():
+        raise ModelsDirectoryError(
+            f"{str(directory)!r} contains user models ({MANIFEST}), not the item models that "
+            f"ItemRecommender.load reads ({ITEM_MANIFEST} is missing).",
+            "Load user models with Recommender.load from metarec.serving, or train item "
+            f"models into another folder with 'python -m metarec train --scenario new-item "
+            f"--data DATA_DIR --out {directory / 'items'}'.")
     if not path.is_file():
         raise ModelsDirectoryError(
-            f"No item-side models in {str(directory)!r}: {ITEM_MANIFEST} is missing. Train "
-            f"them with metarec.item_pipeline.train_item_models or the New item page."
-        )
+            f"No item-side models in {str(directory)!r}: {ITEM_MANIFEST} is missing.",
+            f"Train them with 'python -m metarec train --scenario new-item --data DATA_DIR "
+            f"--out {directory}', with metarec.item_pipeline.train_item_models or on the "
+            f"New item page.")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as error:

@@ -25,8 +25,9 @@ from torch.func import functional_call
 from ..data.features import age_band
 from ..data.text import encode_texts, item_text
 from ..models.item_side import ItemContent
-from .checks import check_top_k, check_unique, rating_values, whole_ids
+from .checks import check_no_bools, check_top_k, check_unique, rating_values, whole_ids
 from .item_store import load_item_models
+from .recommender import check_age
 from .store import other_data_error
 
 ENSEMBLE = "ensemble"
@@ -69,21 +70,39 @@ class ItemAdaptation:
     def predict(self, user_ids, as_new=False) -> np.ndarray:
         """Return predicted ratings of the item by ``user_ids``, clipped to the scale.
 
-        With ``as_new=True`` the users are scored from their demographics alone, as
-        people the models never saw.
+        ``user_ids`` is a list or array of dataset user ids; a single id gives an array
+        of length 1. The ratings are float64 for every variant. With ``as_new=True`` the
+        users are scored from their demographics alone, as people the models never saw.
+
+        Raises
+        ------
+        ValueError
+            If an id is not a whole number (the ids of a CSV file of your own, which
+            :meth:`metarec.data.Dataset.user_ids_for` maps), or not a dataset user.
         """
-        user_ids = np.asarray(user_ids, dtype=np.int64)
+        user_ids = np.atleast_1d(user_ids)
+        if user_ids.dtype.kind not in "iu":
+            user_ids = _whole_user_ids(user_ids.tolist())
+        user_ids = user_ids.astype(np.int64, copy=False)
         unknown = user_ids[~self._recommender.user_table.knows(user_ids)]
         if unknown.size:
             raise ValueError(
                 f"user ids {unknown[:10].tolist()} are not users of the dataset these "
                 f"models were trained on; use predict_new_user for someone new"
             )
-        return np.clip(self._scorer(user_ids, as_new, None), *self._recommender.rating_scale)
+        scores = np.asarray(self._scorer(user_ids, as_new, None), dtype=float)
+        return np.clip(scores, *self._recommender.rating_scale)
 
     def predict_new_user(self, age=None, gender=None, occupation=None,
                          zip_code=None) -> float:
-        """Return the predicted rating of a new user described by demographics only."""
+        """Return the predicted rating of a new user described by demographics only.
+
+        Raises
+        ------
+        ValueError
+            If ``age`` is not a number of years from 1 to 120, ``gender`` is not "M" or
+            "F", or ``occupation`` is not one of the dataset's.
+        """
         features = self._recommender.new_user_features(age, gender, occupation, zip_code)
         score = self._scorer(np.zeros(1, dtype=np.int64), True, features[None])
         return float(np.clip(score[0], *self._recommender.rating_scale))
@@ -221,7 +240,7 @@ class ItemRecommender:
                 f"ratings must be a dict of user id to rating, got {type(ratings).__name__}"
             )
         keys = list(ratings)
-        users = whole_ids(keys, "user")
+        users = _whole_user_ids(keys)
         check_unique(users, keys, "user")
         values = rating_values(ratings, users, "user", self.rating_scale)
         unknown = users[~self.user_table.knows(users)]
@@ -281,8 +300,7 @@ class ItemRecommender:
         return title.strip(), genres, (None if year is None else float(year)), description
 
     def new_user_features(self, age=None, gender=None, occupation=None, zip_code=None):
-        if age is not None and not 1 <= age <= 120:
-            raise ValueError(f"age must be between 1 and 120, got {age:g}")
+        check_age(age)
         if gender not in (None, "") and str(gender).upper() not in ("M", "F"):
             raise ValueError(f"gender must be 'M' or 'F' (or left out), got {gender!r}")
         occupations = self.task_encoder.encoder.occupations
@@ -452,6 +470,16 @@ class ItemRecommender:
             else:
                 out += list(scores)
         return out
+
+
+def _whole_user_ids(keys) -> np.ndarray:
+    """Return ``keys`` as int64 user ids, or raise saying how to map ids of your own."""
+    check_no_bools(keys, "user")
+    try:
+        return whole_ids(keys, "user")
+    except ValueError as error:
+        raise ValueError(f"{error}. For ids from a CSV file of your own, map them with "
+                         f"dataset.user_ids_for([...])") from None
 
 
 def _age_band_labels():

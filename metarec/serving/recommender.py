@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,9 @@ class Adaptation:
     def predict(self, item_ids, clip=True) -> np.ndarray:
         """Return predicted ratings for ``item_ids`` (dataset ids), clipped to the scale.
 
+        ``item_ids`` is a list or array of ids; a single id gives an array of length 1.
+        The scores are float64 for every variant.
+
         With ``clip=False`` the scores come as the model computed them, which can fall
         outside the scale: useful to order or explain items predicted above the top.
         For a ranking variant (popularity, random, a like/dislike learner) these are
@@ -64,7 +68,7 @@ class Adaptation:
         ValueError
             If an id is not a whole number or not in the models' catalogue.
         """
-        item_ids = self._recommender.checked_item_ids(item_ids)
+        item_ids = self._recommender.checked_item_ids(np.atleast_1d(item_ids))
         scores = np.asarray(self._scorer(item_ids), dtype=float)
         if self.is_ranker or not clip:
             return scores
@@ -105,6 +109,17 @@ class Adaptation:
         if originals:
             top["original_id"] = [originals.get(int(i), str(i)) for i in catalogue[order]]
         return top
+
+
+def check_age(age):
+    """Raise ValueError unless ``age`` is None or a number of years from 1 to 120."""
+    if age is None:
+        return
+    if isinstance(age, (bool, np.bool_)) or not isinstance(age, (int, float, np.integer,
+                                                                 np.floating)):
+        raise ValueError(f"age must be a number of years, got {age!r}")
+    if not MIN_AGE <= age <= MAX_AGE:
+        raise ValueError(f"age must be between {MIN_AGE} and {MAX_AGE}, got {age:g}")
 
 
 def _original_item_ids(dataset) -> dict | None:
@@ -259,7 +274,13 @@ class Recommender:
 
         That is "predicted rating", "like probability" (a network trained for the
         ``like`` task) or "ranking score" (popularity, random).
+
+        Raises
+        ------
+        ValueError
+            If ``variant`` is not one of :attr:`variants`.
         """
+        self._check_variant(variant)
         learner = self.learners.get(variant)
         if learner is not None and learner.task == "like":
             return "like probability"
@@ -276,20 +297,23 @@ class Recommender:
             return learner.task == "like"
         return bool(getattr(self.classical.get(variant), "is_ranker", False))
 
+    def _check_variant(self, variant):
+        if variant not in self.variants:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
+
     def _check_user(self, user) -> dict:
+        if user is not None and not isinstance(user, Mapping):
+            raise TypeError(
+                f"user must be a dict of demographic fields ({', '.join(USER_FIELDS)}) or "
+                f"None, got {type(user).__name__} {user!r}; for example "
+                f"user={{'age': 31, 'gender': 'F'}}")
         user = dict(user or {})
         unexpected = set(user) - set(USER_FIELDS)
         if unexpected:
             raise ValueError(
                 f"unknown user fields {sorted(unexpected)}; allowed: {list(USER_FIELDS)}"
             )
-        age = user.get("age")
-        if age is not None:
-            if isinstance(age, bool) or not isinstance(age, (int, float, np.integer,
-                                                              np.floating)):
-                raise ValueError(f"age must be a number of years, got {age!r}")
-            if not MIN_AGE <= age <= MAX_AGE:
-                raise ValueError(f"age must be between {MIN_AGE} and {MAX_AGE}, got {age:g}")
+        check_age(user.get("age"))
         gender = user.get("gender")
         if gender not in (None, "") and str(gender).upper() not in ("M", "F"):
             raise ValueError(f"gender must be 'M' or 'F' (or left out), got {gender!r}")
@@ -325,7 +349,8 @@ class Recommender:
         variant : str
             One of :attr:`variants`.
         user : dict, optional
-            Demographics: ``age``, ``gender`` ("M"/"F"), ``occupation``, ``zip_code``.
+            Demographics: ``age``, ``gender`` ("M"/"F"), ``occupation``, ``zip_code``;
+            any of them may be left out.
         steps : int, optional
             Inner steps; defaults to the count the variant's serving schedule gives for
             this many ratings (chosen on validation users at training time).
@@ -334,8 +359,7 @@ class Recommender:
             and ``steps``, reused instead of adapted again. The ensemble's ``seconds``
             then add up their times. Only their variant and ratings are checked.
         """
-        if variant not in self.variants:
-            raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
+        self._check_variant(variant)
         items, values = self._check_ratings(ratings)
         task = self.learners[variant].task if variant in self.learners else "rating"
         rows = self.encoder.item_rows(items)

@@ -24,6 +24,9 @@ from ..models.variants import VariantSpec, build_learner
 from .staging import StagedFiles
 
 MANIFEST = "manifest.json"
+# The manifest of item-side models (see :mod:`metarec.serving.item_store`), which a
+# folder of user models must not contain next to its own.
+ITEM_MANIFEST = "item_manifest.json"
 # Advice for models trained on other data, with ``{kind}`` such as "item models". Only
 # the command line and the library can pick another folder, so the dashboard replaces it.
 PICK_FOLDER_ADVICE = "Train {kind} for this dataset or pick its models folder."
@@ -158,11 +161,50 @@ def data_folder_error(directory: Path, kind: str) -> ModelsDirectoryError | None
         f"with 'python -m metarec train{scenario} --data {directory} --out {out}'.")
 
 
+def check_models_kind(directory, kind: str):
+    """Raise ValueError when training ``kind`` into ``directory`` would mix two kinds.
+
+    ``kind`` is "models" (user models) or "item models". A folder that contains
+    only the other kind is rejected: ``python -m metarec evaluate`` reads a folder's item
+    models first, so user models beside them could not be evaluated without
+    ``--scenario``. A folder that already contains both kinds, written by an older metarec,
+    may be retrained.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder, the models it contains and where to train instead.
+    """
+    directory = Path(directory)
+    items = kind == "item models"
+    own, other = (ITEM_MANIFEST, MANIFEST) if items else (MANIFEST, ITEM_MANIFEST)
+    if (directory / own).is_file() or not (directory / other).is_file():
+        return
+    if items:
+        raise ValueError(
+            f"{str(directory)!r} contains user models ({MANIFEST}), and item models "
+            f"beside them would hide them from 'python -m metarec evaluate'; train the "
+            f"item models into another folder, such as {str(directory / 'items')!r}, "
+            f"where the dashboard looks for them")
+    raise ValueError(
+        f"{str(directory)!r} contains item models ({ITEM_MANIFEST}), and 'python -m metarec "
+        f"evaluate' would read them instead of user models trained beside them; train the "
+        f"user models into another folder (the dashboard looks for item models in the "
+        f"items subfolder of the user models' folder)")
+
+
 def read_manifest(directory) -> dict:
     directory = Path(directory)
     path = directory / MANIFEST
     if not path.is_file() and data_folder_error(directory, "models"):
         raise data_folder_error(directory, "models")
+    if not path.is_file() and (directory / ITEM_MANIFEST).is_file():
+        raise ModelsDirectoryError(
+            f"{str(directory)!r} contains item models ({ITEM_MANIFEST}), not the user models "
+            f"that Recommender.load reads ({MANIFEST} is missing).",
+            "Load item models with ItemRecommender.load from metarec.serving.items, or "
+            "train user models into another folder with 'python -m metarec train --data "
+            "DATA_DIR --out OTHER_DIR'.")
     if not path.is_file():
         raise ModelsDirectoryError(
             f"No trained models in {str(directory)!r}: {MANIFEST} is missing. Train with "
