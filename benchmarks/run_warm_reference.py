@@ -136,11 +136,13 @@ def report(command, dataset, seeds, warm_rows, new_user_rows) -> str:
         "### Warm split: 20% of all ratings held out, every user known in training", "",
         "| scored on | MAE | RMSE |", "|---|---|---|",
         f"| every test rating (the usual figure) | {cell(warm['mae'])} | {cell(warm['rmse'])} |",
-        f"| test ratings of users with 13 to 100 ratings | {cell(warm['mae_in_range'])} | – |",
+        f"| test ratings of users with 13 to 100 ratings in the whole dataset | "
+        f"{cell(warm['mae_in_range'])} | – |",
         f"| the same, averaged per user, as the new-user section averages | "
         f"{cell(warm['mae_in_range_per_user'])} | – |", "",
         f"Test ratings per seed: {int(warm['test_ratings'].mean()):,}; users with 13 to "
-        f"100 ratings among them: {int(warm['users_in_range'].mean())}. For the same "
+        f"100 ratings in the whole dataset among them: "
+        f"{int(warm['users_in_range'].mean())}. For the same "
         f"model, restricting to those users and averaging per user raises MAE by "
         f"{cell(gap)} over the usual figure.", "",
         "### New-user split of the benchmark, test queries at K=all", "",

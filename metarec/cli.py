@@ -593,10 +593,15 @@ def cmd_evaluate(args):
             # models must share.
             args.scenario = scenario
         if scenario != args.scenario:
+            advice = f"train for {args.scenario}"
+            if args.scenario == "new-item":
+                # Item models go beside user models, in their own subfolder.
+                advice = (f"train item models with 'train --scenario new-item --out "
+                          f"{shlex.quote(str(folder / ITEMS_SUBDIR))}' and pass that folder "
+                          f"to --models")
             raise ValueError(
                 f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
-                f"{args.scenario!r}; pass --scenario {scenario} or train for {args.scenario}"
-            )
+                f"{args.scenario!r}; pass --scenario {scenario} or {advice}")
         query_seed = saved.users.seed if args.query_seed is None else args.query_seed
         table = evaluate_scenario(recommender, dataset, shots, part=args.users,
                                   variants=args.variants, seed=query_seed,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from metarec.serving.store import ModelsDirectoryError, read_manifest
+from metarec.serving.store import MANIFEST, ModelsDirectoryError, read_manifest
 from metarec.ui.manifest import validation_table, variant_table
 from metarec.ui.personas import item_noun
 from metarec.ui.state import (
@@ -64,9 +64,12 @@ def training_controls(button_label, default_seed=0):
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
     seed = seed_input(key=f"home.seed.{button_label}", default=default_seed)
+    # Only a folder that contains models has any to replace.
+    target = (f"Models already in '{models_dir}' are replaced."
+              if (models_dir / MANIFEST).is_file() else f"Models are written to '{models_dir}'.")
     st.caption(f"Training runs here on the CPU. {training_time_text(dataset.n_ratings)} "
                "Stay on this page until it finishes, because leaving it stops the "
-               f"training. Models already in '{models_dir}' are replaced.")
+               f"training. {target}")
     if st.button(button_label, type="primary"):
         try:
             train_with_progress(dataset, epochs=epochs, seed=seed)

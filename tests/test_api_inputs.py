@@ -143,7 +143,7 @@ def test_single_original_id_is_one_id(sample_dataset):
 
 
 def test_original_ids_from_generator(sample_dataset):
-    with pytest.raises(ValueError, match=r"\['99999'\] are not ids of the dataset's items"):
+    with pytest.raises(ValueError, match=r"\['99999'\] is not an id of the dataset's items"):
         sample_dataset.item_ids_for(str(i) for i in (12, 99999))
 
 

@@ -63,6 +63,14 @@ def test_evaluate_rejects_a_scenario_mismatch(tiny_models, capsys):
     assert "were trained for scenario 'new-user'" in capsys.readouterr().err
 
 
+def test_scenario_mismatch_names_the_items_folder(tiny_models, capsys):
+    assert main(["evaluate", "--models", str(tiny_models), "--scenario", "new-item"]) == 2
+    error = capsys.readouterr().err
+    assert "were trained for scenario 'new-user', not 'new-item'" in error
+    assert (f"train item models with 'train --scenario new-item --out "
+            f"{tiny_models / 'items'}' and pass that folder to --models") in error
+
+
 def test_evaluate_over_seed_folders(tiny_models, tmp_path, capsys):
     root = tmp_path / "runs"
     root.mkdir()

@@ -399,12 +399,25 @@ def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
     assert not home.exception, [e.value for e in home.exception]
     assert any("No trained models" in i.value for i in home.info)
     assert [b.label for b in home.button] == ["Train models"]
+    # With no models in the folder, the caption says where they go, not what is replaced.
+    assert any(f"Models are written to '{tmp_path / 'no_models'}'" in c.value
+               for c in home.caption)
+    assert not any("are replaced" in c.value for c in home.caption)
 
     app = new_user_page()
     app = click(app, "Add this persona's ratings")
     assert not app.exception, [e.value for e in app.exception]
     assert len(entered_ratings(app)) == 8
     assert any("Train them on the home page" in i.value for i in app.info)
+
+
+def test_home_retraining_says_models_are_replaced(app_env):
+    home = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT).run()
+
+    assert not home.exception, [e.value for e in home.exception]
+    assert "Retrain models" in [b.label for b in home.button]
+    assert any("Models already in" in c.value and "are replaced" in c.value
+               for c in home.caption)
 
 
 def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):

@@ -666,6 +666,9 @@ def test_page_offers_training_without_models(tmp_path, monkeypatch):
     assert not app.exception, [e.value for e in app.exception]
     assert any("No item models for 'sample_data'" in i.value for i in app.info)
     assert "Train item models" in [b.label for b in app.button]
+    assert any(f"Item models are written to '{tmp_path / 'none'}'" in c.value
+               for c in app.caption)
+    assert not any("are replaced" in c.value for c in app.caption)
 
 
 def test_page_trains_with_chosen_seed(tmp_path, monkeypatch):

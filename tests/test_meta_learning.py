@@ -387,8 +387,15 @@ def test_own_csv_ids_map_to_item_ids(tmp_path):
     assert [titles[i] for i in ids] == ["film-a", "film-b"]
     assert dataset.user_ids_for(["bo"]) == dataset.users.loc[
         dataset.users["original_id"] == "bo", "user_id"].tolist()
-    with pytest.raises(ValueError, match=r"\['film-z'\] are not ids of the dataset's items"):
+    with pytest.raises(ValueError, match=r"\['film-z'\] is not an id of the dataset's items"):
         dataset.item_ids_for(["film-z"])
+    # The message shows what the ids look like and where to find them.
+    with pytest.raises(ValueError) as error:
+        dataset.item_ids_for(["film-y", "film-z"])
+    message = str(error.value)
+    assert message.startswith("['film-y', 'film-z'] are not ids of the dataset's items (2 items, "
+                              "such as 'film-")
+    assert message.endswith("the ids are the original_id column of dataset.items")
 
 
 def test_movielens_ids_map_to_themselves(sample_dataset):

@@ -178,8 +178,12 @@ def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[
     ids = [lookup.get(str(original)) for original in original_ids]
     missing = [original for original, found in zip(original_ids, ids) if found is None]
     if missing:
-        raise ValueError(f"{missing[:10]} are not ids of the dataset's {kind} "
-                         f"({len(frame):,} {kind})")
+        verb = "is not an id" if len(missing) == 1 else "are not ids"
+        examples = ", ".join(repr(str(value)) for value in originals.iloc[:3])
+        source = "original_id" if "original_id" in frame else column
+        raise ValueError(f"{missing[:10]} {verb} of the dataset's {kind} ({len(frame):,} "
+                         f"{kind}, such as {examples}); the ids are the {source} column of "
+                         f"dataset.{kind}")
     return ids
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ..data import Dataset
+from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import item_models_dir_for, train_items_with_progress
@@ -91,11 +92,14 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
     seed = seed_input(key=f"{prefix}.seed")
+    folder = item_models_dir_for(dataset)
+    target = (f"Item models already in '{folder}' are replaced."
+              if (folder / ITEM_MANIFEST).is_file()
+              else f"Item models are written to '{folder}'.")
     st.caption("Training embeds every item's text, then meta-trains a teacher and a "
                "student on the CPU; on MovieLens-100K's 100,000 ratings that takes about "
                f"two minutes on 2 cores, and this data has {dataset.n_ratings:,}. Stay on "
-               "this page until it finishes. Item models already in "
-               f"'{item_models_dir_for(dataset)}' are replaced.")
+               f"this page until it finishes. {target}")
     if st.button(button_label, type="primary", key=f"{prefix}.train"):
         try:
             train_items_with_progress(dataset, epochs=epochs, seed=seed)
