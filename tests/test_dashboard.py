@@ -399,7 +399,7 @@ def test_missing_models_offer_training(app_env, monkeypatch, tmp_path):
     assert not home.exception, [e.value for e in home.exception]
     assert any("No trained models" in i.value for i in home.info)
     assert [b.label for b in home.button] == ["Train models"]
-    # With no models in the folder, the caption says where they go, not what is replaced.
+    # With no models in the folder, the caption names where they go, not what is replaced.
     assert any(f"Models are written to '{tmp_path / 'no_models'}'" in c.value
                for c in home.caption)
     assert not any("are replaced" in c.value for c in home.caption)
@@ -416,8 +416,8 @@ def test_home_retraining_says_models_are_replaced(app_env):
 
     assert not home.exception, [e.value for e in home.exception]
     assert "Retrain models" in [b.label for b in home.button]
-    assert any("Models already in" in c.value and "are replaced" in c.value
-               for c in home.caption)
+    [caption] = [c.value for c in home.caption if "Models already in" in c.value]
+    assert "are replaced" in caption
 
 
 def test_home_trains_with_chosen_seed(app_env, monkeypatch, tmp_path):
@@ -780,12 +780,17 @@ def test_comparison_malformed_file_shows_error(app_env):
     assert not app.table
 
 
-def test_comparison_runs_evaluation(app_env):
+def run_comparison(shots, variants):
+    """Run an evaluation on the Model comparison page and return the page after it."""
     app = comparison_page()
     app.radio(key="comparison.source").set_value("Run an evaluation here").run()
-    app.multiselect(key="comparison.shots").set_value(["1", "5"])
-    app.multiselect(key="comparison.run_variants").set_value(["student", "user-bias"]).run()
-    app = click(app, "Run evaluation")
+    app.multiselect(key="comparison.shots").set_value(shots)
+    app.multiselect(key="comparison.run_variants").set_value(variants).run()
+    return click(app, "Run evaluation")
+
+
+def test_comparison_runs_evaluation(app_env):
+    app = run_comparison(["1", "5"], ["student", "user-bias"])
 
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
@@ -794,20 +799,18 @@ def test_comparison_runs_evaluation(app_env):
     assert len(app.get("plotly_chart")) == 5
 
 
-def test_comparison_evaluates_users_before_any_rating(app_env):
+def test_comparison_evaluates_at_zero_ratings(app_env):
     # K=0 was missing from the choices, though `evaluate --shots 0` scores it.
-    app = comparison_page()
-    app.radio(key="comparison.source").set_value("Run an evaluation here").run()
-    app.multiselect(key="comparison.shots").set_value(["0", "5"])
-    app.multiselect(key="comparison.run_variants").set_value(["student", "user-bias"]).run()
-    app = click(app, "Run evaluation")
+    app = run_comparison(["0", "5"], ["student", "user-bias"])
 
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     columns = [str(c) for c in app.table[0].value.columns]
-    assert [c for c in columns if c.endswith("K=0")], columns
-    assert columns.index(next(c for c in columns if c.endswith("K=0"))) < columns.index(
-        next(c for c in columns if c.endswith("K=5")))
+    zero = [c for c in columns if c.endswith("K=0")]
+    five = [c for c in columns if c.endswith("K=5")]
+    assert zero, columns
+    assert five, columns
+    assert columns.index(zero[0]) < columns.index(five[0])
 
 
 # Broken inputs on every page -----------------------------------------------------------

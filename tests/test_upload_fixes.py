@@ -230,7 +230,7 @@ def test_home_trains_beside_other_data(env, monkeypatch):
     assert (f"'{shared}' contains models trained on 'other-shop' (1,234 ratings, "
             "fingerprint 0123456789ab), other data") in info
     assert MODELS_DIR_ENV in info
-    # The subfolder has no models yet, so the caption says where they go.
+    # The subfolder has no models yet, so the caption names where they go.
     [caption] = [c.value for c in app.caption if "Models are written to" in c.value]
     assert f"'{shared / OTHER_DATA_SUBDIR}" in caption
     assert not [c.value for c in app.caption if "are replaced" in c.value]

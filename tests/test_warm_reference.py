@@ -37,8 +37,7 @@ class ConstantALS:
         return np.full(len(item_ids), 3.0)
 
 
-def test_warm_split_averages_per_user_within_the_rating_range(script, sample_dataset,
-                                                              monkeypatch):
+def test_warm_split_per_user_average(script, sample_dataset, monkeypatch):
     monkeypatch.setattr(script, "ALSMatrixFactorization", ConstantALS)
     # Ratings out of user order, so that errors gathered user by user must be realigned.
     ratings = sample_dataset.ratings.sample(frac=1.0, random_state=0)
@@ -59,8 +58,7 @@ def test_warm_split_averages_per_user_within_the_rating_range(script, sample_dat
     assert result["mae_in_range_per_user"] != pytest.approx(result["mae_in_range"], abs=1e-6)
 
 
-def test_new_user_reference_fits_warm_model_with_supports_only(script, sample_dataset,
-                                                               monkeypatch):
+def test_warm_model_fitted_on_supports(script, sample_dataset, monkeypatch):
     fitted = []
 
     class Recording(ConstantALS):
@@ -81,7 +79,7 @@ def test_new_user_reference_fits_warm_model_with_supports_only(script, sample_da
 
     cold, warm = fitted
     assert set(cold["user_id"]) <= set(split.users.train)
-    # The warm model sees the test users' supports, and never a query rating.
+    # The warm model is fitted on the test users' supports, and never on a query rating.
     added = warm.iloc[len(cold):]
     supports = {(t.user_id, i) for t in tasks for i in t.support_items}
     queries = {(t.user_id, i) for t in tasks for i in t.query_items}
@@ -90,7 +88,7 @@ def test_new_user_reference_fits_warm_model_with_supports_only(script, sample_da
     assert not pairs & queries
 
 
-def test_predict_known_refuses_a_user_the_model_never_saw(script):
+def test_predict_known_unknown_user(script):
     model = ConstantALS().fit(pd.DataFrame({"user_id": [1, 5], "item_id": [1, 1],
                                             "rating": [4.0, 2.0]}))
     assert script.predict_known(model, 5, [1, 2]).tolist() == [3.0, 3.0]
@@ -99,13 +97,13 @@ def test_predict_known_refuses_a_user_the_model_never_saw(script):
             script.predict_known(model, user, [1])
 
 
-def test_real_als_beats_a_constant_on_the_sample(script, sample_dataset):
+def test_real_als_beats_constant(script, sample_dataset):
     result = script.warm_split_errors(sample_dataset, seed=0)
     ratings = sample_dataset.ratings["rating"]
     assert result["mae"] < (ratings - ratings.median()).abs().mean() - 0.05
 
 
-def test_report_with_one_seed_has_no_interval(script, sample_dataset):
+def test_report_one_seed_no_interval(script, sample_dataset):
     warm = {"mae": 0.72, "rmse": 0.93, "mae_in_range": 0.75, "mae_in_range_per_user": 0.77,
             "test_ratings": 20000, "users_in_range": 580}
     text = script.report("cmd", sample_dataset, [0], [warm], [{"cold": 0.768, "warm": 0.772,
