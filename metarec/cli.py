@@ -51,14 +51,14 @@ def item_models_dir(models_dir: Path) -> Path:
     """Return the folder of the item models that go with the models folder ``models_dir``.
 
     That is its ``items`` subfolder, where the dashboard looks for item models, unless
-    ``models_dir`` itself contains item models and no user models, as an earlier
-    ``train --scenario new-item`` without ``--out`` left it. The dashboard reads those,
-    so they are the ones to retrain and evaluate.
+    ``models_dir`` itself, or one of its ``seed-N`` folders, contains item models, as an
+    earlier ``train --scenario new-item`` without ``--out`` left it. The dashboard reads
+    item models in the folder itself too, so those are the ones to retrain and evaluate.
     """
     from .serving.item_store import ITEM_MANIFEST
-    from .serving.store import MANIFEST
 
-    if (models_dir / ITEM_MANIFEST).is_file() and not (models_dir / MANIFEST).is_file():
+    folders = [models_dir, *(models_dir / f"seed-{seed}" for seed in _seed_folders(models_dir))]
+    if any((folder / ITEM_MANIFEST).is_file() for folder in folders):
         return models_dir
     return models_dir / ITEMS_SUBDIR
 
@@ -286,16 +286,18 @@ def _check_models_kind(out: Path, args):
     """Raise ValueError when train would put user and item models in one folder.
 
     evaluate reads a folder's item models first, so user models beside them could not
-    be evaluated. The dashboard keeps item models in the ``items`` subfolder instead.
+    be evaluated. The dashboard keeps item models in the ``items`` subfolder instead. A
+    folder that already contains both kinds, as an earlier metarec could leave it, may be
+    retrained, as the dashboard and the library retrain it.
     """
     from .serving.item_store import ITEM_MANIFEST
     from .serving.store import MANIFEST
 
     items = args.scenario == "new-item"
-    other = MANIFEST if items else ITEM_MANIFEST
+    own, other = (ITEM_MANIFEST, MANIFEST) if items else (MANIFEST, ITEM_MANIFEST)
     folders = [out / f"seed-{seed}" for seed in args.seeds] if args.seeds else [out]
     for folder in folders:
-        if not (folder / other).is_file():
+        if not (folder / other).is_file() or (folder / own).is_file():
             continue
         if items:
             raise ValueError(
@@ -342,7 +344,8 @@ def _check_other_data(out: Path, args, dataset, note=True):
                 continue
             # Without --out, item models are in a subfolder of the models folder, and
             # the suggestion keeps that layout.
-            default_items = args.scenario == "new-item" and not args.out
+            default_items = (args.scenario == "new-item" and not args.out
+                             and out.name == ITEMS_SUBDIR)
             models = out.parent if default_items else out
             suggestion = models.parent / dataset.name
             if suggestion.resolve() == models.resolve():
@@ -576,9 +579,12 @@ def cmd_evaluate(args):
             raise ValueError(message)
     # The kind of models in each folder is settled before any model is loaded.
     kinds = [_reads_item_models(folder, root, args) for folder in folders]
-    if args.users == "train" and any(kinds):
-        raise ValueError(_no_train_items_message(
-            f"the models in {str(folders[kinds.index(True)])!r}"))
+    if args.users == "train":
+        # Item models of new-user-new-item do have train users, whose new-item ratings
+        # form the tasks; only new-item splits the new items into validation and test.
+        for folder, has_items in zip(folders, kinds):
+            if has_items and _item_scenario(folder) == "new-item":
+                raise ValueError(_no_train_items_message(f"the models in {str(folder)!r}"))
 
     tables, scenarios = [], []
     for folder, has_items in zip(folders, kinds):
@@ -687,6 +693,18 @@ def _reads_item_models(folder: Path, root: Path, args) -> bool:
     return has_items
 
 
+def _item_scenario(folder: Path) -> str:
+    """Return the scenario the item models in ``folder`` were trained for."""
+    from .serving.item_store import ITEM_MANIFEST
+
+    try:
+        manifest = json.loads((folder / ITEM_MANIFEST).read_text())
+    except (OSError, ValueError):
+        # Loading reports the broken manifest with its own message.
+        return "new-item"
+    return (manifest.get("scenario") or {}).get("scenario", "new-item")
+
+
 def _no_train_items_message(source) -> str:
     """Return why ``--users train`` cannot score item models; ``source`` names the models."""
     return (f"--users train cannot be scored with {source}: new-item models have no "
@@ -778,7 +796,8 @@ def _check_seed_flags(args):
     """Raise ValueError for a --seed, --seeds or --query-seed out of range, before any work.
 
     numpy's generators take only seeds of 0 or more, training only seeds up to
-    :data:`~metarec.tasks.split.MAX_SEED`, and neither message names a flag.
+    :data:`~metarec.tasks.split.MAX_SEED`, and neither message names a flag. The query
+    seed only draws tasks, so it may be larger.
     """
     flags = [("--seed", getattr(args, "seed", None)), ("--query-seed",
                                                        getattr(args, "query_seed", None))]
@@ -787,7 +806,7 @@ def _check_seed_flags(args):
         if seed is not None and seed < 0:
             raise ValueError(f"{flag} must be a whole number of 0 or more, got {seed}; "
                              f"pass, for example, {flag} {abs(seed)}")
-        if seed is not None and seed > MAX_SEED:
+        if seed is not None and seed > MAX_SEED and flag != "--query-seed":
             raise ValueError(f"{flag} must be at most {MAX_SEED} (2**32 - 1), got {seed}; "
                              f"pass a smaller seed, for example {flag} {seed % 2**32}")
 

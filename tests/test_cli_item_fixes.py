@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from metarec.cli import MODELS_DIR_ENV, main
+from metarec.cli import MODELS_DIR_ENV, item_models_dir, main
 from metarec.data import DATA_DIR_ENV, load_dataset
 
 
@@ -70,6 +70,21 @@ def test_train_items_rejected_before_loading(tmp_path, capsys):
     assert "does not exist" not in error
 
 
+def test_train_users_of_new_user_new_item_items(tiny_item_models, tmp_path, capsys):
+    # Item models of new-user-new-item have train users, whose ratings of new items
+    # form the tasks, so --users train is scored for them.
+    import shutil
+
+    models = tmp_path / "nuni"
+    shutil.copytree(tiny_item_models, models)
+    manifest = json.loads((models / "item_manifest.json").read_text())
+    manifest["scenario"]["scenario"] = "new-user-new-item"
+    (models / "item_manifest.json").write_text(json.dumps(manifest))
+    assert main(["evaluate", "--models", str(models), "--users", "train", "--shots", "1",
+                 "--variants", "genre-mean"]) == 0
+    assert "train users: query MAE by support size K" in capsys.readouterr().out
+
+
 def test_train_users_still_scored(tiny_models, capsys):
     assert main(["evaluate", "--models", str(tiny_models), "--users", "train", "--shots",
                  "5", "--variants", "user-bias"]) == 0
@@ -101,6 +116,31 @@ def test_item_default_keeps_earlier_folder(workdir, monkeypatch, capsys):
     write_manifest(Path("models/sample_data"), "item_manifest.json")
     assert main(["train", "--scenario", "new-item", "--epochs", "1"]) == 2
     assert "stopped before training into 'models/sample_data'" in capsys.readouterr().err
+
+
+def test_both_kinds_folder_retrained_in_place(workdir, monkeypatch, capsys):
+    # The dashboard reads item models in a folder that also has user models, so train
+    # must retrain them there, not in an items subfolder the dashboard never reads.
+    record_target(monkeypatch)
+    write_manifest(Path("models/sample_data"))
+    write_manifest(Path("models/sample_data"), "item_manifest.json")
+    assert main(["train", "--scenario", "new-item", "--epochs", "1"]) == 2
+    assert "stopped before training into 'models/sample_data'" in capsys.readouterr().err
+
+
+def test_item_default_keeps_seed_folders(workdir):
+    # Item models that an earlier 'train --scenario new-item --seeds 0' left.
+    write_manifest(Path("models/sample_data/seed-0"), "item_manifest.json")
+
+    assert item_models_dir(Path("models/sample_data")) == Path("models/sample_data")
+
+
+def test_other_data_in_earlier_item_folder(workdir, monkeypatch, capsys):
+    # The suggestion used to drop the models/ folder for item models in the models folder.
+    record_target(monkeypatch)
+    write_manifest(Path("models/sample_data"), "item_manifest.json", source="/data/ml-100k")
+    assert main(["train", "--scenario", "new-item", "--epochs", "1"]) == 2
+    assert "--out 'models/sample_data-models'" in capsys.readouterr().err
 
 
 def test_item_models_out_unchanged(workdir, monkeypatch, capsys):
