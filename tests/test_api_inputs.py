@@ -192,3 +192,12 @@ def test_predictions_are_float64(recommender, item_recommender):
     for variant in item_recommender.variants:
         adapted = item_recommender.adapt_item(variant, {1: 5}, **NEW_ITEM)
         assert adapted.predict([1, 2]).dtype == np.float64, variant
+
+
+def test_huge_whole_number_ids(recommender, item_result):
+    # 1e30 is a whole number, but no int64 id: NumPy raised OverflowError.
+    with pytest.raises(ValueError, match=r"user ids must be below 2\*\*63, got \[1e\+30\]"):
+        item_result.predict([1e30])
+    result = recommender.adapt({}, variant="student")
+    with pytest.raises(ValueError, match=r"item ids \[1e\+30\] are not in the catalogue"):
+        result.predict([1e30])

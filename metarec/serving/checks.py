@@ -33,6 +33,11 @@ def whole_ids(keys, noun: str) -> np.ndarray:
             ids.append(int(number))
     if invalid:
         raise ValueError(f"{noun} ids must be whole numbers, got {invalid[:5]}")
+    # Ids are int64; a larger whole number cannot be one, and NumPy would overflow.
+    too_large = [key for key, number in zip(keys, ids) if abs(number) >= 2**63]
+    if too_large:
+        raise ValueError(f"{noun} ids must be below 2**63, got {too_large[:5]}; pass ids "
+                         f"of the dataset")
     return np.asarray(ids, dtype=np.int64)
 
 

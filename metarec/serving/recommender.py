@@ -257,6 +257,12 @@ class Recommender:
                     f"item ids must be the dataset's whole-number item ids, got {invalid}. "
                     f"For ids from a CSV file of your own, map them with "
                     f"dataset.item_ids_for([...])")
+            # Beyond int64 the cast would wrap to another number, so name the value.
+            huge = np.abs(numbers) >= 2**63
+            if huge.any():
+                raise ValueError(
+                    f"item ids {numbers[huge][:5].tolist()} are not in the catalogue these "
+                    f"models were trained on ({len(self.item_ids):,} items); {action}")
             ids = numbers.astype(np.int64)
         inside = (ids >= 0) & (ids < len(self._known))
         known = np.zeros(ids.shape, dtype=bool)
