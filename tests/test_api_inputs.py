@@ -201,3 +201,11 @@ def test_huge_whole_number_ids(recommender, item_result):
     result = recommender.adapt({}, variant="student")
     with pytest.raises(ValueError, match=r"item ids \[1e\+30\] are not in the catalogue"):
         result.predict([1e30])
+
+
+def test_bytes_and_whole_float_ids(sample_dataset):
+    # b"12" was looked up as the text "b'12'", and 12.0 as "12.0".
+    assert sample_dataset.item_ids_for(b"12") == [12]
+    assert sample_dataset.item_ids_for([12.0, np.float64(7)]) == [12, 7]
+    with pytest.raises(ValueError, match=r"\[12\.5\] is not an id"):
+        sample_dataset.item_ids_for(12.5)

@@ -175,7 +175,7 @@ def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[
             f"or a single id, got {type(original_ids).__name__} {original_ids!r}") from None
     originals = frame["original_id"] if "original_id" in frame else frame[column]
     lookup = dict(zip(originals.astype(str), frame[column].astype(int)))
-    ids = [lookup.get(str(original)) for original in original_ids]
+    ids = [lookup.get(text) for text in map(_id_text, original_ids)]
     missing = [original for original, found in zip(original_ids, ids) if found is None]
     if missing:
         verb = "is not an id" if len(missing) == 1 else "are not ids"
@@ -185,6 +185,19 @@ def _ids_for(frame: pd.DataFrame, column: str, original_ids, kind: str) -> list[
                          f"{kind}, such as {examples}); the ids are the {source} column of "
                          f"dataset.{kind}")
     return ids
+
+
+def _id_text(value) -> str:
+    """Return an original id as the text it is looked up by.
+
+    Bytes are decoded, and a whole float such as 50.0 reads as "50": pandas reads an
+    integer column with missing values as floats.
+    """
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _originals(frame: pd.DataFrame, column: str) -> dict[int, str]:
