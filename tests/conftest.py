@@ -61,6 +61,22 @@ def tiny_item_models(sample_dataset, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def recommender(tiny_models, sample_dataset):
+    """The :func:`tiny_models`, loaded with the sample; modules may define their own."""
+    from metarec.serving import Recommender
+
+    return Recommender.load(tiny_models, sample_dataset)
+
+
+@pytest.fixture(scope="session")
+def item_recommender(tiny_item_models, sample_dataset):
+    """The :func:`tiny_item_models`, loaded with the sample; modules may define their own."""
+    from metarec.serving.items import ItemRecommender
+
+    return ItemRecommender.load(tiny_item_models, sample_dataset)
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     """A dashboard with no data folder or models configured, its uploads in ``tmp_path``."""

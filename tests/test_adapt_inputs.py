@@ -9,16 +9,6 @@ from metarec.serving.items import ItemRecommender
 NEW_ITEM = {"title": "Orbit School (2025)", "genres": ["Sci-Fi"], "year": 2025}
 
 
-@pytest.fixture(scope="module")
-def recommender(tiny_models, sample_dataset):
-    return Recommender.load(tiny_models, sample_dataset)
-
-
-@pytest.fixture(scope="module")
-def item_recommender(tiny_item_models, sample_dataset):
-    return ItemRecommender.load(tiny_item_models, sample_dataset)
-
-
 @pytest.mark.parametrize("rating", [None, "five", [5], True])
 def test_rating_that_is_not_a_number(recommender, rating):
     with pytest.raises(ValueError, match=r"the rating of item 50 must be a number from 1 "

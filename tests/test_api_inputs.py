@@ -16,16 +16,6 @@ NEW_ITEM = {"title": "Orbit School (2025)", "genres": ["Sci-Fi"], "year": 2025}
 
 
 @pytest.fixture(scope="module")
-def recommender(tiny_models, sample_dataset):
-    return Recommender.load(tiny_models, sample_dataset)
-
-
-@pytest.fixture(scope="module")
-def item_recommender(tiny_item_models, sample_dataset):
-    return ItemRecommender.load(tiny_item_models, sample_dataset)
-
-
-@pytest.fixture(scope="module")
 def item_result(item_recommender):
     return item_recommender.adapt_item("teacher", {1: 5}, **NEW_ITEM)
 
