@@ -279,6 +279,8 @@ def test_ranking_baselines_report_no_rating_loss(tiny_models):
     recommender = Recommender.load(tiny_models)
     assert recommender.is_ranker("popularity")
     assert not recommender.is_ranker("student")
+    with pytest.raises(ValueError, match="unknown variant 'Student'; choose one of"):
+        recommender.is_ranker("Student")
     result = recommender.adapt({1: 4, 2: 5}, "popularity")
     assert result.support_losses == []
     assert result.is_ranker

@@ -297,7 +297,13 @@ class Recommender:
 
         That is the popularity and random baselines, and networks trained for the
         ``like`` task, whose scores are probabilities that the person likes the item.
+
+        Raises
+        ------
+        ValueError
+            If ``variant`` is not one of :attr:`variants`.
         """
+        self._check_variant(variant)
         learner = self.learners.get(variant)
         if learner is not None:
             return learner.task == "like"
