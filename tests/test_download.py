@@ -185,6 +185,25 @@ def test_unknown_dataset_name_is_rejected(tmp_path):
         download_dataset("ml-20m", tmp_path)
 
 
+@pytest.mark.parametrize("url, message", [
+    ("http://127.0.0.1:99999/ml-100k.zip", "has the port '99999', which is not a whole number"),
+    ("http://127.0.0.1:80a/ml-100k.zip", "has the port '80a', which is not a whole number"),
+    ("http:///ml-100k.zip", "is not a full http:// or https:// address"),
+])
+def test_bad_address_is_named_before_any_download(url, message, tmp_path):
+    # Port 99999 used to fail as "connection refused", as if no server listened there.
+    archive = dataclasses.replace(MOVIELENS_ARCHIVES["ml-100k"], url=url)
+    with pytest.raises(ValueError, match=message):
+        download_dataset("ml-100k", tmp_path / "ml-100k", archive=archive)
+    assert not (tmp_path / "ml-100k").exists()
+
+
+def test_cli_names_an_out_of_range_port(tmp_path, capsys):
+    assert main(["download", "ml-100k", "--dir", str(tmp_path / "ml"),
+                 "--url", "http://127.0.0.1:99999/ml-100k.zip"]) == 2
+    assert "has the port '99999'" in capsys.readouterr().err
+
+
 # Downloads against the local server ------------------------------------------------------
 
 def test_good_archive_is_unpacked_and_loads(server, good_zip, sample_folder, tmp_path):

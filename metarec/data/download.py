@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -191,9 +192,11 @@ def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progres
     NotADirectoryError
         If the target, or a folder above it, is a file. Raised before any download.
     ValueError
-        If ``name`` is unknown.
+        If ``name`` is unknown, or the archive's address is not an http:// or https://
+        address with a valid port.
     """
     archive = archive or archive_for(name)
+    check_url(archive.url)
     target = Path(directory).expanduser() if directory else dataset_dir(name)
     _check_not_file(target)
     if has_files(target, archive):
@@ -222,6 +225,24 @@ def download_dataset(name, directory=None, *, timeout=DEFAULT_TIMEOUT_S, progres
         if not succeeded:
             _remove_empty(created)
     return target
+
+
+def check_url(url):
+    """Raise ValueError unless ``url`` is an http:// or https:// address with a valid port.
+
+    A port above 65535 would otherwise fail as "connection refused", as if no server
+    listened there.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not a full http:// or https:// address; pass the whole "
+                         f"address of the zip file, such as http://127.0.0.1:8000/ml-100k.zip")
+    try:
+        parts.port
+    except ValueError:
+        port = parts.netloc.rpartition(":")[2]
+        raise ValueError(f"{url!r} has the port {port!r}, which is not a whole number from "
+                         f"0 to 65535; check the port the server listens on") from None
 
 
 def _check_not_file(target: Path):
