@@ -41,6 +41,18 @@ def test_item_loader_on_missing_folder(tmp_path):
         ItemRecommender.load(tmp_path / "nothing")
 
 
+def test_user_loader_names_seed_folders(tiny_models, tmp_path):
+    # train --seeds writes one folder per seed, and loading their parent said only that
+    # manifest.json was missing.
+    for seed in (0, 2, 10):
+        shutil.copytree(tiny_models, tmp_path / f"seed-{seed}")
+    expected = (r"contains one models folder per seed \(seed-0, seed-2, seed-10\) "
+                r"and no manifest.json of its own; load one of them, such as "
+                r"Recommender.load\('.*seed-0'\)")
+    with pytest.raises(ModelsDirectoryError, match=expected):
+        Recommender.load(tmp_path)
+
+
 # Training into a folder of the other kind -------------------------------------------------
 
 def test_item_training_in_user_models_folder(sample_dataset, tiny_models, tmp_path):

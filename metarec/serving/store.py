@@ -193,6 +193,19 @@ def check_models_kind(directory, kind: str):
         f"items subfolder of the user models' folder)")
 
 
+def seed_subfolders(directory) -> list[str]:
+    """Return the names of the ``seed-N`` folders of user models in ``directory``, by N."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    numbered = []
+    for child in directory.iterdir():
+        prefix, _, number = child.name.partition("-")
+        if prefix == "seed" and number.isdigit() and (child / MANIFEST).is_file():
+            numbered.append((int(number), child.name))
+    return [name for _, name in sorted(numbered)]
+
+
 def read_manifest(directory) -> dict:
     directory = Path(directory)
     path = directory / MANIFEST
@@ -205,6 +218,12 @@ def read_manifest(directory) -> dict:
             "Load item models with ItemRecommender.load from metarec.serving.items, or "
             "train user models into another folder with 'python -m metarec train --data "
             "DATA_DIR --out OTHER_DIR'.")
+    seeds = seed_subfolders(directory) if not path.is_file() else []
+    if seeds:
+        raise ModelsDirectoryError(
+            f"{str(directory)!r} contains one models folder per seed "
+            f"({', '.join(seeds)}) and no {MANIFEST} of its own; load one of them, such as "
+            f"Recommender.load({str(directory / seeds[0])!r}).")
     if not path.is_file():
         raise ModelsDirectoryError(
             f"No trained models in {str(directory)!r}: {MANIFEST} is missing. Train with "
