@@ -82,7 +82,8 @@ class Adaptation:
     def top_k(self, k=10, exclude_rated=True) -> pd.DataFrame:
         """Return the ``k`` best-scored catalogue items as ``item_id, title, score``.
 
-        When the recommender was loaded with a dataset that has item ids of its own (a
+        Titles come from the dataset given to :meth:`Recommender.load`, so without one
+        the ``title`` column is None. When the recommender was loaded with a dataset that has item ids of its own (a
         CSV of your own), an ``original_id`` column follows with those ids, such as
         ``"sf-05"``. ``item_id`` stays the number that :meth:`predict` takes.
         """
