@@ -124,3 +124,29 @@ def test_bin_leaves_default_only_on_clear_gain(spread, chosen):
     ensemble = SupportSizeEnsemble(["steady", "other"]).fit(predictions, shots, truth,
                                                             groups=people)
     assert ensemble.weights_for(1)[chosen] == 1.0
+
+
+def _one_member_per_bin():
+    # Bin 1 (one rating) serves "prior" alone, bin 3 (3 or more) blends both.
+    ensemble = SupportSizeEnsemble(["prior", "adapted"], bin_edges=(1, 3))
+    ensemble.weights_ = np.array([[1.0, 0.0], [0.5, 0.5]])
+    ensemble.intercepts_ = np.zeros(2)
+    return ensemble
+
+
+def test_active_members_skip_zero_weights():
+    ensemble = _one_member_per_bin()
+    assert ensemble.active_members(1) == ["prior"]
+    assert ensemble.active_members(5) == ["prior", "adapted"]
+
+
+def test_zero_weight_member_may_be_left_out():
+    ensemble = _one_member_per_bin()
+    prior = np.array([3.0, 4.0])
+    np.testing.assert_array_equal(ensemble.predict({"prior": prior}, 1), prior)
+
+
+def test_weighted_member_may_not_be_left_out():
+    ensemble = _one_member_per_bin()
+    with pytest.raises(ValueError, match="lacks 'adapted', whose weight for this support"):
+        ensemble.predict({"prior": np.array([3.0])}, 5)

@@ -148,11 +148,35 @@ class SupportSizeEnsemble:
         b = int(self._bin(shots))
         return dict(zip(self.members, self.weights_[b].tolist()))
 
+    def active_members(self, shots) -> list[str]:
+        """Return the members whose weight is not 0 for a support of ``shots`` ratings.
+
+        Only they need adapting: :meth:`predict` accepts predictions without the others.
+        """
+        return [name for name, weight in self.weights_for(shots).items() if weight != 0.0]
+
     def predict(self, predictions, shots):
+        """Blend ``predictions`` (member name to scores) with the weights of ``shots``.
+
+        Members whose weight is 0 in every bin used may be left out of ``predictions``.
+        """
         if not hasattr(self, "weights_"):
             raise RuntimeError("SupportSizeEnsemble is not fitted yet; call fit first")
-        X = np.column_stack([np.asarray(predictions[m]) for m in self.members])
-        bins = np.broadcast_to(self._bin(shots), (X.shape[0],))
+        given = [np.asarray(predictions[m]) for m in self.members if m in predictions]
+        if not given:
+            raise ValueError(f"predictions contains none of the members {self.members}")
+        rows = len(given[0])
+        bins = np.broadcast_to(self._bin(shots), (rows,))
+        columns = []
+        for index, name in enumerate(self.members):
+            if name in predictions:
+                columns.append(np.asarray(predictions[name], dtype=float))
+            elif np.any(self.weights_[bins, index] != 0.0):
+                raise ValueError(f"predictions lacks {name!r}, whose weight for this support "
+                                 f"size is not 0; adapt every member of active_members")
+            else:
+                columns.append(np.zeros(rows))
+        X = np.column_stack(columns)
         return (X * self.weights_[bins]).sum(axis=1) + self.intercepts_[bins]
 
     def to_dict(self) -> dict:

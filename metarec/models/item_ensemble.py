@@ -40,6 +40,9 @@ class ItemSupportEnsemble:
     def weights_for(self, shots) -> dict:
         return self._blend.weights_for(int(shots) + 1)
 
+    def active_members(self, shots) -> list[str]:
+        return self._blend.active_members(int(shots) + 1)
+
     def predict(self, predictions, shots) -> np.ndarray:
         return self._blend.predict(predictions, np.asarray(shots) + 1)
 

@@ -343,8 +343,9 @@ class ItemRecommender:
             Inner steps of a network; defaults to the variant's own.
         members : dict of str to ItemAdaptation, optional
             For the ensemble: members already adapted to the same item, ``ratings`` and
-            ``steps``, reused instead of adapted again. The ensemble's ``seconds`` then
-            add up their times. Only their variant and ratings are checked.
+            ``steps``, reused instead of adapted again. The ensemble adapts only the
+            members it weighs at this support size, and its ``seconds`` add up their
+            times. Only the members' variant and ratings are checked.
         """
         if variant not in self.variants:
             raise ValueError(f"unknown variant {variant!r}; choose one of {self.variants}")
@@ -397,15 +398,19 @@ class ItemRecommender:
         return ItemAdaptation(variant, curve, seconds, rated, score, self)
 
     def _adapt_ensemble(self, content, users, values, rated, steps, adapted=None):
-        members = {}
+        # Every member passed in is checked, but members with weight 0 for this support
+        # size are neither adapted nor timed.
+        reused = {name: value for name, value in (adapted or {}).items() if value is not None}
         for name in self.ensemble.members:
-            reused = (adapted or {}).get(name)
-            if reused is not None:
-                if reused.variant != name or reused.ratings != rated:
-                    raise ValueError(
-                        f"members[{name!r}] was adapted to other ratings or is another "
-                        f"variant ({reused.variant!r}); pass adaptations of these ratings")
-                members[name] = reused
+            if name in reused and (reused[name].variant != name
+                                   or reused[name].ratings != rated):
+                raise ValueError(
+                    f"members[{name!r}] was adapted to other ratings or is another "
+                    f"variant ({reused[name].variant!r}); pass adaptations of these ratings")
+        members = {}
+        for name in self.ensemble.active_members(len(users)) or self.ensemble.members:
+            if name in reused:
+                members[name] = reused[name]
             elif name in self.classical:
                 members[name] = self._adapt_classical(name, content, users, values, rated)
             else:

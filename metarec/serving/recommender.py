@@ -369,8 +369,9 @@ class Recommender:
             this many ratings (chosen on validation users at training time).
         members : dict of str to Adaptation, optional
             For the ensemble: members already adapted to the same ``ratings``, ``user``
-            and ``steps``, reused instead of adapted again. The ensemble's ``seconds``
-            then add up their times. Only their variant and ratings are checked.
+            and ``steps``, reused instead of adapted again. The ensemble adapts only
+            the members it weighs at this support size, and its ``seconds`` add up their
+            times. Only the members' variant and ratings are checked.
         """
         self._check_variant(variant)
         items, values = self._check_ratings(ratings)
@@ -453,15 +454,19 @@ class Recommender:
         return Adaptation(name, curve, seconds, scorer, self, rated)
 
     def _adapt_ensemble(self, items, values, features, rated, steps, rows=None, adapted=None):
-        members = {}
+        # Every member passed in is checked, but members with weight 0 for this support
+        # size are neither adapted nor timed.
+        reused = {name: value for name, value in (adapted or {}).items() if value is not None}
         for name in self.ensemble.members:
-            reused = (adapted or {}).get(name)
-            if reused is not None:
-                if reused.variant != name or reused.rated != rated:
-                    raise ValueError(
-                        f"members[{name!r}] was adapted to other ratings or is another "
-                        f"variant ({reused.variant!r}); pass adaptations of these ratings")
-                members[name] = reused
+            if name in reused and (reused[name].variant != name
+                                   or reused[name].rated != rated):
+                raise ValueError(
+                    f"members[{name!r}] was adapted to other ratings or is another "
+                    f"variant ({reused[name].variant!r}); pass adaptations of these ratings")
+        members = {}
+        for name in self.ensemble.active_members(len(items)) or self.ensemble.members:
+            if name in reused:
+                members[name] = reused[name]
             elif name in self.classical:
                 members[name] = self._adapt_classical(name, items, values, rated)
             else:
