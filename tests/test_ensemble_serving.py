@@ -42,7 +42,7 @@ def item_side(tiny_item_models, sample_dataset):
     return ItemRecommender.load(tiny_item_models, sample_dataset)
 
 
-def test_user_ensemble_adapts_weighted_members_only(user_side, monkeypatch):
+def test_user_ensemble_skips_unweighted_members(user_side, monkeypatch):
     _serve_only(user_side.ensemble, "student")
     adapted = _record_adapted(monkeypatch, user_side)
     blend = user_side.adapt(RATINGS, "ensemble")
@@ -52,7 +52,7 @@ def test_user_ensemble_adapts_weighted_members_only(user_side, monkeypatch):
     np.testing.assert_allclose(blend.predict(items), student.predict(items))
 
 
-def test_user_ensemble_time_counts_weighted_members(user_side):
+def test_user_ensemble_times_weighted_members(user_side):
     _serve_only(user_side.ensemble, "student")
     student = user_side.adapt(RATINGS, "student")
     teacher = user_side.adapt(RATINGS, "teacher")
@@ -61,7 +61,7 @@ def test_user_ensemble_time_counts_weighted_members(user_side):
     assert blend.seconds == student.seconds
 
 
-def test_item_ensemble_adapts_weighted_members_only(item_side, monkeypatch):
+def test_item_ensemble_skips_unweighted_members(item_side, monkeypatch):
     _serve_only(item_side.ensemble, "content-only")
     adapted = _record_adapted(monkeypatch, item_side)
     blend = item_side.adapt_item("ensemble", {1: 5, 2: 2}, **NEW_ITEM)
