@@ -102,7 +102,8 @@ buttons.button("Restart", on_click=restart)
 buttons.toggle("Autoplay", key=PLAYING_KEY, disabled=at_end,
                help="Reveals one rating per interval until the last.")
 interval = buttons.select_slider("Seconds per rating", [0.5, 1.0, 2.0, 3.0], value=1.0,
-                                 key=f"{PREFIX}.interval", width=SLIDER_WIDTH_PX)
+                                 key=f"{PREFIX}.interval", width=SLIDER_WIDTH_PX,
+                                 persist_state="session")
 st.session_state[FULL_RUN_KEY] = True
 
 

@@ -81,6 +81,19 @@ def top_columns(variants: int) -> int:
     return max(-(-variants // max(rows, 1)), 1)
 
 
+def score_column(recommender: Recommender, variant):
+    """Return the held-out table's column of ``variant``, named by the kind of score.
+
+    Ratings and probabilities get two decimals (by default 4.30 would show as 4.3), and
+    popularity's counts none. Scores that are not ratings say what they are in the
+    header, as the top lists do.
+    """
+    label = recommender.score_label(variant)
+    header = variant if label == "predicted rating" else f"{variant} ({label})"
+    return st.column_config.NumberColumn(header, help=f"{variant}: {label}",
+                                         format="%d" if variant == "popularity" else "%.2f")
+
+
 def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, records: dict,
               variants, n: int, prefix: str):
     """Draw step ``n``: the ratings so far, the query predictions, top lists and curves."""
@@ -108,9 +121,7 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
     with query_column:
         st.subheader("Held-out ratings and current predictions")
         query = views.query_table(dataset, plan, records, variants, n)
-        # Scores with two decimals throughout: by default 4.30 would show as 4.3.
-        formats = {v: st.column_config.NumberColumn(format="%.2f")
-                   for v in variants if v in query}
+        formats = {v: score_column(recommender, v) for v in variants if v in query}
         st.dataframe(query, height=views.table_height(len(query)), hide_index=True,
                      column_config=formats)
 
