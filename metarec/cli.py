@@ -10,6 +10,7 @@ import math
 import os
 import shlex
 import sys
+import time
 import urllib.parse
 from dataclasses import replace
 from pathlib import Path
@@ -90,7 +91,34 @@ def _load(args):
     options = {"items": args.items_csv, "users": args.users_csv,
                "max_rejected_share": args.max_rejected,
                "rating_scale": tuple(args.rating_scale) if args.rating_scale else None}
-    return load_dataset(args.data, **{k: v for k, v in options.items() if v is not None})
+    options = {key: value for key, value in options.items() if value is not None}
+    try:
+        return load_dataset(args.data, **options)
+    except (FileNotFoundError, NotADirectoryError, DataFormatError) as error:
+        from_env = os.environ.get(DATA_DIR_ENV)
+        if args.data or not from_env:
+            raise
+        raise ValueError(_data_dir_env_message(Path(from_env).expanduser(), error)) from None
+
+
+def _data_dir_env_message(path: Path, error) -> str:
+    """Reword ``error`` from reading ``METAREC_DATA_DIR`` so that it names the variable.
+
+    The library's advice ("pass --data or set the variable") does not fit a variable
+    that is set already.
+    """
+    from .data.registry import DataPathError
+
+    if isinstance(error, DataPathError) and error.path == path:
+        # The reason starts with the quoted path, which the message names already.
+        reason = "which " + error.reason.removeprefix(f"'{error.path}' ")
+    elif not path.exists() and str(path) not in DATASET_NAMES:
+        reason = "which does not exist"
+    else:
+        reason = f"which cannot be read: {error}"
+    return (f"{DATA_DIR_ENV} is set to {str(path)!r}, {reason.rstrip('.')}; set "
+            f"{DATA_DIR_ENV} to a dataset folder or file, unset it to use the bundled "
+            f"sample, or pass --data")
 
 
 def cmd_download(args):
@@ -178,6 +206,7 @@ def cmd_train(args):
         _check_models_folder(out, _models_dir_source(args))
         _check_models_kind(out, args)
         _check_other_data(out, args, dataset)
+        _check_other_scenario(out, args)
         _launch_workers(args.workers, args.argv)
         return
     workers = init_workers()
@@ -189,6 +218,7 @@ def cmd_train(args):
         # Every worker checks, so that none is left waiting for one that stopped.
         _check_models_kind(out, args)
         _check_other_data(out, args, dataset, note=workers.is_main)
+        _check_other_scenario(out, args, note=workers.is_main)
         if workers.is_main:
             print(dataset.summary())
         seeds = args.seeds or [0 if args.seed is None else args.seed]
@@ -359,6 +389,35 @@ def _check_other_data(out: Path, args, dataset, note=True):
                 f"--out {str(suggestion)!r}, or add --replace to replace them")
 
 
+def _check_other_scenario(out: Path, args, note=True):
+    """Raise ValueError when training would replace user models of another scenario.
+
+    The split of another scenario holds out other users or items, so evaluate --seeds
+    could not average the new models with the ones left in the other seed folders.
+    Without --replace, train stops; with it, ``note`` prints which models are replaced.
+    Item models are left to :func:`_check_models_kind`.
+    """
+    if args.scenario == "new-item":
+        return
+    folders = [out / f"seed-{seed}" for seed in args.seeds] if args.seeds else [out]
+    for folder in folders:
+        split = _saved_split(folder)
+        if split is None or split["scenario"] == args.scenario:
+            continue
+        trained = split["scenario"]
+        if args.replace:
+            if note:
+                print(f"note: replacing the models for scenario {trained!r} in "
+                      f"{str(folder)!r} (--replace)", file=sys.stderr)
+            continue
+        place = "" if folder == out else f" in {str(folder)!r}"
+        raise ValueError(
+            f"{_models_dir_source(args)} {str(out)!r} contains models trained for scenario "
+            f"{trained!r}{place}, and training for {args.scenario!r} would replace them; "
+            f"pass --scenario {trained} to retrain them, another --out, or add --replace "
+            f"to replace them")
+
+
 def _has_models_manifest(folder: Path) -> bool:
     """Return whether ``folder`` contains a manifest that metarec wrote."""
     from .serving.item_store import ITEM_MANIFEST
@@ -403,6 +462,24 @@ def _check_parent_folders(path: Path, source):
             return
 
 
+def _check_writable(path: Path, source):
+    """Raise ValueError when no file can be created where ``path`` is, before any work.
+
+    A temporary file in the nearest existing folder above ``path`` tests it, because
+    permission bits alone miss read-only file systems, and root passes them anyway.
+    """
+    import tempfile
+
+    folder = next(parent for parent in path.absolute().parents if parent.exists())
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".metarec-write-test-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"{source} {str(path)!r} cannot be written: creating a file in "
+                         f"{str(folder)!r} failed ({error.strerror or error}); pass a path "
+                         f"in a folder that you can write to") from None
+
+
 def _missing_models_message(folder: Path, args, dataset) -> str | None:
     """Return why ``folder`` has no models and the command that trains them, or None."""
     from .serving.item_store import ITEM_MANIFEST
@@ -414,6 +491,9 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
         return (f"--models {str(folder)!r} is a file; pass the folder that "
                 f"'python -m metarec train --out' wrote")
     root = _evaluate_root(args, dataset.name)
+    data_files = [name for name in DATA_FILE_NAMES if (root / name).is_file()]
+    if data_files:
+        return _data_folder_message(root, data_files, args)
     items = _expects_item_models(root, args)
     manifest = ITEM_MANIFEST if items else MANIFEST
     seeds = _seed_folders(folder)
@@ -426,8 +506,8 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
     words = ["python", "-m", "metarec", "train", *_data_flags(args)]
     if items:
         words += ["--scenario", "new-item"]
-    elif args.scenario not in (None, "new-user"):
-        words += ["--scenario", args.scenario]
+    else:
+        words += _scenario_flags(root, args, dataset)
     if args.seeds:
         words += ["--seeds", *map(str, args.seeds)]
     command = shlex.join([*words, "--out", str(root)])
@@ -441,6 +521,49 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
                    f"--models {default}."
     # No quotes around the command, because shlex quotes paths with spaces in it.
     return f"{message} To train models there, run: {command}"
+
+
+def _scenario_flags(root: Path, args, dataset) -> list[str]:
+    """Return the train flags that repeat the scenario of the user models in ``root``.
+
+    ``--scenario`` decides when given. Otherwise the models already in ``root`` and its
+    seed folders do, when they share one scenario and cut year, so that a suggested
+    train command adds seeds of the same kind. A cut year is repeated only when it is
+    not the one train picks by default.
+    """
+    from .tasks.scenarios import default_cut_year
+
+    scenario, cut_year = args.scenario, None
+    if scenario is None:
+        folders = [root, *(root / f"seed-{seed}" for seed in _seed_folders(root))]
+        splits = [split for split in map(_saved_split, folders) if split is not None]
+        kinds = {(split["scenario"], split["cut_year"]) for split in splits}
+        if len(kinds) == 1:
+            scenario, cut_year = kinds.pop()
+    flags = [] if scenario in (None, "new-user") else ["--scenario", scenario]
+    if flags and cut_year is not None and cut_year != default_cut_year(dataset.items):
+        flags += ["--cut-year", f"{cut_year:g}"]
+    return flags
+
+
+def _data_folder_message(folder: Path, data_files, args) -> str:
+    """Return why the data folder ``folder``, given as ``--models``, contains no models."""
+    models = Path("models") / folder.absolute().name
+    shaping = _data_flags(args)
+    if args.data:
+        # Another --data is replaced by the folder; the flags that shape it are kept.
+        shaping = shaping[2:]
+    options = ["--data", str(folder), *shaping]
+    if args.scenario:
+        options += ["--scenario", args.scenario]
+    if args.seeds:
+        options += ["--seeds", *map(str, args.seeds)]
+    evaluate = ["python", "-m", "metarec", "evaluate", *options, "--models", str(models)]
+    train = ["python", "-m", "metarec", "train", *options, "--out", str(models)]
+    return (f"--models {str(folder)!r} is a data folder (it contains "
+            f"{', '.join(data_files)}), not a models folder; pass it with --data, and the "
+            f"folder that 'train --out' wrote with --models: {shlex.join(evaluate)}. To "
+            f"train models there first, run: {shlex.join(train)}")
 
 
 def _evaluate_root(args, dataset_name) -> Path:
@@ -552,6 +675,7 @@ def cmd_evaluate(args):
                          f"{str(Path(args.out) / 'results')!r}")
     if args.out:
         _check_parent_folders(Path(args.out).expanduser(), "--out")
+        _check_writable(Path(args.out).expanduser(), "--out")
     _check_task_flags(args)
     if args.scenario == "new-item" and args.users == "train":
         raise ValueError(_no_train_items_message("--scenario new-item"))
@@ -562,7 +686,10 @@ def cmd_evaluate(args):
                          f"{' '.join(METRICS)}")
     shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
     _check_seed_flags(args)
+    started = time.perf_counter()
     dataset = _load(args)
+    logger.debug("loaded %s (%s ratings) in %.1f s", dataset.name, f"{dataset.n_ratings:,}",
+                 time.perf_counter() - started)
     root = _evaluate_root(args, dataset.name)
     seeds = _unique("--seeds", args.seeds or [])
     folders = [root / f"seed-{seed}" for seed in seeds] if seeds else [root]
@@ -585,13 +712,18 @@ def cmd_evaluate(args):
         for folder, has_items in zip(folders, kinds):
             if has_items and _item_scenario(folder) == "new-item":
                 raise ValueError(_no_train_items_message(f"the models in {str(folder)!r}"))
+    if seeds:
+        _check_seed_scenarios(root, seeds, kinds, args)
 
-    tables, scenarios = [], []
+    tables, scenarios, task_seeds = [], [], []
     for folder, has_items in zip(folders, kinds):
+        started = time.perf_counter()
         if has_items:
             recommender = ItemRecommender.load(folder, dataset=dataset)
         else:
             recommender = Recommender.load(folder, dataset=dataset)
+        logger.debug("loaded the models in %s in %.2f s", folder,
+                     time.perf_counter() - started)
         saved = saved_scenario(recommender.manifest)
         scenario = saved.scenario
         if args.scenario is None:
@@ -609,11 +741,16 @@ def cmd_evaluate(args):
                 f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
                 f"{args.scenario!r}; pass --scenario {scenario} or {advice}")
         query_seed = saved.users.seed if args.query_seed is None else args.query_seed
+        task_seeds.append(query_seed)
+        started = time.perf_counter()
         table = evaluate_scenario(recommender, dataset, shots, part=args.users,
                                   variants=args.variants, seed=query_seed,
                                   min_ratings=args.min_ratings,
                                   max_ratings=args.max_ratings or None,
                                   catalogue=args.catalogue, query_size=args.query_size)
+        scored_variants = table["variant"].nunique() if not table.empty else 0
+        logger.debug("scored %d variant(s) at K=%s in %.2f s", scored_variants,
+                     ", ".join(map(str, shots)), time.perf_counter() - started)
         entity = "item" if scenario == "new-item" else "user"
         scored = set(table["shots"]) if not table.empty else set()
         unscored = [shot for shot in shots if str(shot) not in scored]
@@ -660,8 +797,53 @@ def cmd_evaluate(args):
             {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
              "scenario": args.scenario, "users": args.users,
              "models": [str(f) for f in folders], "splits": scenarios,
+             "settings": _evaluation_settings(args, seeds, shots, task_seeds),
              "summary": summary, "results": _records(table)}, indent=1))
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _evaluation_settings(args, seeds, shots, query_seeds) -> dict:
+    """Return the settings of an evaluate run, for its results file.
+
+    ``query_seed`` is the --query-seed given (None: each split's own seed), and
+    ``query_seeds`` the seed that drew the tasks of each models folder, in order.
+    """
+    return {"users": args.users, "seeds": seeds or None, "shots": shots,
+            "variants": args.variants, "query_seed": args.query_seed,
+            "query_seeds": query_seeds, "query_size": args.query_size,
+            "min_ratings": args.min_ratings, "max_ratings": args.max_ratings,
+            "catalogue": args.catalogue}
+
+
+def _check_seed_scenarios(root: Path, seeds, kinds, args):
+    """Raise ValueError when the seed folders of ``root`` contain models of other scenarios.
+
+    evaluate --seeds averages one scenario over the seeds, and --scenario cannot make
+    the folders agree, so the message names the seeds of each scenario. The scenario to
+    keep is --scenario, else the first seed's.
+    """
+    found = {}
+    for seed, has_items in zip(seeds, kinds):
+        split = _saved_split(root / f"seed-{seed}", items=has_items)
+        if split is not None:
+            found.setdefault(split["scenario"], []).append(seed)
+    if len(found) < 2:
+        return
+    keep = args.scenario if args.scenario in found else next(iter(found))
+
+    def listed(numbers):
+        return f"seed{'s' if len(numbers) > 1 else ''} {' '.join(map(str, numbers))}"
+
+    groups = ", ".join(f"{listed(numbers)} {scenario}" for scenario, numbers in found.items())
+    others = [seed for scenario, numbers in found.items() if scenario != keep
+              for seed in numbers]
+    train = ["python", "-m", "metarec", "train", *_data_flags(args), "--scenario", keep,
+             "--seeds", *map(str, others), "--out", str(root), "--replace"]
+    raise ValueError(
+        f"the seed folders of {str(root)!r} contain models of different scenarios: "
+        f"{groups}; evaluate --seeds averages one scenario, so pass --seeds "
+        f"{' '.join(map(str, found[keep]))} to evaluate {keep}, or retrain "
+        f"{listed(others)} with: {shlex.join(train)}")
 
 
 def _reads_item_models(folder: Path, root: Path, args) -> bool:
@@ -695,14 +877,30 @@ def _reads_item_models(folder: Path, root: Path, args) -> bool:
 
 def _item_scenario(folder: Path) -> str:
     """Return the scenario the item models in ``folder`` were trained for."""
+    return (_saved_split(folder, items=True) or {}).get("scenario", "new-item")
+
+
+def _saved_split(folder: Path, items=False) -> dict | None:
+    """Return the scenario split that the manifest in ``folder`` records, as saved.
+
+    That is a dict with the keys ``scenario`` and ``cut_year`` at least. A manifest
+    written before scenarios were saved counts as ``new-user`` (user models) or
+    ``new-item`` (item models). Returns None when the manifest is missing or unreadable,
+    because loading reports that with its own message.
+    """
     from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
 
     try:
-        manifest = json.loads((folder / ITEM_MANIFEST).read_text())
+        manifest = json.loads((folder / (ITEM_MANIFEST if items else MANIFEST)).read_text())
     except (OSError, ValueError):
-        # Loading reports the broken manifest with its own message.
-        return "new-item"
-    return (manifest.get("scenario") or {}).get("scenario", "new-item")
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    split = manifest.get("scenario")
+    if not isinstance(split, dict) or "scenario" not in split:
+        split = {"scenario": "new-item" if items else "new-user"}
+    return {"cut_year": None, **split}
 
 
 def _no_train_items_message(source) -> str:
@@ -945,7 +1143,8 @@ def _counts_text(frame, entity) -> str:
 
     texts = {shots: span(values) for shots, values in counts}
     if len(set(texts.values())) == 1:
-        return f"{next(iter(texts.values()))} {entity}"
+        text = next(iter(texts.values()))
+        return f"{text} {entity.removesuffix('s') if text == '1' else entity}"
     return f"{entity} per K: " + ", ".join(f"K={k}: {t}" for k, t in texts.items())
 
 
@@ -1046,8 +1245,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int,
                        help="seed of the split and of training (default 0)")
     train.add_argument("--replace", action="store_true",
-                       help="replace models of other data in the folder (without "
-                            "it, train stops instead of overwriting them)")
+                       help="replace models of other data or of another scenario in "
+                            "the folder (without it, train stops instead of overwriting "
+                            "them)")
     train.add_argument("--seeds", type=int, nargs="+",
                        help="train once per seed into OUT/seed-N (for evaluate --seeds), "
                             "in place of --seed")
@@ -1071,7 +1271,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="score trained variants on held-out users",
         parents=[_verbose_parent("log how CSV data was read (rows kept, rating scale) "
-                                 "and timings")])
+                                 "and timings of loading the data, loading each models "
+                                 "folder and scoring it")])
     _add_data_arguments(evaluate, data_help)
     evaluate.add_argument("--models", help=f"models folder written by train (default: "
                                            f"${MODELS_DIR_ENV}, else models/DATASET_NAME, "
