@@ -1,4 +1,4 @@
-"""The command line after a first-time user's trial: scenario hints, saved settings, -v."""
+"""The command line: scenario hints, saved evaluation settings, -v timings and checks."""
 
 import json
 import logging
