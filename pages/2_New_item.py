@@ -67,6 +67,8 @@ except ValueError as error:
     st.stop()
 
 item_views.audience_tables(comparison, dataset, recommender.rating_scale)
+item_views.new_user_section(dataset, recommender, ratings, chosen, content, PREFIX,
+                            comparison)
 item_views.comparison_charts(comparison, variants, recommender.rating_scale, len(ratings),
                              PREFIX, dataset)
 with st.expander("Retrain the item models"):

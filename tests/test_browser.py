@@ -321,10 +321,14 @@ def item_audience_shown(page):
     """Check each featured variant's top users, the four charts and the timings."""
     for variant in ITEM_FEATURED:
         page.get_by_role("heading", name=variant, exact=True).wait_for()
+    # The audiences, then the table of a new user's predicted ratings, drawn last.
+    page.get_by_role("heading", name="A new user too").wait_for()
     tables = page.locator("[data-testid='stTable']")
-    assert tables.count() == len(ITEM_FEATURED)
+    tables.nth(len(ITEM_FEATURED)).wait_for()
+    assert tables.count() == len(ITEM_FEATURED) + 1
     for index in range(len(ITEM_FEATURED)):
         assert tables.nth(index).locator("tbody tr").count() == 10
+    assert tables.nth(len(ITEM_FEATURED)).locator("tbody tr").count() == len(ITEM_FEATURED)
     assert page.get_by_text("adapted in ").count() == len(ITEM_FEATURED)
     for title in ("Predicted rating of every user", "Top audience",
                   "Mean predicted rating by age band", "Adaptation time"):

@@ -130,6 +130,39 @@ def compare_item_variants(recommender: ItemRecommender, variants, ratings=None, 
                           text_cached)
 
 
+def new_user_ratings(recommender: ItemRecommender, variants, ratings=None, *, title,
+                     genres=(), year=None, description=None, person=None) -> pd.DataFrame:
+    """Return how a new user would rate a new item: both are unknown to the models.
+
+    Each of ``variants`` adapts to the item's ``ratings`` by known users. It then scores
+    a person described only by ``person``, a dict with any of ``age``, ``gender``,
+    ``occupation`` and ``zip_code``. Without them the person is wholly unknown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variant`` and ``predicted``, one row per variant in the order given.
+
+    Raises
+    ------
+    ValueError
+        As :func:`compare_item_variants`, or if a field of ``person`` is invalid.
+    """
+    variants = list(variants)
+    if not variants:
+        raise ValueError(f"choose at least one variant of {recommender.variants}")
+    content = recommender.new_item_content(title, genres, year, description)
+    adaptations = {name: recommender.adapt_item(name, ratings, content=content)
+                   for name in variants if name != ENSEMBLE}
+    if ENSEMBLE in variants:
+        adaptations[ENSEMBLE] = recommender.adapt_item(ENSEMBLE, ratings, content=content,
+                                                       members=adaptations)
+    person = dict(person or {})
+    return pd.DataFrame({"variant": variants,
+                         "predicted": [adaptations[name].predict_new_user(**person)
+                                       for name in variants]})
+
+
 def usual_ratings(recommender: ItemRecommender) -> pd.Series | None:
     """Return each user's usual rating, by user id, or None without a user-bias baseline.
 

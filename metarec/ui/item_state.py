@@ -7,6 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -15,7 +16,7 @@ from ..data import Dataset
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import ItemRecommender
 from ..serving.store import MANIFEST, ModelsDirectoryError
-from .item_compare import ItemComparison, compare_item_variants
+from .item_compare import ItemComparison, compare_item_variants, new_user_ratings
 from .state import (
     ITEM_MODELS_DIR_ENV,
     dashboard_advice,
@@ -166,6 +167,27 @@ def _compare(models_key: tuple, ratings: tuple, variants: tuple, content: tuple,
                                 title=title, genres=genres, year=year,
                                 description=description, k=k)
     return job.result()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _new_user(models_key: tuple, ratings: tuple, variants: tuple, content: tuple,
+              person: tuple, _recommender: ItemRecommender) -> pd.DataFrame:
+    title, genres, year, description = content
+    job = _item_worker().submit(new_user_ratings, _recommender, variants, dict(ratings),
+                                title=title, genres=genres, year=year,
+                                description=description, person=dict(person))
+    return job.result()
+
+
+def new_user_ratings_cached(dataset: Dataset, recommender: ItemRecommender, ratings: dict,
+                            variants, content: dict, person: dict) -> pd.DataFrame:
+    """Return :func:`new_user_ratings`, cached per input like :func:`compare_items_cached`."""
+    directory = item_models_dir_for(dataset).resolve()
+    models_key = (str(directory), _manifest_stamp(directory), dataset.source)
+    fields = (content["title"], tuple(content["genres"]), content["year"],
+              content["description"])
+    return _new_user(models_key, tuple(sorted(ratings.items())), tuple(variants), fields,
+                     tuple(sorted(person.items())), recommender)
 
 
 def compare_items_cached(dataset: Dataset, recommender: ItemRecommender, ratings: dict,

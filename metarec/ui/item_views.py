@@ -9,10 +9,12 @@ from ..data import Dataset
 from ..serving.item_store import ITEM_MANIFEST
 from ..serving.items import GROUPS
 from . import charts, item_charts
-from .item_state import item_models_dir_for, train_items_with_progress
+from .item_state import (item_models_dir_for, new_user_ratings_cached,
+                         train_items_with_progress)
 from .state import seed_input
 from .training_runs import TrainingStopped
 from .item_controls import user_label
+from .profile import demographics_controls
 from .views import followed_member, tied_scores_note, timing_caption
 
 # Three tables to a row: at four, a user label and two numbers overflowed a column of
@@ -111,6 +113,11 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
             st.rerun()
 
 
+def signed(value: float) -> str:
+    """Return ``value`` with its sign and two decimals; -0.001 gives "+0.00", not "-0.00"."""
+    return f"{round(value, 2) + 0.0:+.2f}"
+
+
 def audience_tables(comparison, dataset: Dataset | None = None, rating_scale=None):
     """Draw each variant's top users under its name, with the adaptation time.
 
@@ -136,13 +143,42 @@ def audience_tables(comparison, dataset: Dataset | None = None, rating_scale=Non
                 table = top[["user"]].copy()
                 # The ranking column comes first, so a narrow column cuts off the other.
                 if _has_lift(top):
-                    table["vs usual"] = [f"{lift:+.2f}" for lift in top["lift"]]
+                    table["vs usual"] = [signed(lift) for lift in top["lift"]]
                 table["predicted"] = texts
                 st.table(table.rename_axis("#"), border="horizontal")
                 note = audience_note(top, result.variant in flat, texts, top_of_scale)
                 if note:
                     st.caption(note)
                 st.caption(timing_caption(result.seconds, bool(result.weights)))
+
+
+def new_user_section(dataset: Dataset, recommender, ratings: dict, variants, content: dict,
+                     prefix: str, comparison=None):
+    """Draw a new user's fields and how each variant expects them to rate the new item.
+
+    That is the case where both are new: the person has rated nothing, so the models
+    know only the fields. With ``comparison``, the table also gives each
+    variant's mean predicted rating over the dataset's users.
+    """
+    st.subheader("A new user too")
+    st.caption("Neither the item nor this person is known to the models: each variant "
+               "predicts the rating from the item's content and ratings and the person's "
+               "fields alone. Leave the fields empty for someone nothing is known about.")
+    person = demographics_controls(dataset, f"{prefix}.person")
+    try:
+        table = new_user_ratings_cached(dataset, recommender, ratings, variants, content,
+                                        person)
+    except ValueError as error:
+        st.error(f"Could not score this person: {error}")
+        return
+    rows = pd.DataFrame({"variant": table["variant"],
+                          "this person": [f"{value:.2f}" for value in table["predicted"]]})
+    if comparison is not None:
+        # The same variant's mean over the dataset's users, for scale.
+        means = comparison.predictions.groupby("variant")["predicted"].mean()
+        rows["mean over the users"] = [f"{means[name]:.2f}" if name in means else "–"
+                                        for name in table["variant"]]
+    st.table(rows.set_index("variant"), border="horizontal")
 
 
 def audience_note(top, flat: bool, texts, top_of_scale=None) -> str | None:
