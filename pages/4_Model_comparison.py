@@ -35,8 +35,10 @@ results_view.describe_source(results, dataset)
 
 summary = summarise(results)
 # A remembered choice replaces the default (see results_view.keep_known).
-results_view.keep_known(f"{PREFIX}.metrics", results.metrics, results.metrics[:1] + [
-    m for m in ("ndcg@3",) if m in results.metrics])
+# dict.fromkeys: results whose first metric is nDCG@3 start with it once, because a
+# metric chosen twice gave the table two columns of one name.
+results_view.keep_known(f"{PREFIX}.metrics", results.metrics, list(dict.fromkeys(
+    results.metrics[:1] + [m for m in ("ndcg@3",) if m in results.metrics])))
 metrics = st.multiselect("Metrics", results.metrics, format_func=metric_label,
                          key=f"{PREFIX}.metrics", persist_state="session")
 all_variants = list(dict.fromkeys(summary["variant"]))
@@ -57,7 +59,8 @@ colours = variant_colours(all_variants)
 st.header("Metrics")
 table = metric_table(shown, metrics)
 best = best_variants(table)
-st.table(results_view.highlight_best(table, best), border="horizontal")
+st.table(results_view.highlight_best(table, best), border="horizontal",
+         width=results_view.PINNED_TABLE_WIDTH_PX)
 st.caption("Bold: the best value in each column (lowest error, highest ranking metric), "
            "for every variant that shows it. "
            + results_view.interval_note(shown))

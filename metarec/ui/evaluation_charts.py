@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 
 from ..data import like_threshold
 from ..evaluation.evaluate import METRIC_NAMES
-from .charts import (MARGIN, MARGIN_HEIGHT_PX, bounded_axis, figure, milliseconds_text,
-                     variant_colours)
+from .charts import (LEGEND_OFFSET_PX, MARGIN, MARGIN_HEIGHT_PX, bounded_axis, figure,
+                     milliseconds_text, variant_colours)
 
 METRIC_LABELS = {
     "mae": "MAE (lower is better)",
@@ -52,6 +52,51 @@ def like_note(metrics, rating_scale) -> str | None:
 def metric_label(metric: str) -> str:
     """Return the axis and title label of ``metric``, else its display name."""
     return METRIC_LABELS.get(metric, METRIC_NAMES.get(metric, metric))
+
+
+# d3-format of the ticks of an axis in milliseconds or seconds: plain decimals with
+# thousands separators. Plotly's default SI prefixes wrote 0.0002 ms as "200μ", which
+# reads as 200 microseconds.
+TIME_TICKFORMAT = ",~r"
+
+# Estimates in pixels, at Plotly's default 12 px font, for fitting a horizontal legend
+# under a chart. They are the width of a character of a name, the line sample and gaps
+# before each name, the height of a legend row and the legend's width. That width is
+# below a half-width column of the dashboard's wide layout, so rows are overcounted
+# rather than undercounted.
+LEGEND_CHAR_PX = 7.0
+LEGEND_SYMBOL_PX = 45.0
+LEGEND_ROW_PX = 20
+LEGEND_WIDTH_PX = 450.0
+# Extra room for x-axis tick labels of two lines, such as "K=5" over a count of users.
+SECOND_TICK_LINE_PX = 20
+
+
+def legend_rows(names, width_px=LEGEND_WIDTH_PX) -> int:
+    """Return the estimated rows of a horizontal legend of ``names`` ``width_px`` wide."""
+    rows, used = 0, width_px
+    for name in names:
+        entry = LEGEND_SYMBOL_PX + LEGEND_CHAR_PX * len(str(name))
+        if used + entry > width_px:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
+def legend_under_axis(names, plot_px, axis_px=LEGEND_OFFSET_PX) -> dict:
+    """Return the ``legend``, ``margin`` and ``height`` of a legend under the x-axis title.
+
+    The legend's top sits ``axis_px`` under a plot area ``plot_px`` tall, and the
+    bottom margin fits the estimated rows of ``names``. A legend anchored at its
+    bottom (Plotly's choice for a low ``y``) instead grew upwards over the axis title
+    once 13 variants took several rows. The figure grows with the margin, so that
+    Plotly need not shrink the plot area, which would move the legend up with it.
+    """
+    # 10 px: an estimate of the padding around the legend.
+    bottom = axis_px + legend_rows(names) * LEGEND_ROW_PX + 10
+    return {"legend": {"orientation": "h", "yanchor": "top", "y": -axis_px / plot_px},
+            "margin": {**MARGIN, "b": bottom},
+            "height": plot_px + MARGIN["t"] + bottom}
 
 
 # Metrics whose values lie from 0 to 1, named without their cutoff ("@10").
@@ -139,6 +184,12 @@ def few_shots(counts: dict) -> list:
     return [shots for shots, count in counts.items() if count < FEW_SHARE * largest]
 
 
+# Heights in pixels of the plot areas of the K-shot and trade-off charts, without the
+# title, the axis labels and the legend.
+KSHOT_PLOT_PX = 280
+TRADEOFF_PLOT_PX = 340
+
+
 def kshot_figure(summary, metric, colours=None, counts=None, entity="users") -> go.Figure:
     """Draw ``metric`` against the support size K, one line per variant.
 
@@ -174,15 +225,15 @@ def kshot_figure(summary, metric, colours=None, counts=None, entity="users") -> 
                         "visible": bool(np.isfinite(error).any())},
             "hovertemplate": variant + ", %{x}: %{y:.4f}<extra></extra>"})
     per = "item" if entity == "items" else "user"
+    # Tick labels with a count take two lines, so the legend moves further down.
+    axis_px = LEGEND_OFFSET_PX + (SECOND_TICK_LINE_PX if counts else 0)
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} by support size"},
         "xaxis": {"title": {"text": f"support ratings per {per}"}, "type": "category",
                   "categoryorder": "array", "categoryarray": labels},
         "yaxis": {"title": {"text": metric_label(metric)}, **metric_axis(metric, extent)},
-        "shapes": shapes, "height": 420, "margin": MARGIN,
-        # Tick labels with a count take two lines, so the legend moves down below the
-        # axis title.
-        "legend": {"orientation": "h", "y": -0.3 if counts else -0.2},
+        "shapes": shapes,
+        **legend_under_axis([trace["name"] for trace in data], KSHOT_PLOT_PX, axis_px),
     })
 
 
@@ -253,12 +304,16 @@ def _overlap(first, second) -> float:
     return max(width, 0.0) * max(height, 0.0)
 
 
-def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> go.Figure:
+def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True,
+                    cost_tickformat=None) -> go.Figure:
     """Draw each variant as a dot at its cost (x) and its ``metric`` (y).
 
     ``points`` has ``variant``, ``cost`` and ``value``; rows with a missing value are
     left out. A legend names every dot, and a dot also gets its name beside it where
-    the name covers no other label or dot (see :func:`label_positions`).
+    the name covers no other label or dot (see :func:`label_positions`). A log cost
+    axis cannot show a cost of 0 or less, so such a dot is in the legend only.
+    ``cost_tickformat`` is a d3-format for the cost axis's ticks, such as
+    :data:`TIME_TICKFORMAT` for a time; None keeps Plotly's, which uses SI prefixes.
     """
     points = points.dropna(subset=["cost", "value"])
     name = METRIC_NAMES.get(metric, metric)
@@ -281,14 +336,15 @@ def tradeoff_figure(points, metric, cost_label, colours=None, log_cost=True) -> 
         "hovertemplate": f"{row.variant}<br>{cost_label}: %{{x:,.3g}}<br>{name}: "
                          "%{y:.4f}<extra></extra>",
     } for row, position in zip(points.itertuples(index=False), positions)]
+    xaxis = {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"}
+    if cost_tickformat is not None:
+        xaxis["tickformat"] = cost_tickformat
     return figure(data, {
         "title": {"text": f"{metric_label(metric)} against {cost_label}"},
-        "xaxis": {"title": {"text": cost_label}, "type": "log" if log_cost else "linear"},
+        "xaxis": xaxis,
         "yaxis": {"title": {"text": metric_label(metric)},
                   **metric_axis(metric, points["value"])},
-        "height": 480,
-        "legend": {"orientation": "h", "y": -0.2},
-        "margin": MARGIN,
+        **legend_under_axis(points["variant"].tolist(), TRADEOFF_PLOT_PX),
     })
 
 
@@ -307,7 +363,8 @@ def timing_bars_figure(timings, title, colours=None) -> go.Figure:
         "hovertemplate": "%{y}: %{x:,.2f} ms per user<extra></extra>",
     }], {
         "title": {"text": title},
-        "xaxis": {"title": {"text": "milliseconds per user (wall time)"}},
+        "xaxis": {"title": {"text": "milliseconds per user (wall time)"},
+                  "tickformat": TIME_TICKFORMAT},
         "yaxis": {"autorange": "reversed", "title": None},
         "height": MARGIN_HEIGHT_PX + 32 * len(timings), "margin": MARGIN,
     })

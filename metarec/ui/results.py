@@ -366,7 +366,9 @@ def run_evaluation(recommender, dataset, shots_list, variants=None, part="test",
     rows.insert(0, "split_seed", split.users.seed)
     source = {"dataset": dataset.name, "fingerprint": dataset.fingerprint(),
               "scenario": split.scenario, "users": part,
-              "models": [str(models_dir)] if models_dir is not None else []}
+              "models": [str(models_dir)] if models_dir is not None else [],
+              "shots": [str(shots) for shots in shots_list], "variants": variants,
+              "catalogue": bool(catalogue)}
     if unscored:
         entity = "item" if split.scenario == "new-item" else "user"
         source["unscored"] = {

@@ -12,9 +12,9 @@ from ..evaluation.evaluate import METRIC_NAMES
 from ..serving.recommender import Recommender
 from ..tasks import parse_shots
 from . import evaluation_charts
-from .results import (DECIMALS, MIN_RELIABLE_USERS, EvaluationResults, ResultsError,
-                      measure_latency, read_results, run_evaluation, timing_per_user,
-                      unreliable_shots, variant_costs)
+from .results import (DECIMALS, LOWER_IS_BETTER, MIN_RELIABLE_USERS, EvaluationResults,
+                      ResultsError, measure_latency, read_results, run_evaluation,
+                      timing_per_user, unreliable_shots, variant_costs)
 from .state import (dataset_fingerprint, models_dir_for, models_key, recommender_or_message,
                     run_in_worker)
 
@@ -27,6 +27,19 @@ COSTS = {
     "parameters": "parameters",
     "train_seconds": "training time (s)",
 }
+# Costs in milliseconds or seconds, whose axis gets plain decimal ticks.
+TIME_COSTS = ("median_ms", "train_seconds")
+# Reason a variant lacks each cost, for the trade-off chart's note on the variants it
+# leaves out.
+NO_COST_REASONS = {
+    "median_ms": "no adaptation of theirs was timed with the dashboard's models",
+    "parameters": "only networks have parameters",
+    "train_seconds": "only networks record a training time",
+}
+# Streamlit 1.67 keeps a table's index column (here the variant) in view while the
+# table scrolls sideways only when the table has a width in pixels (st.table's docs).
+# A width above any page's width is capped at the width of the page.
+PINNED_TABLE_WIDTH_PX = 10_000
 
 
 def load_controls(prefix: str) -> EvaluationResults | None:
@@ -122,18 +135,32 @@ def run_controls(dataset: Dataset, recommender: Recommender,
     run_key = models_key(dataset)
     shots_column, users_column, catalogue_column = st.columns([3, 1, 2],
                                                               vertical_alignment="bottom")
+    # persist_state="session" keeps the choices across page switches, as the results
+    # run with them are kept too.
     shots = shots_column.multiselect(
         "Support sizes K", SHOT_CHOICES, default=["1", "5", "all"], key=f"{prefix}.shots",
+        persist_state="session",
         help="Ratings each held-out user gives before the query is scored. K=0 scores "
              "users before any rating, from their demographics and what the models learned "
              "about the items.")
-    part = users_column.selectbox("Users", ["test", "validation"], key=f"{prefix}.part")
+    part = users_column.selectbox("Users", ["test", "validation"], key=f"{prefix}.part",
+                                  persist_state="session")
     catalogue = catalogue_column.checkbox(
-        "Rank the whole catalogue too", key=f"{prefix}.catalogue",
+        "Rank the whole catalogue too", key=f"{prefix}.catalogue", persist_state="session",
         help="Adds catalogue nDCG, precision and recall at 10; takes several times longer.")
+    variants_key = f"{prefix}.run_variants"
+    remembered = st.session_state.get(variants_key)
+    if remembered and set(remembered) - set(recommender.variants):
+        # Variants chosen for other models, which these models lack.
+        st.session_state[variants_key] = [variant for variant in remembered
+                                          if variant in recommender.variants]
     variants = st.multiselect("Variants to evaluate", recommender.variants,
-                              default=recommender.variants, key=f"{prefix}.run_variants")
-    if st.button("Run evaluation", type="primary", disabled=not shots or not variants):
+                              default=recommender.variants, key=variants_key,
+                              persist_state="session")
+    missing_choices = missing_choices_note(shots, variants)
+    if missing_choices:
+        st.caption(missing_choices)
+    if st.button("Run evaluation", type="primary", disabled=bool(missing_choices)):
         bar = st.progress(0.0, text="Evaluating…")
         try:
             runs[run_key] = run_evaluation(
@@ -144,6 +171,9 @@ def run_controls(dataset: Dataset, recommender: Recommender,
             st.error(f"The evaluation failed: {error}")
         bar.empty()
     results = runs.get(run_key)
+    if results is not None:
+        st.caption(run_settings_note(results, sorted(shots, key=_shot_order), part,
+                                     catalogue, variants))
     if results is None:
         st.info("Choose the support sizes and run the evaluation. It adapts every variant "
                 "to each held-out user, as 'python -m metarec evaluate' does.")
@@ -153,6 +183,51 @@ def run_controls(dataset: Dataset, recommender: Recommender,
                        + ", ".join(repr(name) for name in others)
                        + ", come back when you choose that data in the sidebar.")
     return results
+
+
+def missing_choices_note(shots, variants) -> str:
+    """Return why the Run evaluation button is disabled, or "" when it is enabled."""
+    missing = [name for name, chosen in (("support size K", shots), ("variant", variants))
+               if not chosen]
+    if not missing:
+        return ""
+    return f"Choose at least one {' and one '.join(missing)} to run the evaluation."
+
+
+def _listed(values) -> str:
+    """Return ``values`` as "a", "a and b" or "a, b and c"."""
+    values = [str(value) for value in values]
+    if len(values) <= 1:
+        return "".join(values)
+    return ", ".join(values[:-1]) + " and " + values[-1]
+
+
+def run_settings_note(results: EvaluationResults, shots, part, catalogue, variants) -> str:
+    """Return the settings ``results`` were run with, and whether the options now differ.
+
+    ``shots``, ``part``, ``catalogue`` and ``variants`` are the options on the page, which
+    the next press of Run evaluation uses.
+    """
+    source = results.source
+    run_shots = source.get("shots") or list(dict.fromkeys(results.rows["shots"]))
+    run_part = source.get("users", "test")
+    run_variants = source.get("variants") or list(dict.fromkeys(results.rows["variant"]))
+    run_catalogue = source.get("catalogue")
+    parts = [f"The results below are of {run_part} users at "
+             f"{_listed(f'K={k}' for k in run_shots)}"]
+    if run_catalogue is not None:
+        # None: results kept from a version of this page that did not record it.
+        parts.append("ranking the whole catalogue too" if run_catalogue
+                     else "without ranking the whole catalogue")
+    parts.append(f"for {len(run_variants)} variant{'' if len(run_variants) == 1 else 's'}")
+    note = ", ".join(parts) + "."
+    same = (list(shots) == list(run_shots) and part == run_part
+            and (run_catalogue is None or bool(catalogue) == run_catalogue)
+            and set(variants) == set(run_variants))
+    if not same:
+        note += (" The options above have changed since, so Run evaluation would "
+                 "compute other results.")
+    return note
 
 
 def default_variants(variants) -> list:
@@ -436,18 +511,61 @@ def _accuracy_cost_chart(dataset: Dataset, summary: pd.DataFrame, metrics, resul
                                    persist_state="session")
     cost = cost_column.selectbox("Cost", list(COSTS), format_func=COSTS.get,
                                  key=f"{prefix}.tradeoff_cost", persist_state="session")
-    values = summary[(summary["metric"] == metric) & (summary["shots"] == shots)]
-    points = values[["variant", "mean"]].rename(columns={"mean": "value"}).merge(
-        costs[["variant", cost]].rename(columns={cost: "cost"}), on="variant", how="left")
-    points["cost"] = pd.to_numeric(points["cost"], errors="coerce")
-    missing = points.loc[points["cost"].isna() | points["value"].isna(), "variant"].tolist()
-    st.plotly_chart(evaluation_charts.tradeoff_figure(points, metric, COSTS[cost], colours))
+    points = tradeoff_points(summary, costs, metric, shots, cost)
+    st.plotly_chart(evaluation_charts.tradeoff_figure(
+        points, metric, COSTS[cost], colours,
+        cost_tickformat=evaluation_charts.TIME_TICKFORMAT if cost in TIME_COSTS else None))
     if cost == "median_ms":
         st.caption("The adaptation time is the median adaptation to 5 ratings (see Timing "
                    "below), whichever K the accuracy is taken at.")
     st.caption(measured_models_note(dataset, results, "The costs"))
-    if missing:
-        st.caption(f"Not drawn, for lack of a {COSTS[cost]} or a "
-                   f"{METRIC_NAMES.get(metric, metric)} value: "
-                   + ", ".join(missing) + ". Only networks have parameters and a training "
-                   "time, and ranking baselines have no rating error.")
+    left_out = left_out_note(points, metric, shots, cost)
+    if left_out:
+        st.caption(left_out)
+
+
+def tradeoff_points(summary: pd.DataFrame, costs: pd.DataFrame, metric, shots,
+                    cost) -> pd.DataFrame:
+    """Return ``variant``, ``value`` and ``cost``: one row per variant of ``summary``.
+
+    ``value`` is the mean of ``metric`` at ``shots`` and ``cost`` the ``cost`` column of
+    ``costs``. A variant without either (a ranking baseline's MAE, a baseline's
+    parameters) keeps its row with NaN, so the chart's note can name it.
+    """
+    variants = list(dict.fromkeys(summary["variant"]))
+    chosen = summary[(summary["metric"] == metric) & (summary["shots"] == shots)]
+    values = chosen.drop_duplicates("variant").set_index("variant")["mean"]
+    by_variant = costs.drop_duplicates("variant").set_index("variant")[cost]
+    return pd.DataFrame({
+        "variant": variants,
+        "value": pd.to_numeric([values.get(v) for v in variants], errors="coerce"),
+        "cost": pd.to_numeric([by_variant.get(v) for v in variants], errors="coerce"),
+    })
+
+
+def left_out_note(points: pd.DataFrame, metric, shots, cost) -> str:
+    """Return sentences naming each variant the trade-off chart leaves out, and why, or "".
+
+    ``points`` are those of :func:`tradeoff_points`. The chart's cost axis is
+    logarithmic, so a cost of 0 or less is left out too.
+    """
+    name = METRIC_NAMES.get(metric, metric)
+    no_value = points.loc[points["value"].isna(), "variant"].tolist()
+    has_value = points["value"].notna()
+    no_cost = points.loc[has_value & points["cost"].isna(), "variant"].tolist()
+    not_positive = points.loc[has_value & (points["cost"] <= 0), "variant"].tolist()
+    sentences = []
+    if no_value:
+        reason = (", because ranking baselines and variants trained on likes predict no "
+                  "ratings" if metric in LOWER_IS_BETTER else "")
+        sentences.append(f"Not drawn, for lack of a value of {name} at K={shots}: "
+                         f"{_listed(no_value)}{reason}.")
+    if no_cost:
+        label = COSTS[cost]
+        article = "an" if label[0] in "aeiou" else "a"
+        sentences.append(f"Not drawn, for lack of {article} {label} value: "
+                         f"{_listed(no_cost)}, because {NO_COST_REASONS[cost]}.")
+    if not_positive:
+        sentences.append("Not drawn, because the log cost axis cannot show a cost of 0: "
+                         f"{_listed(not_positive)}.")
+    return " ".join(sentences)
