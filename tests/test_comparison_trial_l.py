@@ -259,9 +259,16 @@ def test_legend_below_axis_title():
                            "value": np.linspace(0.7, 0.9, 13)})
     tradeoff = tradeoff_figure(points, "mae", "parameters")
 
+    from metarec.ui.evaluation_charts import SESSION_PLOT_PX, session_curves_figure
+
+    history = pd.DataFrame({"variant": np.repeat(ALL_VARIANTS, 3), "n": [0, 1, 2] * 13,
+                            "mae": np.linspace(0.7, 0.9, 39)})
+    session = session_curves_figure(history, "mae", current=1)
+
     rows = legend_rows(ALL_VARIANTS)
     assert rows >= 2
-    for figure, plot_px in [(kshot, KSHOT_PLOT_PX), (tradeoff, TRADEOFF_PLOT_PX)]:
+    for figure, plot_px in [(kshot, KSHOT_PLOT_PX), (tradeoff, TRADEOFF_PLOT_PX),
+                            (session, SESSION_PLOT_PX)]:
         layout = figure.layout
         # Anchored at its top, the legend grows down, away from the axis title.
         assert layout.legend.yanchor == "top"

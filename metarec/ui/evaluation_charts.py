@@ -134,6 +134,10 @@ def _line_style(values, drawn, colour) -> dict:
                        "symbol": "circle-open" if same else "circle"}}
 
 
+# Height of the Dynamic session chart's plot area, without its title and legend.
+SESSION_PLOT_PX = 260
+
+
 def session_curves_figure(history, metric, colours=None, current=None) -> go.Figure:
     """Draw ``metric`` against the number of revealed ratings, one line per variant.
 
@@ -166,8 +170,8 @@ def session_curves_figure(history, metric, colours=None, current=None) -> go.Fig
         "xaxis": xaxis,
         "yaxis": {"title": {"text": metric_label(metric)},
                   **metric_axis(metric, history[metric] if len(history) else [])},
-        "shapes": shapes, "height": 400,
-        "margin": MARGIN, "legend": {"orientation": "h", "y": -0.2},
+        "shapes": shapes,
+        **legend_under_axis([trace["name"] for trace in data], SESSION_PLOT_PX),
     })
 
 
