@@ -62,7 +62,9 @@ order = order_column.radio("Reveal the ratings", list(session.ORDERS),
                            format_func=session.ORDERS.get, key=f"{PREFIX}.order",
                            persist_state="session", on_change=keep_revealed,
                            help="A change applies to the ratings not yet revealed. Restart "
-                                "to reveal all of them in the new order.")
+                                "to reveal all of them in the new order. The 10 held-out "
+                                "ratings are a random draw in every order, as in evaluation, "
+                                "so some may be older than the ratings revealed.")
 variants = st.multiselect("Variants", recommender.variants,
                           default=recommender.featured_variants,
                           key=f"{PREFIX}.variants", persist_state="session")

@@ -32,11 +32,12 @@ MEMBER_DESCRIPTIONS = {
     "teacher": "is the large meta-learned network, which reads the item's description",
     "student": "is the small meta-learned network distilled from the teacher",
     "content-only": "predicts each user's usual rating plus the item bias that its "
-                    "content predicts",
+                    "content predicts, moved by how the item's ratings differ from that",
     "user-bias": "predicts each user's usual rating (the mean rating plus the user's "
                  "bias), moved by how the item's ratings differ from that, and ignores "
                  "the content",
-    "genre-mean": "predicts the mean rating of the item's genres",
+    "genre-mean": "predicts the mean rating of the item's genres, moved toward the "
+                  "item's ratings",
     "global-mean": "predicts the mean of all ratings",
 }
 
