@@ -105,7 +105,12 @@ buttons.toggle("Autoplay", key=PLAYING_KEY, disabled=at_end,
                help="Reveals one rating per interval until the last.")
 interval = buttons.select_slider("Seconds per rating", [0.5, 1.0, 2.0, 3.0], value=1.0,
                                  key=f"{PREFIX}.interval", width=SLIDER_WIDTH_PX,
-                                 persist_state="session")
+                                 persist_state="session",
+                                 help="With many variants a step can take longer than "
+                                      "this to draw, and autoplay then runs a few ratings "
+                                      "ahead of the page. Stopping it shows where it got "
+                                      "to. Choose fewer variants or more seconds to follow "
+                                      "each step.")
 st.session_state[FULL_RUN_KEY] = True
 
 
