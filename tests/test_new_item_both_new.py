@@ -42,6 +42,13 @@ def page(tiny_item_models, tmp_path, monkeypatch):
     return app
 
 
+def test_page_scores_no_new_user_by_default(page):
+    # Scoring the person adapts every variant again, so it waits until asked for.
+    assert "A new user too" in [h.value for h in page.subheader]
+    assert not [t for t in page.table if "this person" in t.value.columns]
+    assert not page.toggle(key="new_item.person.on").value
+
+
 def person_table(app):
     [table] = [t for t in app.table if "this person" in t.value.columns]
     return table.value
@@ -49,6 +56,7 @@ def person_table(app):
 
 def test_page_scores_a_new_user(page, item_recommender):
     app = page
+    app.toggle(key="new_item.person.on").set_value(True).run()
     app.number_input(key="new_item.person.age").set_value(25).run()
     app.selectbox(key="new_item.person.gender").set_value("F").run()
 
@@ -65,6 +73,7 @@ def test_page_scores_a_new_user(page, item_recommender):
 
 def test_page_leaves_out_an_age_out_of_range(page):
     app = page
+    app.toggle(key="new_item.person.on").set_value(True).run()
     app.number_input(key="new_item.person.age").set_value(200).run()
 
     assert any("Age 200 is outside" in e.value for e in app.error)

@@ -162,9 +162,15 @@ def new_user_section(dataset: Dataset, recommender, ratings: dict, variants, con
     variant's mean predicted rating over the dataset's users.
     """
     st.subheader("A new user too")
-    st.caption("Neither the item nor this person is known to the models: each variant "
-               "predicts the rating from the item's content and ratings and the person's "
-               "fields alone. Leave the fields empty for someone nothing is known about.")
+    # Off by default, because scoring the person adapts every variant once more, which
+    # would double the page's time for each rating added.
+    if not st.toggle("Score a new user", key=f"{prefix}.person.on", persist_state="session",
+                     help="Neither the item nor this person is known to the models: each "
+                          "variant predicts the rating from the item's content and ratings "
+                          "and the person's fields alone."):
+        st.caption("Turn on to see how a person the models never saw would rate this item.")
+        return
+    st.caption("Leave the fields empty for someone nothing is known about.")
     person = demographics_controls(dataset, f"{prefix}.person")
     try:
         table = new_user_ratings_cached(dataset, recommender, ratings, variants, content,
