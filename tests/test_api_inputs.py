@@ -42,7 +42,7 @@ def test_item_loader_on_missing_folder(tmp_path):
 
 
 def test_user_loader_names_seed_folders(tiny_models, tmp_path):
-    # train --seeds writes one folder per seed, and loading their parent said only that
+    # train --seeds writes one folder per seed, and loading their parent reported only that
     # manifest.json was missing.
     for seed in (0, 2, 10):
         shutil.copytree(tiny_models, tmp_path / f"seed-{seed}")

@@ -321,7 +321,7 @@ def item_audience_shown(page):
     """Check each featured variant's top users, the four charts and the timings."""
     for variant in ITEM_FEATURED:
         page.get_by_role("heading", name=variant, exact=True).wait_for()
-    # A new user's section comes last; it scores nobody until turned on.
+    # A new user's section comes last, and it scores no one until turned on.
     page.get_by_role("heading", name="A new user too").wait_for()
     tables = page.locator("[data-testid='stTable']")
     assert tables.count() == len(ITEM_FEATURED)

@@ -162,10 +162,10 @@ class SupportSizeEnsemble:
         """
         if not hasattr(self, "weights_"):
             raise RuntimeError("SupportSizeEnsemble is not fitted yet; call fit first")
-        given = [np.asarray(predictions[m]) for m in self.members if m in predictions]
-        if not given:
+        present = [np.asarray(predictions[m]) for m in self.members if m in predictions]
+        if not present:
             raise ValueError(f"predictions contains none of the members {self.members}")
-        rows = len(given[0])
+        rows = len(present[0])
         bins = np.broadcast_to(self._bin(shots), (rows,))
         columns = []
         for index, name in enumerate(self.members):
