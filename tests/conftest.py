@@ -89,3 +89,26 @@ def env(tmp_path, monkeypatch):
     monkeypatch.delenv(ITEM_MODELS_DIR_ENV, raising=False)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def app_env(tiny_models, monkeypatch):
+    """A dashboard on the sample with :func:`tiny_models`; modules may define their own."""
+    from metarec.cli import MODELS_DIR_ENV
+    from metarec.data import DATA_DIR_ENV
+
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tiny_models))
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    return tiny_models
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """Run in ``tmp_path`` with the sample and no models or data folder configured."""
+    from metarec.cli import MODELS_DIR_ENV
+    from metarec.data import DATA_DIR_ENV
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
+    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    return tmp_path

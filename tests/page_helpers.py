@@ -43,3 +43,13 @@ def stop_training_at(monkeypatch, target) -> list:
 
     monkeypatch.setattr(target, record)
     return seeds
+
+
+def flat(text):
+    """Return ``text`` with every run of whitespace as one space, so wrapped text matches."""
+    return " ".join(text.split())
+
+
+def captions(app) -> list[str]:
+    """Return the text of every caption on the page."""
+    return [caption.value for caption in app.caption]

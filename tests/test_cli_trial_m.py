@@ -7,22 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metarec.cli import MODELS_DIR_ENV, _counts_text, build_parser, main
+from metarec.cli import _counts_text, build_parser, main
 from metarec.data import DATA_DIR_ENV, load_dataset
-
-
-def flat(text):
-    """``text`` with every run of whitespace as one space, so wrapped text matches."""
-    return " ".join(text.split())
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch):
-    """Run in ``tmp_path`` with the sample and no models or data folder configured."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    return tmp_path
+from page_helpers import flat
 
 
 def write_manifest(folder, scenario="new-user", cut_year=None):

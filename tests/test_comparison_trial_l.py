@@ -6,29 +6,15 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 import streamlit
 
-from metarec.cli import MODELS_DIR_ENV
-from metarec.data import DATA_DIR_ENV
-from page_helpers import click, open_page
+from page_helpers import captions, click, open_page
 
 COMPARISON = "pages/4_Model_comparison.py"
 RUN_TIMEOUT = 60
 ALL_VARIANTS = ["teacher", "student", "finetune", "student-like", "melu-1", "melu-5",
                 "user-bias", "mf-als", "item-mean", "global-mean", "popularity", "random",
                 "ensemble"]
-
-
-@pytest.fixture
-def app_env(tiny_models, monkeypatch):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tiny_models))
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    return tiny_models
-
-
-def captions(app) -> list[str]:
-    return [caption.value for caption in app.caption]
 
 
 def load_rows(app, rows: pd.DataFrame, tmp_path):

@@ -4,8 +4,6 @@ import json
 
 import pytest
 
-from metarec.cli import MODELS_DIR_ENV
-from metarec.data import DATA_DIR_ENV
 from page_helpers import click, open_page
 
 SESSION = "pages/3_Dynamic_session.py"
@@ -13,9 +11,7 @@ RUN_TIMEOUT = 60
 
 
 @pytest.fixture
-def session_app(tiny_models, monkeypatch):
-    monkeypatch.setenv(MODELS_DIR_ENV, str(tiny_models))
-    monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+def session_app(app_env):
     return open_page(SESSION, RUN_TIMEOUT)
 
 

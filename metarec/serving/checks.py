@@ -77,3 +77,25 @@ def check_top_k(k):
         raise ValueError(f"k must be a whole number of 1 or more, got {k!r}")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+
+
+def reused_members(adapted, members, ratings, ratings_attribute) -> dict:
+    """Return the adaptations of ``adapted`` that an ensemble of ``members`` can reuse.
+
+    ``adapted`` maps variant names to adaptations, and None values are left out. Each
+    adaptation of a member must be of that variant and of ``ratings``, which it stores
+    in its attribute ``ratings_attribute``.
+
+    Raises
+    ------
+    ValueError
+        If an adaptation of a member is of another variant or of other ratings.
+    """
+    reused = {name: value for name, value in (adapted or {}).items() if value is not None}
+    for name in members:
+        if name in reused and (reused[name].variant != name
+                               or getattr(reused[name], ratings_attribute) != ratings):
+            raise ValueError(
+                f"members[{name!r}] was adapted to other ratings or is another "
+                f"variant ({reused[name].variant!r}); pass adaptations of these ratings")
+    return reused

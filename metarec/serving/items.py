@@ -25,7 +25,8 @@ from torch.func import functional_call
 from ..data.features import age_band
 from ..data.text import encode_texts, item_text
 from ..models.item_side import ItemContent
-from .checks import check_no_bools, check_top_k, check_unique, rating_values, whole_ids
+from .checks import (check_no_bools, check_top_k, check_unique, rating_values, reused_members,
+                     whole_ids)
 from .item_store import load_item_models
 from .recommender import check_age
 from .store import other_data_error
@@ -400,13 +401,7 @@ class ItemRecommender:
     def _adapt_ensemble(self, content, users, values, rated, steps, adapted=None):
         # Every member passed in is checked, but members with weight 0 for this support
         # size are neither adapted nor timed.
-        reused = {name: value for name, value in (adapted or {}).items() if value is not None}
-        for name in self.ensemble.members:
-            if name in reused and (reused[name].variant != name
-                                   or reused[name].ratings != rated):
-                raise ValueError(
-                    f"members[{name!r}] was adapted to other ratings or is another "
-                    f"variant ({reused[name].variant!r}); pass adaptations of these ratings")
+        reused = reused_members(adapted, self.ensemble.members, rated, "ratings")
         members = {}
         for name in self.ensemble.active_members(len(users)) or self.ensemble.members:
             if name in reused:

@@ -12,7 +12,8 @@ import torch
 
 from ..data.dataset import like_threshold
 from ..meta.inner_loop import TASK_LOSSES, adapt, predict
-from .checks import check_no_bools, check_top_k, check_unique, rating_values
+from .checks import (check_no_bools, check_top_k, check_unique, rating_values,
+                     reused_members)
 from .fast_path import FastAdapter
 from .store import load_models
 
@@ -456,13 +457,7 @@ class Recommender:
     def _adapt_ensemble(self, items, values, features, rated, steps, rows=None, adapted=None):
         # Every member passed in is checked, but members with weight 0 for this support
         # size are neither adapted nor timed.
-        reused = {name: value for name, value in (adapted or {}).items() if value is not None}
-        for name in self.ensemble.members:
-            if name in reused and (reused[name].variant != name
-                                   or reused[name].rated != rated):
-                raise ValueError(
-                    f"members[{name!r}] was adapted to other ratings or is another "
-                    f"variant ({reused[name].variant!r}); pass adaptations of these ratings")
+        reused = reused_members(adapted, self.ensemble.members, rated, "rated")
         members = {}
         for name in self.ensemble.active_members(len(items)) or self.ensemble.members:
             if name in reused:

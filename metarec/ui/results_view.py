@@ -36,9 +36,9 @@ NO_COST_REASONS = {
     "parameters": "only networks have parameters",
     "train_seconds": "only networks record a training time",
 }
-# Streamlit 1.67 keeps a table's index column (here the variant) in view while the
-# table scrolls sideways only when the table has a width in pixels (st.table's docs).
-# A width above any page's width is capped at the width of the page.
+# With Streamlit 1.67 in Chromium, a table's index column (here the variant) stayed in
+# view while the table scrolled sideways only when the table had a width in pixels.
+# A width above the page's was drawn at the page's width.
 PINNED_TABLE_WIDTH_PX = 10_000
 
 
