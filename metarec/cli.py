@@ -480,6 +480,27 @@ def _check_writable(path: Path, source):
                          f"in a folder that you can write to") from None
 
 
+def _check_replaceable(path: Path, suffixes, source):
+    """Raise ValueError when ``path`` with one of ``suffixes`` exists and cannot be replaced.
+
+    Called before any work. :func:`_check_writable` tests the folder, but a file of that
+    name can be a folder or read-only. Opening it for update writes nothing.
+    """
+    for target in (path.with_suffix(suffix) for suffix in suffixes):
+        if target.is_dir():
+            raise ValueError(f"{source} {str(path)!r} would write {str(target)!r}, which is "
+                             f"a folder; pass another name")
+        if not target.exists():
+            continue
+        try:
+            with open(target, "r+b"):
+                pass
+        except OSError as error:
+            raise ValueError(f"{source} {str(path)!r} would replace {str(target)!r}, which "
+                             f"cannot be written ({error.strerror or error}); make it "
+                             f"writable or pass another name") from None
+
+
 def _missing_models_message(folder: Path, args, dataset) -> str | None:
     """Return why ``folder`` has no models and the command that trains them, or None."""
     from .serving.item_store import ITEM_MANIFEST
@@ -676,6 +697,7 @@ def cmd_evaluate(args):
     if args.out:
         _check_parent_folders(Path(args.out).expanduser(), "--out")
         _check_writable(Path(args.out).expanduser(), "--out")
+        _check_replaceable(Path(args.out).expanduser(), (".csv", ".json"), "--out")
     _check_task_flags(args)
     if args.scenario == "new-item" and args.users == "train":
         raise ValueError(_no_train_items_message("--scenario new-item"))

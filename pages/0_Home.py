@@ -6,15 +6,20 @@ from metarec.serving.store import MANIFEST, ModelsDirectoryError, read_manifest
 from metarec.ui.manifest import validation_table, variant_table
 from metarec.ui.personas import item_noun
 from metarec.ui.state import (
+    forget_training_start,
     item_models_instead,
     missing_models_message,
     models_dir_for,
     recommender_or_message,
+    run_training,
     seed_input,
     selected_dataset,
+    stopped_training_warning,
     train_with_progress,
 )
-from metarec.ui.training_runs import TrainingStopped
+
+# Session-state keys of this page start with PREFIX.
+PREFIX = "home"
 
 st.set_page_config(page_title="metarec", layout="wide")
 st.title("metarec")
@@ -40,6 +45,7 @@ st.caption(f"Read from '{dataset.source}'.")
 
 st.header("Models")
 models_dir = models_dir_for(dataset)
+stopped_training_warning(PREFIX, models_dir, "user")
 
 
 def training_time_text(n_ratings: int) -> str:
@@ -63,22 +69,15 @@ def training_controls(button_label, default_seed=0):
         help="Leave empty for the full training. Fewer epochs finish sooner but give "
              "less accurate models, whose top lists barely change with a person's "
              "ratings.")
-    seed = seed_input(key=f"home.seed.{button_label}", default=default_seed)
+    seed = seed_input(key=f"{PREFIX}.seed.{button_label}", default=default_seed)
     # Only a folder that contains models has any to replace.
     target = (f"Models already in '{models_dir}' are replaced."
               if (models_dir / MANIFEST).is_file() else f"Models are written to '{models_dir}'.")
     st.caption(f"Training runs here on the CPU. {training_time_text(dataset.n_ratings)} "
                "Stay on this page until it finishes, because leaving it stops the "
                f"training. {target}")
-    if st.button(button_label, type="primary"):
-        try:
-            train_with_progress(dataset, epochs=epochs, seed=seed)
-        except TrainingStopped as error:
-            st.warning(str(error))
-        except (ValueError, RuntimeError, OSError) as error:
-            st.error(f"Training failed: {error}")
-        else:
-            st.rerun()
+    if st.button(button_label, type="primary", on_click=forget_training_start, args=(PREFIX,)):
+        run_training(lambda: train_with_progress(dataset, epochs=epochs, seed=seed), PREFIX)
 
 
 instead = item_models_instead(models_dir)

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from metarec.ui import item_controls, item_views
-from metarec.ui.item_state import compare_items_cached, item_recommender_or_message
+from metarec.ui.item_state import (compare_items_cached, item_models_dir_for,
+                                   item_recommender_or_message)
 from metarec.ui.personas import item_noun
-from metarec.ui.state import selected_dataset
+from metarec.ui.state import selected_dataset, stopped_training_warning
 
 # Session-state keys of this page start with PREFIX.
 PREFIX = "new_item"
@@ -36,6 +37,7 @@ item_controls.item_ratings_list(dataset, ratings, PREFIX)
 
 # Audience ----------------------------------------------------------------------------
 st.header("Predicted audience")
+stopped_training_warning(PREFIX, item_models_dir_for(dataset), "item")
 recommender = item_recommender_or_message(dataset)
 if recommender is None:
     item_views.training_controls(dataset, "Train item models", PREFIX)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,14 +41,15 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_models, tiny_item_models):
+@contextmanager
+def running_server(models_dir, item_models_dir):
+    """Start the dashboard on 127.0.0.1 with these models folders; yield its URL."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
     pytest.importorskip("playwright.sync_api")
     port = free_port()
-    env = {**os.environ, "METAREC_MODELS_DIR": str(tiny_models),
-           "METAREC_ITEM_MODELS_DIR": str(tiny_item_models)}
+    env = {**os.environ, "METAREC_MODELS_DIR": str(models_dir),
+           "METAREC_ITEM_MODELS_DIR": str(item_models_dir)}
     env.pop("METAREC_DATA_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
@@ -68,12 +70,20 @@ def server(tiny_models, tiny_item_models):
             output = process.stdout.read().decode(errors="replace")
             pytest.fail(f"streamlit did not start on {url}:\n{output[-3000:]}")
         time.sleep(0.5)
-    yield url
-    process.terminate()
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_models, tiny_item_models):
+    with running_server(tiny_models, tiny_item_models) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -453,3 +463,34 @@ def test_model_comparison_runs_evaluation(server, page):
 
     assert page.locator(".js-plotly-plot").count() == 5
     no_exception(page)
+
+
+def test_training_stopped_by_leaving_is_reported(browser, tmp_path):
+    # Leaving the page stops a training that its script runs; on return, the page used
+    # to look as if nothing had been pressed.
+    from playwright.sync_api import expect
+
+    models_dir = tmp_path / "models"
+    with running_server(models_dir, tmp_path / "item-models") as url:
+        context, page = open_page(browser)
+        try:
+            visit(page, url, "Models")
+            page.get_by_role("button", name="Train models").click()
+            page.locator("[data-testid='stProgress']").wait_for()
+            page.locator("[data-testid='stSidebarNav'] a", has_text="New user").click()
+            page.get_by_role("heading", name="New user", exact=True).wait_for()
+            finish_run(page)
+            page.locator("[data-testid='stSidebarNav'] a", has_text="Home").click()
+            expect(page.get_by_text("stopped before it finished")).to_be_visible()
+            screenshot(page, "home_training_stopped")
+            assert not (models_dir / "manifest.json").exists()
+
+            # A new session (a reload) starts with no warning.
+            page.reload()
+            page.get_by_role("heading", name="Models", exact=True).wait_for()
+            finish_run(page)
+            assert page.get_by_text("stopped before it finished").count() == 0
+            page.get_by_role("button", name="Train models").wait_for()
+            no_exception(page)
+        finally:
+            context.close()

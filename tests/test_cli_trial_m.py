@@ -248,6 +248,38 @@ def test_unwritable_out_rejected_before_scoring(tiny_models, monkeypatch, capsys
     assert captured.out == ""
 
 
+def test_out_file_that_is_a_folder_rejected_before_scoring(tiny_models, tmp_path,
+                                                           monkeypatch, capsys):
+    fail_on_loading(monkeypatch)
+    (tmp_path / "ev.json").mkdir()
+    assert main(["evaluate", "--models", str(tiny_models), "--out",
+                 str(tmp_path / "ev")]) == 2
+    error = flat(capsys.readouterr().err)
+    assert (f"--out '{tmp_path / 'ev'}' would write '{tmp_path / 'ev.json'}', which is a "
+            "folder; pass another name") in error
+
+
+def test_read_only_out_file_rejected_before_scoring(tiny_models, tmp_path, monkeypatch,
+                                                    capsys):
+    # Root may write any file, so the refusal of a read-only file is simulated.
+    fail_on_loading(monkeypatch)
+    existing = tmp_path / "ev.csv"
+    existing.write_text("kept\n")
+
+    def refuse(path, mode="r", *args, **kwargs):
+        if Path(path) == existing and mode != "r":
+            raise PermissionError(13, "Permission denied", str(path))
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr("metarec.cli.open", refuse, raising=False)
+    assert main(["evaluate", "--models", str(tiny_models), "--out",
+                 str(tmp_path / "ev")]) == 2
+    error = flat(capsys.readouterr().err)
+    assert (f"--out '{tmp_path / 'ev'}' would replace '{existing}', which cannot be "
+            "written (Permission denied); make it writable or pass another name") in error
+    assert existing.read_text() == "kept\n"
+
+
 def test_out_in_new_folder_still_written(tiny_models, tmp_path, capsys):
     out = tmp_path / "new" / "deeper" / "ev"
     assert main(["evaluate", "--models", str(tiny_models), "--shots", "5", "--variants",

@@ -45,6 +45,9 @@ class VariantResult:
     top_of_scale : float or None
         The top of the rating scale, at which predicted ratings are capped. None for a
         ranking score, or where not known.
+    all_tied : bool
+        Whether every item in ``top`` and the best item left out of it have exactly the
+        same score, so that the list is an arbitrary pick (global-mean's always is).
     """
 
     variant: str
@@ -56,6 +59,7 @@ class VariantResult:
     weight_bin: tuple = ()
     score_label: str = "predicted rating"
     top_of_scale: float | None = None
+    all_tied: bool = False
 
 
 @dataclass
@@ -68,7 +72,8 @@ class Comparison:
         In the order the variants were requested.
     scores : pandas.DataFrame
         ``variant``, ``item_id``, ``title``, ``score`` and ``in_top`` (whether the item
-        is in that variant's own top list): each rating variant's predicted rating for
+        is in that variant's own top list, never for a list that is
+        :attr:`VariantResult.all_tied`): each rating variant's predicted rating for
         every item that some rating variant puts in its top list. Ranking baselines are
         left out, because their scores are on another scale.
     """
@@ -95,6 +100,21 @@ class Comparison:
             "variant": list(self.results),
             "milliseconds": [r.seconds * 1000.0 for r in self.results.values()],
         })
+
+
+def ranked_top(adaptation, k: int, top_of_scale: float | None = None):
+    """Return ``adaptation``'s top ``k`` with a ``rank`` column, and whether it is all tied.
+
+    The second value is :attr:`VariantResult.all_tied`. Scores capped at
+    ``top_of_scale`` do not count as tied, because capping makes different scores equal.
+    """
+    extended = adaptation.top_k(k + 1)
+    top = extended.iloc[:k].reset_index(drop=True)
+    top.insert(0, "rank", np.arange(1, len(top) + 1))
+    scores = extended["score"].to_numpy()
+    all_tied = bool(len(extended) > k and np.all(scores == scores[0])
+                    and (top_of_scale is None or scores[0] < top_of_scale))
+    return top, all_tied
 
 
 def starting_scores(recommender: Recommender, variant: str, user=None) -> np.ndarray:
@@ -175,17 +195,16 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
 
     results = {}
     for name, adaptation in adaptations.items():
-        top = adaptation.top_k(k)
-        top.insert(0, "rank", np.arange(1, len(top) + 1))
+        top_of_scale = None if adaptation.is_ranker else float(recommender.rating_scale[1])
+        top, all_tied = ranked_top(adaptation, k, top_of_scale)
         weight_bin = ()
         if adaptation.weights:
             weight_bin = support_bin(recommender.ensemble.bin_edges, len(adaptation.rated))
         results[name] = VariantResult(name, top, list(adaptation.support_losses),
                                       adaptation.seconds, dict(adaptation.weights),
                                       adaptation.is_ranker, weight_bin,
-                                      recommender.score_label(name),
-                                      None if adaptation.is_ranker
-                                      else float(recommender.rating_scale[1]))
+                                      recommender.score_label(name), top_of_scale,
+                                      all_tied)
     rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show
@@ -198,7 +217,8 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
     frames = []
     for name in rating_variants:
         adaptation = adaptations[name]
-        own = set(results[name].top["item_id"].tolist())
+        # A list picked among equal scores is no choice of the variant's.
+        own = set() if results[name].all_tied else set(results[name].top["item_id"].tolist())
         frames.append(pd.DataFrame({
             "variant": name,
             "item_id": union,

@@ -20,6 +20,8 @@ from .profile import clear_button
 
 DEFAULT_TITLE = "Starfall Academy"
 TITLE_MISSING = "Type the item's title."
+# MovieLens-100K's genre for films with none, compared in lower case.
+UNKNOWN_GENRE = "unknown"
 DEFAULT_DESCRIPTION = ("Teenage cadets at an orbital flight school uncover an alien signal "
                        "and must fly a stolen starship to answer it.")
 
@@ -115,7 +117,10 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
     # The most common genres as examples, because the first ones can be "unknown".
     examples = ", ".join(dataset.items["genres"].explode().dropna().value_counts()
                          .index[:2].astype(str))
-    genres = st.multiselect("Genres", list(dataset.genres), default=[],
+    # ML-100K marks films with no genre as "unknown". It stays an option, last and
+    # explained, for describing such an item as the data does.
+    options = sorted(dataset.genres, key=lambda g: str(g).lower() == UNKNOWN_GENRE)
+    genres = st.multiselect("Genres", options, default=[], format_func=genre_label,
                             key=f"{prefix}.genres", persist_state="session",
                             placeholder=f"optional, e.g. {examples}" if examples
                             else "this data has no genres",
@@ -131,6 +136,13 @@ def item_content_controls(dataset: Dataset, prefix: str) -> dict:
     return {"title": title.strip(), "genres": list(genres),
             "year": None if year is None else float(year),
             "description": description.strip() or None, "problem": problem}
+
+
+def genre_label(genre) -> str:
+    """Return how the genre picker names ``genre``, explaining the data's "unknown"."""
+    if str(genre).lower() == UNKNOWN_GENRE:
+        return f"{genre} (the data's mark for items with no genre)"
+    return str(genre)
 
 
 def user_rating_controls(dataset: Dataset, ratings: dict, prefix: str):

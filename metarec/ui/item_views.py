@@ -11,8 +11,7 @@ from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import (item_models_dir_for, new_user_ratings_cached,
                          train_items_with_progress)
-from .state import seed_input
-from .training_runs import TrainingStopped
+from .state import forget_training_start, run_training, seed_input
 from .item_controls import user_label
 from .profile import demographics_controls
 from .views import followed_member, tied_scores_note, timing_caption
@@ -103,15 +102,10 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
                "student on the CPU; on MovieLens-100K's 100,000 ratings that takes about "
                f"two minutes on 2 cores, and this data has {dataset.n_ratings:,}. Stay on "
                f"this page until it finishes. {target}")
-    if st.button(button_label, type="primary", key=f"{prefix}.train"):
-        try:
-            train_items_with_progress(dataset, epochs=epochs, seed=seed)
-        except TrainingStopped as error:
-            st.warning(str(error))
-        except (ValueError, RuntimeError, OSError) as error:
-            st.error(f"Training failed: {error}")
-        else:
-            st.rerun()
+    if st.button(button_label, type="primary", key=f"{prefix}.train",
+                 on_click=forget_training_start, args=(prefix,)):
+        run_training(lambda: train_items_with_progress(dataset, epochs=epochs, seed=seed),
+                     prefix)
 
 
 def signed(value: float) -> str:

@@ -20,6 +20,7 @@ from ..data.features import age_text
 from ..evaluation.evaluate import task_metrics
 from ..serving.recommender import USER_FIELDS, Recommender
 from ..tasks.episodes import Task
+from .compare import ranked_top
 
 ORDERS = {"time": "in the order they were rated", "random": "in evaluation's random order"}
 QUERY_METRICS = ("mae", "rmse", "ndcg@3", "auc", "catalogue_ndcg@10", "precision@10",
@@ -79,6 +80,9 @@ class StepRecord:
         members' adaptations.
     weights : dict
         For the ensemble, the member weights used for ``n`` ratings; empty otherwise.
+    all_tied : bool
+        Whether ``top`` is an arbitrary pick among equal scores, as
+        :attr:`metarec.ui.compare.VariantResult.all_tied`.
     """
 
     variant: str
@@ -88,6 +92,7 @@ class StepRecord:
     metrics: dict
     seconds: float
     weights: dict = field(default_factory=dict)
+    all_tied: bool = False
 
 
 def session_tasks(recommender: Recommender, dataset: Dataset, query_size=10) -> dict:
@@ -208,18 +213,18 @@ def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,
     if not 0 <= n <= len(plan):
         raise ValueError(f"n must be between 0 and {len(plan)}, got {n}")
     adaptation = recommender.adapt(plan.revealed(n), variant, user=plan.user)
-    top = adaptation.top_k(k)
-    top.insert(0, "rank", np.arange(1, len(top) + 1))
+    is_ranker = recommender.is_ranker(variant)
+    top, all_tied = ranked_top(adaptation, k,
+                               None if is_ranker else float(recommender.rating_scale[1]))
 
     task = replace(plan.task, support_items=plan.items[:n], support_ratings=plan.ratings[:n])
     query_scores = adaptation.predict(task.query_items)
     catalogue = recommender.item_ids
     metrics = task_metrics(task, query_scores, catalogue, adaptation.predict(catalogue),
-                           recommender.is_ranker(variant),
-                           like_threshold(recommender.rating_scale))
+                           is_ranker, like_threshold(recommender.rating_scale))
     return StepRecord(variant, n, top, query_scores,
                       {name: float(metrics[name]) for name in QUERY_METRICS},
-                      adaptation.seconds, dict(adaptation.weights))
+                      adaptation.seconds, dict(adaptation.weights), all_tied)
 
 
 def rank_changes(previous: pd.DataFrame | None, current: pd.DataFrame) -> pd.Series:

@@ -132,7 +132,8 @@ def draw_step(dataset: Dataset, recommender: Recommender, plan: SessionPlan, rec
     results = {v: VariantResult(v, r.top, [], r.seconds, r.weights,
                                 recommender.is_ranker(v),
                                 score_label=recommender.score_label(v),
-                                top_of_scale=None if recommender.is_ranker(v) else top_of_scale)
+                                top_of_scale=None if recommender.is_ranker(v) else top_of_scale,
+                                all_tied=r.all_tied)
                for v, r in current.items()}
     st.header(f"Top {len(next(iter(current.values())).top)} after {n} "
               f"rating{'' if n == 1 else 's'}")

@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ..serving.recommender import Recommender
 from ..serving.store import MANIFEST, PICK_FOLDER_ADVICE, ModelsDirectoryError
 from . import upload
 from .compare import Comparison, compare_variants
-from .training_runs import TrainingRuns
+from .training_runs import TrainingRuns, TrainingStopped
 
 logger = logging.getLogger("metarec")
 
@@ -35,6 +36,9 @@ OTHER_DATA_SUBDIR = "by-data"
 # Session-state keys where the New user and New item pages keep the ratings a person
 # entered, as {data source: {id: rating}}, with the page that shows them.
 ENTERED_RATINGS = {"new_user.ratings": "New user", "new_item.ratings": "New item"}
+# Session-state key, after a page prefix, of when a training this session started on that
+# page began; it is removed when the training returns.
+TRAINING_STARTED = "training_started"
 
 
 # Remembered widgets ----------------------------------------------------------------------
@@ -545,6 +549,57 @@ def train_with_progress(dataset: Dataset, epochs=None, seed=0) -> Path:
         return path
 
     return training_runs().train(models_dir, "user", train, progress_bar())
+
+
+def run_training(train, prefix: str):
+    """Call ``train()`` for a pressed training button, then rerun the page on success.
+
+    A failure is shown on the page. Streamlit stops a page's script when the person
+    leaves the page, changes a widget on it or presses Stop, and the training that the
+    script runs stops with it and saves nothing. So the start is kept in session state
+    under ``prefix`` until ``train`` returns, and the page's next run can say what
+    happened (see :func:`stopped_training_warning`).
+    """
+    key = f"{prefix}.{TRAINING_STARTED}"
+    st.session_state[key] = time.time()
+    try:
+        train()
+    except TrainingStopped as error:
+        st.session_state.pop(key, None)
+        st.warning(str(error))
+    except (ValueError, RuntimeError, OSError) as error:
+        st.session_state.pop(key, None)
+        st.error(f"Training failed: {error}")
+    else:
+        st.session_state.pop(key, None)
+        st.rerun()
+
+
+def forget_training_start(prefix: str):
+    """Drop the start that :func:`run_training` kept; a training button's ``on_click``.
+
+    Called before the page runs for the press, so that the new run shows no warning
+    about the previous training while the new one trains.
+    """
+    st.session_state.pop(f"{prefix}.{TRAINING_STARTED}", None)
+
+
+def stopped_training_warning(prefix: str, folder, kind: str):
+    """Warn that the training started on this page stopped before it finished.
+
+    The warning stays until a training is started again, because Streamlit can run a
+    page twice on arrival, and a warning shown only once could vanish before it is read.
+    ``folder`` and ``kind`` name the training as :class:`TrainingRuns` does; while that
+    training is still running, there is no warning.
+    """
+    started = st.session_state.get(f"{prefix}.{TRAINING_STARTED}")
+    if started is None or training_runs().running(folder, kind) is not None:
+        return
+    clock = time.strftime("%H:%M:%S", time.localtime(started))
+    st.warning(f"The training started at {clock} stopped before it finished, because "
+               "the page was left, a field on it changed or Stop was pressed while it "
+               "ran. It saved no models. To train, press the button again and stay on "
+               "the page until the bar is full.")
 
 
 @st.cache_resource

@@ -23,6 +23,12 @@ DATAFRAME_ROW_PX, DATAFRAME_MAX_ROWS = 35, 10
 WEIGHT_TOLERANCE = 1e-9
 
 
+# Under a top list whose titles and the best one left out all have the same score.
+ALL_TIED_NOTE = ("Every title here and the best one left out have exactly the same score, "
+                 "so this list is an arbitrary pick: the first such titles in catalogue "
+                 "order.")
+
+
 def tied_scores_note(texts, top_of_scale: float | None = None,
                      ranking=False) -> str | None:
     """Return a note on the scores that ``texts`` shows more than once, or None if none.
@@ -82,7 +88,9 @@ def top_lists(results: dict, changes: dict | None = None, columns_per_row=COLUMN
                 # Whole rating counts are shown exactly, so equal texts are equal scores.
                 rounded = not result.is_ranker or any("." in text for text in texts)
                 note = None
-                if rounded:
+                if result.all_tied:
+                    note = ALL_TIED_NOTE
+                elif rounded:
                     note = tied_scores_note(texts, result.top_of_scale, result.is_ranker)
                 if note:
                     st.caption(note)
@@ -242,9 +250,9 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
             "Chart the predicted ratings of every listed title",
             key=f"{prefix}.scores_chart", persist_state="session"):
         st.plotly_chart(charts.scores_figure(comparison.scores, colours))
-        left_out = left_out_note(comparison.results)
-        if left_out:
-            st.caption(left_out)
+        for note in (left_out_note(comparison.results), all_tied_dots_note(comparison.results)):
+            if note:
+                st.caption(note)
     if not st.toggle("Show how each variant adapted (support loss and time)",
                      key=f"{prefix}.details", persist_state="session"):
         return
@@ -290,6 +298,19 @@ def left_out_note(results: dict) -> str | None:
     if not left_out:
         return None
     return f"Left out of this chart, because their scores are not ratings: {left_out}."
+
+
+def all_tied_dots_note(results: dict) -> str | None:
+    """Say which rating variants of ``results`` have no filled dot, and why; else None."""
+    tied = [name for name, result in results.items()
+            if result.all_tied and not result.is_ranker]
+    if not tied:
+        return None
+    single = len(tied) == 1
+    its = "its" if single else "their"
+    return (f"{', '.join(tied)} {'scores' if single else 'score'} the titles of {its} top "
+            f"list{'' if single else 's'} exactly as others left out, so {its} dots are "
+            "all open: such a list is an arbitrary pick.")
 
 
 @st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)

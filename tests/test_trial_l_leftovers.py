@@ -1,0 +1,196 @@
+"""Tests of points left from the dashboard trial: a note after a training that leaving
+the page stopped, top lists that are an arbitrary pick among equal scores, and the
+explained "unknown" genre."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from page_helpers import captions, open_page, stop_training_at
+
+HOME, NEW_ITEM = "pages/0_Home.py", "pages/2_New_item.py"
+RUN_TIMEOUT = 60
+STOPPED = "stopped before it finished"
+
+
+# A training stopped by leaving the page ------------------------------------------------
+
+def warnings(app) -> list[str]:
+    return [warning.value for warning in app.warning]
+
+
+@pytest.mark.parametrize("page, prefix, models_env", [
+    (HOME, "home", "METAREC_MODELS_DIR"),
+    (NEW_ITEM, "new_item", "METAREC_ITEM_MODELS_DIR"),
+])
+def test_stopped_training_is_reported(tmp_path, monkeypatch, page, prefix, models_env):
+    # The start stays in the session when the page's script is stopped mid-training.
+    monkeypatch.setenv(models_env, str(tmp_path / "models"))
+    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    from streamlit.testing.v1 import AppTest
+
+    from page_helpers import APP
+
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(page)
+    app.session_state[f"{prefix}.training_started"] = 0.0
+    app.run()
+    assert not app.exception
+    [warning] = [text for text in warnings(app) if STOPPED in text]
+    assert "saved no models" in warning
+    assert "press the button again" in warning
+
+    # Until another training starts, whichever way the page is run again.
+    app.run()
+    assert [text for text in warnings(app) if STOPPED in text] == [warning]
+
+
+def test_failed_training_is_not_reported_as_stopped(tmp_path, monkeypatch):
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    stop_training_at(monkeypatch, "metarec.pipeline.train_models")
+    from streamlit.testing.v1 import AppTest
+
+    from page_helpers import APP
+
+    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+    app.switch_page(HOME)
+    # An earlier training that leaving the page stopped.
+    app.session_state["home.training_started"] = 0.0
+    app.run()
+    assert [text for text in warnings(app) if STOPPED in text]
+    [button] = [b for b in app.button if b.label == "Train models"]
+    button.click().run()
+    assert "Training failed: stopped before training" in [e.value for e in app.error]
+    # The press drops the earlier start before the page runs, so the failed training is
+    # not called stopped, not even during the run that trained.
+    assert not [text for text in warnings(app) if STOPPED in text]
+    assert "home.training_started" not in app.session_state
+    app.run()
+    assert not [text for text in warnings(app) if STOPPED in text]
+
+
+def test_no_warning_while_training_still_runs(tmp_path, monkeypatch):
+    from metarec.ui.state import training_runs
+
+    models_dir = tmp_path / "models"
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(models_dir))
+    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    runs = training_runs()
+    key = (str(models_dir.resolve()), "user")
+    runs._running[key] = object()
+    try:
+        from streamlit.testing.v1 import AppTest
+
+        from page_helpers import APP
+
+        app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
+        app.switch_page(HOME)
+        app.session_state["home.training_started"] = 0.0
+        app.run()
+        assert not [text for text in warnings(app) if STOPPED in text]
+        assert app.session_state["home.training_started"] == 0.0
+    finally:
+        del runs._running[key]
+
+
+# Top lists picked among equal scores ---------------------------------------------------
+
+def test_global_mean_list_is_all_tied(recommender):
+    from metarec.ui.compare import compare_variants
+
+    comparison = compare_variants(recommender, {1: 5.0, 2: 4.0},
+                                  ["global-mean", "item-mean", "student"])
+    assert comparison.results["global-mean"].all_tied
+    assert not comparison.results["item-mean"].all_tied
+    assert not comparison.results["student"].all_tied
+    in_top = comparison.scores.groupby("variant")["in_top"].sum()
+    assert in_top["global-mean"] == 0
+    assert in_top["item-mean"] == in_top["student"] == 10
+    ranks = comparison.results["global-mean"].top["rank"].tolist()
+    assert ranks == list(range(1, 11))
+
+
+class Scored:
+    """An adaptation stand-in whose top_k returns fixed scores."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=float)
+
+    def top_k(self, k):
+        shown = self.scores[:k]
+        return pd.DataFrame({"item_id": np.arange(len(shown)), "title": None,
+                             "score": shown})
+
+
+def test_ranked_top_ties():
+    from metarec.ui.compare import ranked_top
+
+    top, tied = ranked_top(Scored([3.5] * 4), 3, 5.0)
+    assert tied and top["rank"].tolist() == [1, 2, 3] and len(top) == 3
+    # Different scores capped at the top of the scale are not ties.
+    assert not ranked_top(Scored([5.0] * 4), 3, 5.0)[1]
+    # Ranking scores have no cap.
+    assert ranked_top(Scored([7.0] * 4), 3, None)[1]
+    # A list tied within, but above the first title left out.
+    assert not ranked_top(Scored([4.0, 4.0, 4.0, 3.9]), 3, 5.0)[1]
+    # Nothing left out: the catalogue is the list.
+    assert not ranked_top(Scored([3.5] * 3), 3, 5.0)[1]
+
+
+def test_session_step_reports_ties(recommender, sample_dataset):
+    from metarec.ui.session import run_step, session_plan, session_tasks
+
+    tasks = session_tasks(recommender, sample_dataset)
+    user = next(iter(tasks))
+    plan = session_plan(tasks[user], sample_dataset)
+    assert run_step(recommender, plan, 2, "global-mean").all_tied
+    assert not run_step(recommender, plan, 2, "student").all_tied
+
+
+def test_new_user_page_explains_tied_list(app_env):
+    from metarec.ui.views import ALL_TIED_NOTE
+
+    app = open_page("pages/1_New_user.py", RUN_TIMEOUT, "new_user.ratings",
+                    {1: 5.0, 2: 4.0})
+    app.multiselect(key="new_user.variants").set_value(["global-mean", "student"]).run()
+    app.toggle(key="new_user.scores_chart").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    notes = captions(app)
+    assert notes.count(ALL_TIED_NOTE) == 1
+    assert ("global-mean scores the titles of its top list exactly as others left out, "
+            "so its dots are all open: such a list is an arbitrary pick.") in notes
+
+
+def test_tied_dots_note_plural():
+    from metarec.ui.compare import VariantResult
+    from metarec.ui.views import all_tied_dots_note
+
+    top = pd.DataFrame({"rank": [1], "item_id": [1], "title": ["A"], "score": [3.0]})
+    results = {name: VariantResult(name, top, [], 0.0, {}, all_tied=True)
+               for name in ("global-mean", "flat")}
+    results["ranker"] = VariantResult("ranker", top, [], 0.0, {}, is_ranker=True,
+                                      all_tied=True)
+    assert all_tied_dots_note(results) == (
+        "global-mean, flat score the titles of their top lists exactly as others left "
+        "out, so their dots are all open: such a list is an arbitrary pick.")
+    assert all_tied_dots_note({"student": VariantResult("student", top, [], 0.0, {})}) is None
+
+
+# The "unknown" genre ---------------------------------------------------------------------
+
+def test_unknown_genre_is_last_and_explained(app_env, monkeypatch, tiny_item_models):
+    from metarec.ui.item_controls import genre_label
+
+    assert genre_label("unknown") == "unknown (the data's mark for items with no genre)"
+    assert genre_label("Drama") == "Drama"
+
+    monkeypatch.setenv("METAREC_ITEM_MODELS_DIR", str(tiny_item_models))
+    app = open_page(NEW_ITEM, RUN_TIMEOUT)
+    assert not app.exception, [e.value for e in app.exception]
+    genres = app.multiselect(key="new_item.genres")
+    # The sample lists ML-100K's genres, "unknown" first among them.
+    assert genres.options[-1] == "unknown (the data's mark for items with no genre)"
+    assert "unknown" not in genres.options
+    genres.set_value(["unknown"]).run()
+    assert app.multiselect(key="new_item.genres").value == ["unknown"]
