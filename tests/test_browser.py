@@ -465,7 +465,7 @@ def test_model_comparison_runs_evaluation(server, page):
     no_exception(page)
 
 
-def test_training_stopped_by_leaving_is_reported(browser, tmp_path):
+def test_left_training_is_reported(browser, tmp_path):
     # Leaving the page stops a training that its script runs; on return, the page used
     # to look as if nothing had been pressed.
     from playwright.sync_api import expect

@@ -248,8 +248,7 @@ def test_unwritable_out_rejected_before_scoring(tiny_models, monkeypatch, capsys
     assert captured.out == ""
 
 
-def test_out_file_that_is_a_folder_rejected_before_scoring(tiny_models, tmp_path,
-                                                           monkeypatch, capsys):
+def test_out_folder_rejected_early(tiny_models, tmp_path, monkeypatch, capsys):
     fail_on_loading(monkeypatch)
     (tmp_path / "ev.json").mkdir()
     assert main(["evaluate", "--models", str(tiny_models), "--out",
@@ -259,19 +258,18 @@ def test_out_file_that_is_a_folder_rejected_before_scoring(tiny_models, tmp_path
             "folder; pass another name") in error
 
 
-def test_read_only_out_file_rejected_before_scoring(tiny_models, tmp_path, monkeypatch,
-                                                    capsys):
+def test_read_only_out_rejected_early(tiny_models, tmp_path, monkeypatch, capsys):
     # Root may write any file, so the refusal of a read-only file is simulated.
     fail_on_loading(monkeypatch)
     existing = tmp_path / "ev.csv"
     existing.write_text("kept\n")
 
-    def refuse(path, mode="r", *args, **kwargs):
+    def reject_write(path, mode="r", *args, **kwargs):
         if Path(path) == existing and mode != "r":
             raise PermissionError(13, "Permission denied", str(path))
         return open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr("metarec.cli.open", refuse, raising=False)
+    monkeypatch.setattr("metarec.cli.open", reject_write, raising=False)
     assert main(["evaluate", "--models", str(tiny_models), "--out",
                  str(tmp_path / "ev")]) == 2
     error = flat(capsys.readouterr().err)

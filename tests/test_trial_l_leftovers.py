@@ -45,7 +45,7 @@ def test_stopped_training_is_reported(tmp_path, monkeypatch, page, prefix, model
     assert [text for text in warnings(app) if STOPPED in text] == [warning]
 
 
-def test_failed_training_is_not_reported_as_stopped(tmp_path, monkeypatch):
+def test_failed_training_not_called_stopped(tmp_path, monkeypatch):
     monkeypatch.setenv("METAREC_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
     stop_training_at(monkeypatch, "metarec.pipeline.train_models")
@@ -70,7 +70,7 @@ def test_failed_training_is_not_reported_as_stopped(tmp_path, monkeypatch):
     assert not [text for text in warnings(app) if STOPPED in text]
 
 
-def test_no_warning_while_training_still_runs(tmp_path, monkeypatch):
+def test_no_warning_during_training(tmp_path, monkeypatch):
     from metarec.ui.state import training_runs
 
     models_dir = tmp_path / "models"
@@ -106,7 +106,8 @@ def test_global_mean_list_is_all_tied(recommender):
     assert not comparison.results["student"].all_tied
     in_top = comparison.scores.groupby("variant")["in_top"].sum()
     assert in_top["global-mean"] == 0
-    assert in_top["item-mean"] == in_top["student"] == 10
+    assert in_top["item-mean"] == 10
+    assert in_top["student"] == 10
     ranks = comparison.results["global-mean"].top["rank"].tolist()
     assert ranks == list(range(1, 11))
 
@@ -127,7 +128,8 @@ def test_ranked_top_ties():
     from metarec.ui.compare import ranked_top
 
     top, tied = ranked_top(Scored([3.5] * 4), 3, 5.0)
-    assert tied and top["rank"].tolist() == [1, 2, 3] and len(top) == 3
+    assert tied
+    assert top["rank"].tolist() == [1, 2, 3]
     # Different scores capped at the top of the scale are not ties.
     assert not ranked_top(Scored([5.0] * 4), 3, 5.0)[1]
     # Ranking scores have no cap.
@@ -148,7 +150,7 @@ def test_session_step_reports_ties(recommender, sample_dataset):
     assert not run_step(recommender, plan, 2, "student").all_tied
 
 
-def test_new_user_page_explains_tied_list(app_env):
+def test_new_user_tied_list_note(app_env):
     from metarec.ui.views import ALL_TIED_NOTE
 
     app = open_page("pages/1_New_user.py", RUN_TIMEOUT, "new_user.ratings",
@@ -179,7 +181,7 @@ def test_tied_dots_note_plural():
 
 # The "unknown" genre ---------------------------------------------------------------------
 
-def test_unknown_genre_is_last_and_explained(app_env, monkeypatch, tiny_item_models):
+def test_unknown_genre_last_explained(app_env, monkeypatch, tiny_item_models):
     from metarec.ui.item_controls import genre_label
 
     assert genre_label("unknown") == "unknown (the data's mark for items with no genre)"
