@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from metarec.data import like_threshold
 from metarec.serving.store import MANIFEST, ModelsDirectoryError, read_manifest
-from metarec.ui.manifest import validation_table, variant_table
+from metarec.ui.manifest import scored_without_mae, validation_table, variant_table
 from metarec.ui.personas import item_noun
 from metarec.ui.state import (
     forget_training_start,
@@ -120,6 +121,15 @@ else:
                "A dash marks a variant that predicts no ratings: a ranking baseline, or "
                "a like/dislike classifier such as student-like.")
     st.table(table.style.format("{:.3f}", na_rep="–"))
+    unrated = scored_without_mae(manifest)
+    if unrated:
+        threshold = like_threshold(dataset.rating_scale)
+        listed = ", ".join(unrated[:-1]) + (" and " if len(unrated) > 1 else "") + unrated[-1]
+        st.caption(f"AUC of like (a rating of {threshold:g} or more) against dislike on the "
+                   f"same held-out ratings, higher is better and 0.5 is chance. It also "
+                   f"scores {listed}, which predict{'s' if len(unrated) == 1 else ''} no "
+                   "ratings.")
+        st.table(validation_table(manifest, "auc").style.format("{:.3f}", na_rep="–"))
 
 st.header("Try the models")
 st.page_link("pages/1_New_user.py", icon="➡️",

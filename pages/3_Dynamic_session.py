@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from metarec.tasks.episodes import MAX_RATINGS, MIN_RATINGS
 from metarec.ui import session, session_view
 from metarec.ui.state import recommender_or_message, selected_dataset
 
@@ -55,9 +56,15 @@ labels = dict(zip(users["user_id"], users["label"]))
 # scrolled out of sight and the user's label was cut.
 # The label also splits the ratings into those to reveal and those held out.
 user_column, order_column = st.columns([2, 1])
+# The first user that evaluation scores, so that step K matches its K-shot task.
+evaluated = users.index[users["evaluated"]]
 user_id = user_column.selectbox("Test user", list(labels), format_func=labels.get,
+                                index=int(evaluated[0]) if len(evaluated) else 0,
                                 key=f"{PREFIX}.user", on_change=restart, persist_state="session",
-                                help="Users the models never saw in training.")
+                                help=f"Users the models never saw in training. By default, "
+                                     f"'evaluate' scores only those with {MIN_RATINGS} to "
+                                     f"{MAX_RATINGS} ratings. For them, step K of the random "
+                                     f"order is evaluation's K-shot task.")
 order = order_column.radio("Reveal the ratings", list(session.ORDERS),
                            format_func=session.ORDERS.get, key=f"{PREFIX}.order",
                            persist_state="session", on_change=keep_revealed,

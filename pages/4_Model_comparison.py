@@ -76,7 +76,7 @@ columns = st.columns(min(len(metrics), 2))
 for position, metric in enumerate(metrics):
     columns[position % len(columns)].plotly_chart(
         kshot_figure(shown[shown["metric"] == metric], metric, colours, counts,
-                     results.entity))
+                     results.entity, results_view.count_ranges(results)))
 few_note = results_view.few_counts_note(counts, results.entity)
 if few_note:
     st.caption(few_note)

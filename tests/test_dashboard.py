@@ -121,9 +121,19 @@ def test_home_lists_variants(app_env, variants):
     assert not app.exception, [e.value for e in app.exception]
     assert not app.error, [e.value for e in app.error]
     assert any("sample_data: 33,785 ratings" in m.value for m in app.markdown)
-    variant_table, validation_table = app.table
+    variant_table, validation_table, auc_table = app.table
     assert variant_table.value["variant"].tolist() == variants
     assert set(validation_table.value.index) == set(variants)
+    # The like/dislike classifier has no MAE, so its validation shows as an AUC.
+    assert "student-like" in variants
+    assert set(auc_table.value.index) == set(variants)
+    assert list(auc_table.value.columns) == [
+        column.replace("MAE", "AUC") for column in validation_table.value.columns]
+    assert auc_table.value.loc["student-like"].ne("–").all()
+    assert any(caption.value.startswith("AUC of like (a rating of 4 or more) against dislike")
+               and "It also scores student-like, popularity and random, which predict no "
+               "ratings." in caption.value
+               for caption in app.caption)
 
 
 def test_persona_gives_every_top_list(app_env, variants, featured):

@@ -213,7 +213,7 @@ def test_counts_per_shot_in_caption(comparison_env):
     captions = [caption.value for caption in app.caption]
     assert any("test users per support size (K=1: 15, K=5: 15, K=20: 4)" in text
                for text in captions), captions
-    assert any(text.startswith("Shaded: support sizes scored on fewer than half as many "
+    assert any(text.startswith("Shaded: support sizes scored on fewer than 90% as many "
                                "users as the largest count (15): K=20 on 4.")
                for text in captions), captions
 

@@ -42,6 +42,31 @@ def test_users_table_counts_ratings(tasks, sample_dataset):
         assert row.label.startswith(f"user {row.user_id} · {row.ratings} ratings · ")
 
 
+def test_users_outside_evaluation_marked(tasks, sample_dataset):
+    users = session_users(tasks, sample_dataset)
+    heavy = users[users["ratings"] > 100]
+    light = users[users["ratings"] <= 100]
+
+    # The sample's users have 20 to 120 ratings, so both kinds are there.
+    assert len(heavy)
+    assert len(light)
+    assert not heavy["evaluated"].any()
+    assert light["evaluated"].all()
+    assert heavy["label"].str.endswith(" · not scored by evaluate (over 100 ratings)").all()
+    assert not light["label"].str.contains("not scored").any()
+
+
+def test_page_starts_with_evaluated_user(app_env, tasks, sample_dataset):
+    from page_helpers import open_page
+
+    users = session_users(tasks, sample_dataset)
+    first = int(users.loc[users["evaluated"], "user_id"].iloc[0])
+    app = open_page("pages/3_Dynamic_session.py", 60)
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.selectbox(key="session.user").value == first
+    assert "scores only those with 13 to 100 ratings" in app.selectbox(key="session.user").help
+
+
 def test_time_order_sorts_by_timestamp(tasks, sample_dataset):
     user_id = min(tasks)
     plan = session_plan(tasks[user_id], sample_dataset, "time")

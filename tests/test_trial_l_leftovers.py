@@ -1,6 +1,5 @@
-"""Tests of points left from the dashboard trial: a note after a training that leaving
-the page stopped, top lists that are an arbitrary pick among equal scores, and the
-explained "unknown" genre."""
+"""Tests of the warning after a training that leaving the page stopped, of top lists
+that are an arbitrary pick among equal scores, and of the explained "unknown" genre."""
 
 import numpy as np
 import pandas as pd

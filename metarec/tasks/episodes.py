@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 ALL = "all"
+# The fewest and most ratings of a user (or item) that evaluation scores by default.
+MIN_RATINGS, MAX_RATINGS = 13, 100
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,8 @@ def task_size_for(ratings, user_ids, size: TaskSize = TaskSize(), by="user_id") 
     return TaskSize(query_size=query_size, min_ratings=query_size + 1)
 
 
-def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=13,
-               max_ratings=100, entity="user") -> list[Task]:
+def make_tasks(ratings, user_ids, shots, query_size=10, seed=0, min_ratings=MIN_RATINGS,
+               max_ratings=MAX_RATINGS, entity="user") -> list[Task]:
     """Build one evaluation task per eligible user (or item, with ``entity="item"``).
 
     Each user's ratings are shuffled with a generator seeded by ``seed`` and the user id,

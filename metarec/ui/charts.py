@@ -253,13 +253,14 @@ def effects_figure(effects, label_column, title) -> go.Figure:
     })
 
 
-def prediction_vs_mean_figure(items, is_ranker=False) -> go.Figure:
+def prediction_vs_mean_figure(items, is_ranker=False,
+                              score_label="ranking score") -> go.Figure:
     """Draw each explained item's score next to its mean rating in the data.
 
     ``items`` has the columns of :attr:`metarec.ui.explain.Explanation.items`. A line
     joins the two dots of one item, so its length is how far the person's prediction
-    is from what everyone else gave it. Ranking scores get no mean, because they are
-    not ratings.
+    is from what everyone else gave it. Ranking scores, named by ``score_label`` (such
+    as "like probability"), get no mean, because they are not ratings.
     """
     order = list(items.sort_values("score")["title"])
     data = []
@@ -277,12 +278,14 @@ def prediction_vs_mean_figure(items, is_ranker=False) -> go.Figure:
     data.append({
         "type": "scatter", "x": _values(items["score"]), "y": _values(items["title"]),
         "mode": "markers",
-        "name": "ranking score for you" if is_ranker else "predicted for you",
+        "name": f"{score_label} for you" if is_ranker else "predicted for you",
         "marker": {"color": POSITIVE, "size": 12},
         "hovertemplate": "%{y}<br>for you: %{x:.2f}<extra></extra>"})
+    title = (f"Your {score_label} of each item" if is_ranker
+             else "Predicted for you against the item's mean rating")
     return figure(data, {
-        "title": {"text": "Predicted for you against the item's mean rating"},
-        "xaxis": {"title": {"text": "ranking score" if is_ranker else "rating"}},
+        "title": {"text": title},
+        "xaxis": {"title": {"text": score_label if is_ranker else "rating"}},
         "yaxis": {"categoryorder": "array", "categoryarray": order, "title": None},
         "height": MARGIN_HEIGHT_PX + ROW_HEIGHT_PX * len(items),
         "legend": {"orientation": "h", "y": -0.25}, "margin": MARGIN,

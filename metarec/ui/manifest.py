@@ -136,18 +136,32 @@ def _kind(entry) -> str:
     return "meta-learned"
 
 
-def validation_table(manifest) -> pd.DataFrame:
-    """Return the validation MAE with one row per variant and one column per support size.
+def validation_table(manifest, metric="mae") -> pd.DataFrame:
+    """Return a validation metric with one row per variant and one column per support size.
 
-    Columns are named ``MAE K=1`` and so on, in the order the sizes were scored; the
-    index is the variant. The result is empty when no validation user was scored.
+    Columns are named ``MAE K=1`` (or ``AUC K=1`` for ``metric="auc"``) and so on, in
+    the order the sizes were scored; the index is the variant. The result is empty when
+    no validation user was scored or the manifest does not record ``metric``.
     """
     records = pd.DataFrame(manifest.get("validation", []))
-    if records.empty:
+    if records.empty or metric not in records:
         return pd.DataFrame()
     shots = list(dict.fromkeys(records["shots"]))
     variants = list(dict.fromkeys(records["variant"]))
-    table = records.pivot(index="variant", columns="shots", values="mae")
-    table = table.reindex(index=variants, columns=shots)
-    table.columns = [f"MAE K={value}" for value in table.columns]
+    table = records.pivot(index="variant", columns="shots", values=metric)
+    table = table.reindex(index=variants, columns=shots).astype(float)
+    table.columns = [f"{metric.upper()} K={value}" for value in table.columns]
     return table
+
+
+def scored_without_mae(manifest) -> list[str]:
+    """Return the variants whose validation records have an AUC but no MAE.
+
+    Those predict no ratings: like/dislike classifiers such as student-like, and the
+    ranking baselines.
+    """
+    records = pd.DataFrame(manifest.get("validation", []))
+    if records.empty or "auc" not in records or "mae" not in records:
+        return []
+    scored = records.groupby("variant", sort=False)[["mae", "auc"]].count()
+    return scored.index[(scored["mae"] == 0) & (scored["auc"] > 0)].tolist()

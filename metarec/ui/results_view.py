@@ -260,7 +260,7 @@ def source_sentence(results: EvaluationResults) -> str:
                 "record the data, the users or how many models folders it averages.")
     entity = results.entity
     counts = results.counts()
-    per_shot = ", ".join(f"K={shots}: {text}" for shots, text in _count_ranges(results).items())
+    per_shot = ", ".join(f"K={shots}: {text}" for shots, text in count_ranges(results).items())
     folders = f"{seeds:.0f} models folder{'' if seeds == 1 else 's'} (one per split seed)"
     if not (source.get("dataset") or source.get("scenario")):
         scored = f"{entity} scored per support size ({per_shot}), " if counts else ""
@@ -276,7 +276,7 @@ def source_sentence(results: EvaluationResults) -> str:
     return "Results on " + ", ".join(p for p in parts if p) + "."
 
 
-def _count_ranges(results: EvaluationResults) -> dict:
+def count_ranges(results: EvaluationResults) -> dict:
     """Return ``{shots: "79 to 86"}``, the range over models folders of users scored.
 
     Each models folder (split seed) contains other test users, so one count per support
@@ -359,8 +359,9 @@ def few_counts_note(counts: dict, entity: str) -> str:
         return ""
     largest = max(counts.values())
     listed = ", ".join(f"K={shots} on {counts[shots]:,}" for shots in few)
-    return (f"Shaded: support sizes scored on fewer than half as many {entity} as the "
-            f"largest count ({largest:,}): {listed}. Their points average other, fewer "
+    share = evaluation_charts.FEW_SHARE
+    return (f"Shaded: support sizes scored on fewer than {share:.0%} as many {entity} as "
+            f"the largest count ({largest:,}): {listed}. Their points average other, fewer "
             f"{entity}, so a dip or a jump there may come from that subset rather than "
             "from K.")
 

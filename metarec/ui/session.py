@@ -19,7 +19,7 @@ from ..data import Dataset, like_threshold
 from ..data.features import age_text
 from ..evaluation.evaluate import task_metrics
 from ..serving.recommender import USER_FIELDS, Recommender
-from ..tasks.episodes import Task
+from ..tasks.episodes import MAX_RATINGS, MIN_RATINGS, Task
 from .compare import ranked_top
 
 ORDERS = {"time": "in the order they were rated", "random": "in evaluation's random order"}
@@ -111,15 +111,21 @@ def session_tasks(recommender: Recommender, dataset: Dataset, query_size=10) -> 
 
 
 def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
-    """Return one row per test user: ``user_id``, ``ratings``, ``label``, sorted by id.
+    """Return one row per test user: ``user_id``, ``ratings``, ``evaluated``, ``label``.
 
-    ``ratings`` counts all the user's ratings; the label splits them into those to
-    reveal and those held out, as "user 3 · 62 ratings · 52 to reveal + 10 held out".
-    The label names the user by the dataset's own id (``uc002`` in a CSV of your own).
+    Rows are sorted by id. ``ratings`` counts all the user's ratings, and ``evaluated``
+    is whether evaluation scores the user by default: :data:`MIN_RATINGS` to
+    :data:`MAX_RATINGS` ratings, or up to :data:`MAX_RATINGS` where no test user has
+    :data:`MIN_RATINGS`, because evaluation then shrinks its query. The label splits
+    the ratings into those to reveal and those held out, as "user 3 · 62 ratings · 52
+    to reveal + 10 held out", and ends with a note when evaluation leaves the user out.
+    It names the user by the dataset's own id (``uc002`` in a CSV of your own).
     """
     users = dataset.users.set_index("user_id")
     originals = dataset.original_user_ids()
     rows = []
+    counts = [task.shots + len(task.query_items) for task in tasks.values()]
+    fewest = MIN_RATINGS if counts and max(counts) >= MIN_RATINGS else 0
     for user_id, task in sorted(tasks.items()):
         details = _demographics(users, user_id)
         if "age" in details:
@@ -130,11 +136,17 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
         count = task.shots + held_out
         # The page reveals only task.shots of them, so the label splits the count in two.
         name = originals.get(user_id, user_id)
-        rows.append({"user_id": user_id, "ratings": count,
+        evaluated = fewest <= count <= MAX_RATINGS
+        left_out = ""
+        if count > MAX_RATINGS:
+            left_out = f" · not scored by evaluate (over {MAX_RATINGS} ratings)"
+        elif count < fewest:
+            left_out = f" · not scored by evaluate (under {MIN_RATINGS} ratings)"
+        rows.append({"user_id": user_id, "ratings": count, "evaluated": evaluated,
                      "label": f"user {name} · {count} ratings · {task.shots} to reveal "
                               f"+ {held_out} held out"
-                              + (f" · {described}" if described else "")})
-    return pd.DataFrame(rows, columns=["user_id", "ratings", "label"])
+                              + (f" · {described}" if described else "") + left_out})
+    return pd.DataFrame(rows, columns=["user_id", "ratings", "evaluated", "label"])
 
 
 def _demographics(users: pd.DataFrame, user_id: int) -> dict:

@@ -358,7 +358,8 @@ def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dic
                 f"than it reorders items. A variant that reorders more gives reasons "
                 f"that differ from item to item.")
     table = explanation_table(explanation)
-    score_label = "ranking score" if explanation.is_ranker else "predicted"
+    # A ranking score is named as the top lists name it, such as "like probability".
+    score_label = recommender.score_label(variant) if explanation.is_ranker else "predicted"
     table = table.rename(columns={"score": score_label}).set_index("title")
     st.table(table.style.format({score_label: "{:.2f}"}), border="horizontal")
     st.caption("Each row names at most the two rated titles that pushed its score up, the "
@@ -367,8 +368,8 @@ def explanation_section(dataset: Dataset, recommender: Recommender, ratings: dic
                "on*.")
 
     mean_column, effects_column = st.columns(2)
-    mean_column.plotly_chart(charts.prediction_vs_mean_figure(explanation.items,
-                                                              explanation.is_ranker))
+    mean_column.plotly_chart(charts.prediction_vs_mean_figure(
+        explanation.items, explanation.is_ranker, recommender.score_label(variant)))
     with effects_column:
         titles = dict(zip(explanation.items["item_id"], explanation.items["title"]))
         item = st.selectbox("Effects on", list(titles), format_func=titles.get,

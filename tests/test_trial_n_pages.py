@@ -1,0 +1,49 @@
+"""Tests of the K-shot charts' shading of support sizes scored on fewer users, their
+count ranges, and a classifier's explanation named by its score."""
+
+import numpy as np
+import pandas as pd
+
+from metarec.ui import charts, evaluation_charts
+
+
+def test_few_shots_within_ten_percent():
+    # K=20 on 238 users beside K=all on 320: its lower error is another subset's.
+    assert evaluation_charts.few_shots({"5": 320, "20": 238, "all": 320}) == ["20"]
+    assert evaluation_charts.few_shots({"5": 320, "20": 300, "all": 320}) == []
+
+
+def test_kshot_labels_show_count_ranges():
+    summary = pd.DataFrame({"variant": "student", "shots": ["1", "all"],
+                            "mean": [0.85, 0.78], "ci95": [0.1, 0.1]})
+    figure = evaluation_charts.kshot_figure(summary, "mae", counts={"1": 325, "all": 325},
+                                            count_labels={"1": "320 to 325"})
+    labels = figure.to_dict()["data"][0]["x"]
+    assert list(labels) == ["K=1<br>320 to 325 users", "K=all<br>325 users"]
+
+
+def test_kshot_labels_without_ranges():
+    summary = pd.DataFrame({"variant": "student", "shots": ["1"], "mean": [0.85],
+                            "ci95": [np.nan]})
+    figure = evaluation_charts.kshot_figure(summary, "mae", counts={"1": 1234})
+    assert list(figure.to_dict()["data"][0]["x"]) == ["K=1<br>1,234 users"]
+
+
+def test_count_ranges_per_seed():
+    from metarec.ui.results import EvaluationResults
+    from metarec.ui.results_view import count_ranges
+
+    rows = pd.DataFrame({"split_seed": [0, 0, 1, 1], "variant": ["student"] * 4,
+                         "shots": ["1", "all", "1", "all"], "users": [320, 320, 325, 320]})
+    results = EvaluationResults(rows=rows.assign(mae=0.8))
+    assert count_ranges(results) == {"1": "320 to 325", "all": "320"}
+
+
+def test_classifier_explanation_named_by_score():
+    items = pd.DataFrame({"item_id": [1, 2], "title": ["A", "B"], "score": [0.9, 0.7],
+                          "item_mean": [4.5, 3.0], "item_ratings": [100, 20]})
+    figure = charts.prediction_vs_mean_figure(items, True, "like probability").to_dict()
+    [dots] = figure["data"]
+    assert dots["name"] == "like probability for you"
+    assert figure["layout"]["xaxis"]["title"]["text"] == "like probability"
+    assert figure["layout"]["title"]["text"] == "Your like probability of each item"
