@@ -35,6 +35,8 @@ MODEL_FILE_SUFFIXES = (".pt", ".npz", ".npy")
 # The subfolder of a models folder for the item models that go with its user models: train
 # --scenario new-item writes them there by default, and the dashboard reads them there.
 ITEMS_SUBDIR = "items"
+# The metrics that rank the whole catalogue, which evaluate computes only with --catalogue.
+CATALOGUE_METRICS = ("catalogue_ndcg@10", "precision@10", "recall@10")
 logger = logging.getLogger("metarec")
 
 
@@ -529,8 +531,12 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
         words += ["--scenario", "new-item"]
     else:
         words += _scenario_flags(root, args, dataset)
+    requested = list(dict.fromkeys(args.seeds or []))
+    trained = [seed for seed in requested if _has_manifest(root / f"seed-{seed}")]
+    if trained:
+        return _missing_seeds_message(root, requested, trained, manifest, words)
     if args.seeds:
-        words += ["--seeds", *map(str, args.seeds)]
+        words += ["--seeds", *map(str, requested)]
     command = shlex.join([*words, "--out", str(root)])
     message = f"no trained models in {str(folder)!r} ({manifest} not found)."
     default = Path("models") / dataset.name
@@ -542,6 +548,32 @@ def _missing_models_message(folder: Path, args, dataset) -> str | None:
                    f"--models {default}."
     # No quotes around the command, because shlex quotes paths with spaces in it.
     return f"{message} To train models there, run: {command}"
+
+
+def _has_manifest(folder: Path) -> bool:
+    """Return whether ``folder`` contains user or item models (their manifest)."""
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    return (folder / MANIFEST).is_file() or (folder / ITEM_MANIFEST).is_file()
+
+
+def _missing_seeds_message(root: Path, requested, trained, manifest, words) -> str:
+    """Say which ``--seeds`` folders of ``root`` lack models, and how to go on.
+
+    Some of the ``requested`` seeds (the ``trained`` ones) have models. ``train --seeds``
+    writes only the seed-N folders of the seeds it is given, so ``words``, the start of
+    a train command, trains the missing seeds and leaves the others as they are.
+    """
+    missing = [seed for seed in requested if seed not in trained]
+    folders = " and ".join(repr(str(root / f"seed-{seed}")) for seed in missing)
+    plural = "s" if len(missing) > 1 else ""
+    command = shlex.join([*words, "--seeds", *map(str, missing), "--out", str(root)])
+    return (f"no trained models in {folders} ({manifest} not found); seed"
+            f"{'s' if len(trained) > 1 else ''} {' '.join(map(str, trained))} "
+            f"{'have' if len(trained) > 1 else 'has'} models. To evaluate those, pass "
+            f"--seeds {' '.join(map(str, trained))}. To train only the missing seed{plural}, "
+            f"leaving the other seed folders as they are, run: {command}")
 
 
 def _scenario_flags(root: Path, args, dataset) -> list[str]:
@@ -678,12 +710,11 @@ def _launch_workers(count, argv):
 def cmd_evaluate(args):
     import pandas as pd
     import torch
+    from tqdm import tqdm
 
-    from .evaluation.evaluate import METRIC_NAMES, METRICS, evaluate_scenario, saved_scenario
+    from .evaluation.evaluate import METRIC_NAMES, METRICS
     from .evaluation.metrics import mean_confidence_interval
     from .serving.item_store import ITEM_MANIFEST
-    from .serving.items import ItemRecommender
-    from .serving.recommender import Recommender
     from .serving.store import MANIFEST
 
     if args.threads is not None:
@@ -701,11 +732,21 @@ def cmd_evaluate(args):
     _check_task_flags(args)
     if args.scenario == "new-item" and args.users == "train":
         raise ValueError(_no_train_items_message("--scenario new-item"))
-    printed = _unique("--metrics", args.metrics or [])
-    unknown = [metric for metric in printed if metric not in METRICS]
+    # Metric names are matched in any case, as --shots takes ALL for all.
+    printed = _unique("--metrics", [metric.lower() for metric in args.metrics or []])
+    unknown = [name for name in args.metrics or [] if name.lower() not in METRICS]
     if unknown:
-        raise ValueError(f"--metrics {unknown[0]!r} is not a metric; choose from "
-                         f"{' '.join(METRICS)}")
+        unknown = list(dict.fromkeys(unknown))
+        verb = "is not a metric" if len(unknown) == 1 else "are not metrics"
+        raise ValueError(f"--metrics {', '.join(map(repr, unknown))} {verb}; choose from "
+                         f"{' '.join(METRICS)} (in any case)")
+    uncomputed = [metric for metric in printed if metric in CATALOGUE_METRICS]
+    if uncomputed and not args.catalogue:
+        single = len(uncomputed) == 1
+        raise ValueError(
+            f"--metrics {' '.join(uncomputed)} {'needs' if single else 'need'} "
+            f"--catalogue, which ranks the whole catalogue; add --catalogue "
+            f"(slower), or leave {'it' if single else 'them'} out of --metrics")
     shots = _unique("--shots", [_parse_shots_flag(value) for value in args.shots])
     _check_seed_flags(args)
     started = time.perf_counter()
@@ -728,6 +769,8 @@ def cmd_evaluate(args):
             raise ValueError(message)
     # The kind of models in each folder is settled before any model is loaded.
     kinds = [_reads_item_models(folder, root, args) for folder in folders]
+    for folder, has_items in zip(folders, kinds):
+        _check_implicit_models(folder, has_items, dataset, args)
     if args.users == "train":
         # Item models of new-user-new-item do have train users, whose new-item ratings
         # form the tasks; only new-item splits the new items into validation and test.
@@ -737,56 +780,23 @@ def cmd_evaluate(args):
     if seeds:
         _check_seed_scenarios(root, seeds, kinds, args)
 
-    tables, scenarios, task_seeds = [], [], []
-    for folder, has_items in zip(folders, kinds):
-        started = time.perf_counter()
-        if has_items:
-            recommender = ItemRecommender.load(folder, dataset=dataset)
-        else:
-            recommender = Recommender.load(folder, dataset=dataset)
-        logger.debug("loaded the models in %s in %.2f s", folder,
-                     time.perf_counter() - started)
-        saved = saved_scenario(recommender.manifest)
-        scenario = saved.scenario
-        if args.scenario is None:
-            # Without --scenario, the first folder's scenario is the one every seed's
-            # models must share.
-            args.scenario = scenario
-        if scenario != args.scenario:
-            advice = f"train for {args.scenario}"
-            if args.scenario == "new-item":
-                # Item models go beside user models, in their own subfolder.
-                advice = (f"train item models with 'train --scenario new-item --out "
-                          f"{shlex.quote(str(folder / ITEMS_SUBDIR))}' and pass that folder "
-                          f"to --models")
-            raise ValueError(
-                f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
-                f"{args.scenario!r}; pass --scenario {scenario} or {advice}")
-        query_seed = saved.users.seed if args.query_seed is None else args.query_seed
-        task_seeds.append(query_seed)
-        started = time.perf_counter()
-        table = evaluate_scenario(recommender, dataset, shots, part=args.users,
-                                  variants=args.variants, seed=query_seed,
-                                  min_ratings=args.min_ratings,
-                                  max_ratings=args.max_ratings or None,
-                                  catalogue=args.catalogue, query_size=args.query_size)
-        scored_variants = table["variant"].nunique() if not table.empty else 0
-        logger.debug("scored %d variant(s) at K=%s in %.2f s", scored_variants,
-                     ", ".join(map(str, shots)), time.perf_counter() - started)
-        entity = "item" if scenario == "new-item" else "user"
-        scored = set(table["shots"]) if not table.empty else set()
-        unscored = [shot for shot in shots if str(shot) not in scored]
-        counts = _rating_counts(saved, dataset, args.users, entity) if unscored else None
-        if table.empty:
-            raise ValueError(f"no {args.users} {entity} of the models in {str(folder)!r} "
-                             f"could be scored at K={unscored[0]}: "
-                             f"{_why_unscored(unscored[0], args, entity, counts)}")
-        for shot in unscored:
-            print(f"note: K={shot} is left out: "
-                  f"{_why_unscored(shot, args, entity, counts)}", file=sys.stderr)
-        table.insert(0, "split_seed", saved.users.seed)
-        tables.append(table)
-        scenarios.append(saved.to_dict())
+    tables, scenarios, task_seeds, notes = [], [], [], []
+    # One step per models folder and K, so that a long run shows how far it got.
+    bar = tqdm(total=len(folders) * len(shots), desc="scoring", unit="K", leave=False,
+               disable=args.quiet)
+    try:
+        for folder, has_items in zip(folders, kinds):
+            table, saved, query_seed = _score_folder(folder, has_items, dataset, shots,
+                                                     args, bar, notes)
+            task_seeds.append(query_seed)
+            table.insert(0, "split_seed", saved.users.seed)
+            tables.append(table)
+            scenarios.append(saved.to_dict())
+    finally:
+        bar.close()
+    # The notes follow the bar, which would otherwise be drawn through them.
+    for note in notes:
+        print(note, file=sys.stderr)
     table = pd.concat(tables, ignore_index=True)
     entities = "items" if args.scenario == "new-item" else "users"
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed
@@ -822,6 +832,120 @@ def cmd_evaluate(args):
              "settings": _evaluation_settings(args, seeds, shots, task_seeds),
              "summary": summary, "results": _records(table)}, indent=1))
         print(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.json')}")
+
+
+def _score_folder(folder: Path, has_items, dataset, shots, args, bar, notes):
+    """Score the models in ``folder`` at each K of ``shots``, one step of ``bar`` each.
+
+    Returns the table of scores, the models' saved split and the seed that drew the
+    tasks. A K that no task could be built for adds a line to ``notes``. When no K could
+    be scored at all, it raises ValueError.
+    """
+    import pandas as pd
+
+    from .evaluation.evaluate import evaluate_scenario, saved_scenario
+    from .serving.items import ItemRecommender
+    from .serving.recommender import Recommender
+
+    started = time.perf_counter()
+    if has_items:
+        recommender = ItemRecommender.load(folder, dataset=dataset)
+    else:
+        recommender = Recommender.load(folder, dataset=dataset)
+    logger.debug("loaded the models in %s in %.2f s", folder, time.perf_counter() - started)
+    saved = saved_scenario(recommender.manifest)
+    scenario = saved.scenario
+    if args.scenario is None:
+        # Without --scenario, the first folder's scenario is the one every seed's
+        # models must share.
+        args.scenario = scenario
+    if scenario != args.scenario:
+        advice = f"train for {args.scenario}"
+        if args.scenario == "new-item":
+            # Item models go beside user models, in their own subfolder.
+            advice = (f"train item models with 'train --scenario new-item --out "
+                      f"{shlex.quote(str(folder / ITEMS_SUBDIR))}' and pass that folder "
+                      f"to --models")
+        raise ValueError(
+            f"the models in {str(folder)!r} were trained for scenario {scenario!r}, not "
+            f"{args.scenario!r}; pass --scenario {scenario} or {advice}")
+    query_seed = saved.users.seed if args.query_seed is None else args.query_seed
+    started = time.perf_counter()
+    parts = []
+    for shot in shots:
+        # Each K draws its tasks on its own, so scoring one K at a time changes nothing.
+        parts.append(evaluate_scenario(recommender, dataset, [shot], part=args.users,
+                                       variants=args.variants, seed=query_seed,
+                                       min_ratings=args.min_ratings,
+                                       max_ratings=args.max_ratings or None,
+                                       catalogue=args.catalogue,
+                                       query_size=args.query_size))
+        bar.update()
+    parts = [part for part in parts if not part.empty]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    scored_variants = table["variant"].nunique() if not table.empty else 0
+    logger.debug("scored %d variant(s) at K=%s in %.2f s", scored_variants,
+                 ", ".join(map(str, shots)), time.perf_counter() - started)
+    entity = "item" if scenario == "new-item" else "user"
+    scored = set(table["shots"]) if not table.empty else set()
+    unscored = [shot for shot in shots if str(shot) not in scored]
+    counts = _rating_counts(saved, dataset, args.users, entity) if unscored else None
+    if table.empty:
+        raise ValueError(f"no {args.users} {entity} of the models in {str(folder)!r} "
+                         f"could be scored at K={unscored[0]}: "
+                         f"{_why_unscored(unscored[0], args, entity, counts)}")
+    for shot in unscored:
+        notes.append(f"note: K={shot} is left out: "
+                     f"{_why_unscored(shot, args, entity, counts)}")
+    return table, saved, query_seed
+
+
+def _check_implicit_models(folder: Path, has_items, dataset, args):
+    """Raise ValueError when ``folder`` has models of implicit-feedback data, before loading.
+
+    :func:`metarec.data.implicit.implicit_to_like` converts data in Python only, so
+    evaluate cannot read the data such models were trained on. The message gives the
+    Python commands that evaluate them, with the conversion's settings that the saved
+    source records.
+    """
+    import re
+
+    from .serving.item_store import ITEM_MANIFEST
+    from .serving.store import MANIFEST
+
+    try:
+        manifest = json.loads((folder / (ITEM_MANIFEST if has_items else MANIFEST)).read_text())
+        trained = manifest["dataset"]
+        name, fingerprint = str(trained["name"]), trained["fingerprint"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    source = str(trained.get("source") or "")
+    marker = re.search(r" \(implicit feedback, ([^ ]+) sampled dislikes per interaction, "
+                       r"seed (\d+)\)$", source)
+    converted_name = name == f"{dataset.name}-implicit"
+    if fingerprint == dataset.fingerprint() or not (marker or converted_name):
+        return
+    original = source[:marker.start()] if marker else ""
+    if original in ("", "None"):
+        # Data without a source gives none to the converted data either.
+        original = args.data or ""
+    # JSON strings are Python strings too, and their double quotes need no shell escape.
+    data = f"load_dataset({json.dumps(original)})" if original else "load_dataset()"
+    settings = f", negatives={marker[1]}, seed={marker[2]}" if marker else ""
+    model_class = ("from metarec.serving.items import ItemRecommender as Models" if has_items
+                   else "from metarec.serving import Recommender as Models")
+    code = (f"from metarec.data import load_dataset; "
+            f"from metarec.data.implicit import implicit_to_like; {model_class}; "
+            f"from metarec.evaluation.evaluate import evaluate_scenario; "
+            f"converted = implicit_to_like({data}{settings}); "
+            f"models = Models.load({json.dumps(str(folder))}, converted); "
+            f"print(evaluate_scenario(models, converted, [1, 5]))")
+    raise ValueError(
+        f"the models in {str(folder)!r} were trained on {name!r}, implicit-feedback data "
+        f"that metarec.data.implicit.implicit_to_like converted in Python; the command line "
+        f"reads no converted data, so it cannot evaluate them. Evaluate them from Python "
+        f"(README.md, Implicit feedback), for example with: "
+        f"{shlex.join(['python', '-c', code])}")
 
 
 def _evaluation_settings(args, seeds, shots, query_seeds) -> dict:
@@ -1041,52 +1165,71 @@ def _why_unscored(shot, args, entity, counts) -> str:
     """Say why no task could be built with ``shot`` support ratings, and what to change.
 
     ``counts`` contains the number of ratings of each ``args.users`` user (or item), so
-    that the advice names values that would build a task.
+    that the message states which limit left them out and names values that would
+    build a task.
     """
     if shot != "all" and args.max_ratings and args.query_size + shot > args.max_ratings:
         return (f"it needs {entity}s with {args.query_size + shot} ratings "
                 f"({args.query_size} query + {shot} support), more than --max-ratings "
                 f"{args.max_ratings}. Pass a smaller --shots, or a larger --max-ratings "
                 f"(0 for no limit)")
-    limits = (f"between {args.min_ratings} and {args.max_ratings}" if args.max_ratings
-              else f"at least {args.min_ratings}")
-    support = "the support ratings" if shot == "all" else \
-        f"{shot} support rating{'' if shot == 1 else 's'}"
-    reason = (f"none has {limits} ratings with room for a {args.query_size}-rating query "
-              f"and {support}")
     if len(counts) == 0:
-        return f"{reason}, because no {args.users} {entity} has a held-out rating"
-    return f"{reason}. {_unscored_advice(shot, args, entity, counts)}"
-
-
-def _unscored_advice(shot, args, entity, counts) -> str:
-    """Return the flags that let the ``args.users`` entity with the most ratings fit."""
-    # "all" needs one support rating at least, and K=0 none.
+        return f"no {args.users} {entity} has a held-out rating"
+    # K=0 needs no support rating and no full query. K=all needs one support rating.
     support = 1 if shot == "all" else shot
-    largest = int(counts.max())
-    within_limit = counts[counts <= args.max_ratings] if args.max_ratings else counts
-    largest_within_limit = int(within_limit.max()) if len(within_limit) else None
-    has = f"The {args.users} {entity} with the most ratings has"
+    needed = 0 if shot == 0 else args.query_size + support
+    fewest_allowed = max(args.min_ratings, needed)
+    if needed > args.min_ratings:
+        floor = (f"the {needed} ratings that K={shot} needs ({args.query_size} query + "
+                 f"{support} support)")
+    else:
+        floor = f"the {args.min_ratings} ratings of --min-ratings"
+    above = counts[counts > args.max_ratings] if args.max_ratings else counts[:0]
+    below = counts[counts < fewest_allowed]
+    group = f"{args.users} {entity}"
+    widen = (f"Pass --max-ratings 0 (no limit), or --max-ratings {int(above.min())} or "
+             f"more" if len(above) else "")
+    if len(above) == len(counts):
+        return (f"every {group} has more than --max-ratings {args.max_ratings} ratings "
+                f"(the one with the fewest has {int(above.min())}). {widen}")
+    if len(below) == len(counts):
+        return (f"every {group} has fewer than {floor}. "
+                f"{_fewer_advice(shot, args, entity, int(below.max()))}")
+    if len(above) + len(below) == len(counts):
+        return (f"{len(below):,} {group}s have fewer than {floor} (the one with the "
+                f"most has {int(below.max())}), and {len(above):,} more than --max-ratings "
+                f"{args.max_ratings} (the one with the fewest has {int(above.min())}). "
+                f"{widen}")
+    # NOTE: not expected, because a count within every limit builds a task. This text
+    # covers a task builder whose rules differ from the ones above.
+    return (f"no {group} had room for a {args.query_size}-rating query and K={shot} "
+            f"support ratings within --min-ratings {args.min_ratings} and --max-ratings "
+            f"{args.max_ratings}")
 
-    def flags_for(count):
-        query = min(args.query_size, count - support)
-        if query < 1:
-            return None
+
+def _fewer_advice(shot, args, entity, largest) -> str:
+    """Return the flags that let the ``args.users`` entity with ``largest`` ratings fit.
+
+    Every entity has too few ratings for --min-ratings or for the query and K support
+    ratings, and ``largest`` is the most that one has.
+    """
+    if shot == "all":
+        support = 1
+    else:
+        support = shot
+    has = f"The {args.users} {entity} with the most ratings has {largest}"
+    # K=0 takes a query of fewer ratings as it is, so only --min-ratings can stop it.
+    query = args.query_size if shot == 0 else min(args.query_size, largest - support)
+    if query >= 1:
         flags = [f"--query-size {query}"] if query < args.query_size else []
-        if args.min_ratings > count:
-            flags.append(f"--min-ratings {count}")
-        return flags
-
-    if largest_within_limit is not None and flags_for(largest_within_limit):
-        return f"{has} {largest_within_limit}: pass {' '.join(flags_for(largest_within_limit))}"
-    if flags_for(largest) is not None and largest != largest_within_limit:
-        flags = [*flags_for(largest), "--max-ratings 0"]
-        return f"{has} {largest}: pass {' '.join(flags)}"
+        if args.min_ratings > largest:
+            flags.append(f"--min-ratings {largest}")
+        return f"{has}: pass {' '.join(flags)}"
     if shot != "all" and largest > args.query_size:
-        return f"{has} {largest}: pass --shots {largest - args.query_size} or fewer"
+        return f"{has}: pass --shots {largest - args.query_size} or fewer"
     if shot != "all" and largest > 1:
-        return f"{has} {largest}: pass --shots {largest - 1} or fewer with --query-size 1"
-    return f"{has} {largest}, too few for a query and a support rating"
+        return f"{has}: pass --shots {largest - 1} or fewer with --query-size 1"
+    return f"{has}, too few for a query and a support rating"
 
 
 def _default_printed(table, catalogue) -> list[str]:
@@ -1140,6 +1283,9 @@ def _print_table(records, title, metric="mae"):
     description = "query MAE" if metric == "mae" else label
     print(f"\n{title}: {description} by support size K ({_counts_text(frame, entity)})")
     print(wide.to_string())
+    runs = frame.groupby(["variant", "shots"])[metric].count()
+    if (runs > 1).any():
+        print(_interval_text(sorted(set(runs[runs > 1]))))
     if metric in ("mae", "rmse"):
         rankers = [variant for variant in order if frame.loc[frame["variant"] == variant,
                                                              metric].isna().all()]
@@ -1148,6 +1294,29 @@ def _print_table(records, title, metric="mae"):
             print(f"- : {', '.join(rankers)} {'predicts' if single else 'predict'} no ratings "
                   f"({'it only ranks' if single else 'they only rank'} items), so "
                   f"{'it has' if single else 'they have'} no {label}")
+
+
+def _interval_text(sizes) -> str:
+    """Say what "±" means in a table whose cells average ``sizes`` seeds (sorted, above 1).
+
+    :func:`~metarec.evaluation.metrics.mean_confidence_interval` gives the half-width of
+    Student's t interval, whose t value is large with few seeds.
+    """
+    from scipy import stats
+
+    if len(sizes) > 1:
+        return (f"± : 95% confidence half-width of the mean over the N seeds that scored "
+                f"each cell (N from {sizes[0]} to {sizes[-1]}; Student's t, N - 1 degrees "
+                f"of freedom)")
+    seeds = sizes[0]
+    t_value = stats.t.ppf(0.975, df=seeds - 1)
+    freedom = "1 degree" if seeds == 2 else f"{seeds - 1} degrees"
+    wide = ""
+    if seeds == 2:
+        wide = (f", so the interval is wide; with 3 seeds t = "
+                f"{stats.t.ppf(0.975, df=2):.2f}")
+    return (f"± : 95% confidence half-width of the mean over {seeds} seeds (Student's t, "
+            f"{freedom} of freedom: t = {t_value:.2f}{wide})")
 
 
 def _counts_text(frame, entity) -> str:
@@ -1328,15 +1497,19 @@ def build_parser() -> argparse.ArgumentParser:
                           help="leave out users (items in the new-item scenario) with "
                                "more ratings (default 100; 0 for no limit)")
     evaluate.add_argument("--metrics", nargs="+", metavar="METRIC",
-                          help="metrics to print, from mae rmse ndcg@1 ndcg@3 auc "
-                               "catalogue_ndcg@10 precision@10 recall@10 (default: mae, "
-                               "auc where a variant predicts no ratings, and with "
-                               "--catalogue catalogue_ndcg@10 and recall@10); --out writes "
-                               "them all")
+                          help="metrics to print, in any case, from mae rmse ndcg@1 ndcg@3 "
+                               "auc catalogue_ndcg@10 precision@10 recall@10; the last three "
+                               "need --catalogue (default: mae, auc where a variant "
+                               "predicts no ratings, and with --catalogue "
+                               "catalogue_ndcg@10 and recall@10); --out writes them all")
     evaluate.add_argument("--threads", type=int,
                           help="torch threads (default: torch's own choice, which follows "
                                "OMP_NUM_THREADS when set)")
     evaluate.add_argument("--out", help="write results to OUT.csv and OUT.json")
+    evaluate.add_argument("--quiet", action="store_true",
+                          help="hide the progress bar of the scoring (as train --quiet "
+                               "hides its bars); results, notes and warnings are still "
+                               "printed")
     evaluate.set_defaults(func=cmd_evaluate)
     parser.commands = dict(commands.choices)
     return parser

@@ -193,7 +193,7 @@ def test_missing_seed_of_item_models(workdir, tiny_item_models, capsys):
     assert "no trained models in 'runs/seed-1' (item_manifest.json not found)" in error
     # models/sample_data contains user models, so the message must not suggest it.
     assert "--models models/sample_data" not in error
-    assert "run: python -m metarec train --scenario new-item --seeds 0 1 --out runs" in error
+    assert "run: python -m metarec train --scenario new-item --seeds 1 --out runs" in error
 
 
 def test_missing_item_models_hint(workdir, capsys):

@@ -47,14 +47,15 @@ def test_evaluate_hint_keeps_scenario(workdir, capsys):
     assert main(["evaluate", "--models", "both", "--seeds", "0", "1", "2"]) == 2
     error = capsys.readouterr().err
     assert "no trained models in 'both/seed-2'" in error
-    assert ("run: python -m metarec train --scenario new-user-new-item --seeds 0 1 2 "
+    # Only the missing seed is trained, so the other seeds' models stay as they are.
+    assert ("run: python -m metarec train --scenario new-user-new-item --seeds 2 "
             "--out both") in error
 
 
 def test_evaluate_hint_keeps_cut_year(workdir, capsys):
     write_manifest(workdir / "both" / "seed-0", "new-user-new-item", cut_year=1990.0)
     assert main(["evaluate", "--models", "both", "--seeds", "0", "1"]) == 2
-    assert ("train --scenario new-user-new-item --cut-year 1990 --seeds 0 1 --out both"
+    assert ("train --scenario new-user-new-item --cut-year 1990 --seeds 1 --out both"
             in capsys.readouterr().err)
 
 
