@@ -152,8 +152,9 @@ def test_persona_gives_every_top_list(app_env, variants, featured):
     assert len(app.get("plotly_chart")) == 1
     app.toggle(key="new_user.details").set_value(True).run()
     assert any("sum of its members' adaptations" in c.value for c in app.caption)
-    # The scores, then the support losses and adaptation times.
-    assert len(app.get("plotly_chart")) == 3
+    # The scores, then the support losses (rating models, then the like/dislike
+    # classifier student-like) and adaptation times.
+    assert len(app.get("plotly_chart")) == 4
 
 
 def shown_weights(app) -> dict:

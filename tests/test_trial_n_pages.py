@@ -1,6 +1,8 @@
 """Tests of the K-shot charts' shading of support sizes scored on fewer users, their
 count ranges, and a classifier's explanation named by its score."""
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -47,3 +49,35 @@ def test_classifier_explanation_named_by_score():
     assert dots["name"] == "like probability for you"
     assert figure["layout"]["xaxis"]["title"]["text"] == "like probability"
     assert figure["layout"]["title"]["text"] == "Your like probability of each item"
+
+
+def test_classifier_curves_in_own_chart(recommender):
+    from metarec.ui.compare import compare_variants
+
+    comparison = compare_variants(recommender, {1: 5.0, 2: 1.0, 3: 4.0},
+                                  ["student", "student-like", "popularity"])
+    rating_curves = comparison.curves()
+    classifier_curves = comparison.classifier_curves()
+    assert set(rating_curves["variant"]) == {"student"}
+    assert set(classifier_curves["variant"]) == {"student-like"}
+    losses = comparison.results["student-like"].support_losses
+    assert classifier_curves["loss"].tolist() == losses
+
+    figure = charts.curves_figure(classifier_curves, loss="log loss",
+                                  title="Support loss of the like/dislike classifiers")
+    layout = figure.to_dict()["layout"]
+    assert layout["yaxis"]["title"]["text"] == "support loss (log loss)"
+    assert layout["title"]["text"] == "Support loss of the like/dislike classifiers"
+
+
+def test_page_draws_classifier_curves(app_env):
+    from page_helpers import open_page
+
+    app = open_page("pages/1_New_user.py", 60, "new_user.ratings", {1: 5.0, 2: 1.0})
+    app.multiselect(key="new_user.variants").set_value(["student", "student-like"]).run()
+    app.toggle(key="new_user.details").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"]
+              for chart in app.get("plotly_chart")]
+    assert "Support loss during adaptation" in titles
+    assert "Support loss of the like/dislike classifiers" in titles

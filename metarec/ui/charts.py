@@ -168,14 +168,16 @@ def scores_figure(scores, colours=None) -> go.Figure:
     })
 
 
-def curves_figure(curves, colours=None, flat_labels=None) -> go.Figure:
+def curves_figure(curves, colours=None, flat_labels=None, loss="mean squared error",
+                  title="Support loss during adaptation") -> go.Figure:
     """Draw the support loss against the inner step, one line per variant.
 
     ``curves`` has ``variant``, ``step`` and ``loss``. A variant with a single loss (the
     classical baselines and the ensemble take no inner steps) is drawn as a dashed
     horizontal line across the steps of the others, for comparison with their final
     loss. Its legend entry reads "VARIANT (no steps)", or "VARIANT (LABEL)" with the
-    label that ``flat_labels`` maps it to.
+    label that ``flat_labels`` maps it to. ``loss`` names the loss on the y-axis and
+    ``title`` is the chart's title.
     """
     colours = colours or variant_colours(curves["variant"].unique())
     flat_labels = flat_labels or {}
@@ -198,11 +200,11 @@ def curves_figure(curves, colours=None, flat_labels=None) -> go.Figure:
                 "hovertemplate": variant + ", step %{x}: %{y:.3f}<extra></extra>",
             })
     return figure(data, {
-        "title": {"text": "Support loss during adaptation"},
+        "title": {"text": title},
         "xaxis": {"title": {"text": "inner step (0: before adapting)"}, "dtick": 1},
         # automargin makes room for the tick labels and the title: with MARGIN's 10 px
         # alone the title's first letter was cut off.
-        "yaxis": {"title": {"text": "support loss (mean squared error)"},
+        "yaxis": {"title": {"text": f"support loss ({loss})"},
                   "automargin": True},
         "height": 380, "margin": {**MARGIN, "l": AXIS_TITLE_MARGIN_PX},
     })

@@ -94,6 +94,20 @@ class Comparison:
         ]
         return pd.DataFrame(rows, columns=["variant", "step", "loss"])
 
+    def classifier_curves(self) -> pd.DataFrame:
+        """Return the support losses of like/dislike classifiers, as :meth:`curves` does.
+
+        Those are ranking variants that take inner steps (student-like). Their loss is
+        the log loss of like against dislike, on another scale than a squared error.
+        """
+        rows = [
+            {"variant": name, "step": step, "loss": loss}
+            for name, result in self.results.items()
+            if result.is_ranker and len(result.support_losses) > 1
+            for step, loss in enumerate(result.support_losses)
+        ]
+        return pd.DataFrame(rows, columns=["variant", "step", "loss"])
+
     def timings(self) -> pd.DataFrame:
         """Return ``variant`` and ``milliseconds``, the wall time of each adaptation."""
         return pd.DataFrame({

@@ -273,8 +273,14 @@ def comparison_charts(comparison: Comparison, variants, prefix: str):
                               "no curve of its own.")
     left_out = not_ratings_text(comparison.results)
     if left_out:
-        curves_column.caption(f"No loss curve for {left_out}: a squared error against star "
-                              f"ratings means nothing for their scores.")
+        curves_column.caption(f"No squared-error curve for {left_out}: a squared error "
+                              f"against star ratings means nothing for their scores.")
+    classifiers = comparison.classifier_curves()
+    if not classifiers.empty:
+        # Log loss is on another scale than squared error, so these get a chart of their own.
+        curves_column.plotly_chart(charts.curves_figure(
+            classifiers, colours, loss="log loss", title="Support loss of the like/dislike "
+                                                         "classifiers"))
     timing_column.plotly_chart(charts.timing_figure(comparison.timings(), colours))
     if "ensemble" in comparison.results:
         timing_column.caption("The ensemble's time is the sum of its members' adaptations "
