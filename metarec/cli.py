@@ -736,7 +736,11 @@ def cmd_evaluate(args):
     printed = _unique("--metrics", [metric.lower() for metric in args.metrics or []])
     unknown = [name for name in args.metrics or [] if name.lower() not in METRICS]
     if unknown:
-        unknown = list(dict.fromkeys(unknown))
+        # One spelling per name, because names match in any case.
+        spellings = {}
+        for name in unknown:
+            spellings.setdefault(name.lower(), name)
+        unknown = list(spellings.values())
         verb = "is not a metric" if len(unknown) == 1 else "are not metrics"
         raise ValueError(f"--metrics {', '.join(map(repr, unknown))} {verb}; choose from "
                          f"{' '.join(METRICS)} (in any case)")
@@ -794,9 +798,10 @@ def cmd_evaluate(args):
             scenarios.append(saved.to_dict())
     finally:
         bar.close()
-    # The notes follow the bar, which would otherwise be drawn through them.
-    for note in notes:
-        print(note, file=sys.stderr)
+        # The notes follow the bar, which would otherwise be drawn through them, and
+        # those of earlier folders are printed even when a later folder fails.
+        for note in notes:
+            print(note, file=sys.stderr)
     table = pd.concat(tables, ignore_index=True)
     entities = "items" if args.scenario == "new-item" else "users"
     query_seeds = "each split's seed" if args.query_seed is None else args.query_seed

@@ -78,7 +78,8 @@ def training_controls(button_label, default_seed=0):
                "Stay on this page until it finishes, because leaving it stops the "
                f"training. {target}")
     if st.button(button_label, type="primary", on_click=forget_training_start, args=(PREFIX,)):
-        run_training(lambda: train_with_progress(dataset, epochs=epochs, seed=seed), PREFIX)
+        run_training(lambda: train_with_progress(dataset, epochs=epochs, seed=seed), PREFIX,
+                     models_dir)
 
 
 instead = item_models_instead(models_dir)

@@ -55,7 +55,8 @@ def test_session_label_names_the_band(coded):
                 query_items=np.array([], dtype=np.int64), query_ratings=np.array([]))
     label = session_users({2: task}, coded)["label"].iloc[0]
 
-    assert label.endswith("· M, 18-24, college/grad student")
+    assert label.endswith("· M, 18-24, college/grad student · not scored by evaluate "
+                          "(under 13 ratings)")
 
 
 def test_teenage_audience_leaves_out_18_to_24(sample_dataset):

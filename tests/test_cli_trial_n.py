@@ -215,3 +215,49 @@ def test_every_unknown_metric_named(tiny_models, monkeypatch, capsys):
                  "ndcg@10"]) == 2
     error = flat(capsys.readouterr().err)
     assert "--metrics 'AUCX', 'ndcg@10' are not metrics; choose from mae rmse" in error
+
+
+def test_unknown_metric_named_once(tiny_models, monkeypatch, capsys):
+    fail_on_loading(monkeypatch)
+    assert main(["evaluate", "--models", str(tiny_models), "--metrics", "foo", "FOO"]) == 2
+    error = flat(capsys.readouterr().err)
+    assert "--metrics 'foo' is not a metric; choose from mae rmse" in error
+
+
+def test_notes_printed_when_later_folder_fails(tiny_models, tmp_path, capsys):
+    # seed-1's network file is damaged, which stops the run after seed-0 was scored.
+    copy_seeds(tiny_models, tmp_path / "models", (0, 1))
+    (tmp_path / "models" / "seed-1" / "student.pt").write_bytes(b"damaged")
+    assert main(["evaluate", "--models", str(tmp_path / "models"), "--seeds", "0", "1",
+                 "--shots", "5", "200", "--variants", "user-bias"]) == 2
+    error = flat(capsys.readouterr().err)
+    assert "note: K=200 is left out" in error
+    # The damaged file is named, where torch's own error named none.
+    damaged = tmp_path / "models" / "seed-1" / "student.pt"
+    assert f"error: {damaged} cannot be read (UnpicklingError: " in error
+    assert "the file is damaged or was not written by metarec; retrain the models." in error
+
+
+def test_damaged_baseline_file_named(tiny_models, tmp_path, capsys):
+    copy_seeds(tiny_models, tmp_path / "models", (0,))
+    damaged = tmp_path / "models" / "seed-0" / "user-bias.npz"
+    damaged.write_bytes(b"not an archive")
+    assert main(["evaluate", "--models", str(tmp_path / "models" / "seed-0"),
+                 "--shots", "5"]) == 2
+    error = flat(capsys.readouterr().err)
+    assert f"error: {damaged} cannot be read (" in error
+    assert "retrain the models." in error
+
+
+def test_damaged_item_network_named(tiny_item_models, tmp_path):
+    import pytest
+
+    from metarec.serving.items import ItemRecommender
+    from metarec.serving.store import ModelsDirectoryError
+
+    folder = tmp_path / "items"
+    shutil.copytree(tiny_item_models, folder)
+    damaged = next(folder.glob("*.pt"))
+    damaged.write_bytes(b"")
+    with pytest.raises(ModelsDirectoryError, match="retrain the item models"):
+        ItemRecommender.load(folder, load_dataset(None))

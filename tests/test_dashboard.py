@@ -129,7 +129,7 @@ def test_home_lists_variants(app_env, variants):
     assert set(auc_table.value.index) == set(variants)
     assert list(auc_table.value.columns) == [
         column.replace("MAE", "AUC") for column in validation_table.value.columns]
-    assert auc_table.value.loc["student-like"].ne("–").all()
+    assert auc_table.value.loc["student-like"].notna().all()
     assert any(caption.value.startswith("AUC of like (a rating of 4 or more) against dislike")
                and "It also scores student-like, popularity and random, which predict no "
                "ratings." in caption.value

@@ -71,7 +71,8 @@ def test_session_label_own_id_and_age(own_dataset):
     [internal] = own_dataset.user_ids_for(["ua001"])
     tasks = {internal: SimpleNamespace(shots=2, query_items=np.arange(10))}
     [label] = session_users(tasks, own_dataset)["label"]
-    assert label == "user ua001 · 12 ratings · 2 to reveal + 10 held out · M, 23, engineer"
+    assert label == ("user ua001 · 12 ratings · 2 to reveal + 10 held out · M, 23, engineer"
+                     " · not scored by evaluate (under 13 ratings)")
 
 
 def test_session_plan_age_is_whole(own_dataset):

@@ -1,6 +1,8 @@
 """Tests of the warning after a training that leaving the page stopped, of top lists
 that are an arbitrary pick among equal scores, and of the explained "unknown" genre."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,77 +20,106 @@ def warnings(app) -> list[str]:
     return [warning.value for warning in app.warning]
 
 
-@pytest.mark.parametrize("page, prefix, models_env", [
-    (HOME, "home", "METAREC_MODELS_DIR"),
-    (NEW_ITEM, "new_item", "METAREC_ITEM_MODELS_DIR"),
-])
-def test_stopped_training_is_reported(tmp_path, monkeypatch, page, prefix, models_env):
-    # The start stays in the session when the page's script is stopped mid-training.
-    monkeypatch.setenv(models_env, str(tmp_path / "models"))
-    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+def stopped_warnings(app) -> list[str]:
+    return [text for text in warnings(app) if STOPPED in text]
+
+
+def page_with_start(page, prefix, folder, started=0.0):
+    """Return ``page`` after its first run, with a training start into ``folder`` kept.
+
+    That is the session state a training leaves when leaving the page stops it.
+    """
     from streamlit.testing.v1 import AppTest
 
     from page_helpers import APP
 
     app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
     app.switch_page(page)
-    app.session_state[f"{prefix}.training_started"] = 0.0
-    app.run()
+    app.session_state[f"{prefix}.training_started"] = {
+        "started": started, "folder": str(Path(folder).resolve())}
+    return app.run()
+
+
+@pytest.fixture
+def empty_models(tmp_path, monkeypatch):
+    """Point both models folders at empty folders, with the sample as the data."""
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("METAREC_ITEM_MODELS_DIR", str(tmp_path / "item-models"))
+    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("page, prefix, folder", [
+    (HOME, "home", "models"),
+    (NEW_ITEM, "new_item", "item-models"),
+])
+def test_stopped_training_is_reported(empty_models, page, prefix, folder):
+    app = page_with_start(page, prefix, empty_models / folder)
     assert not app.exception
-    [warning] = [text for text in warnings(app) if STOPPED in text]
+    [warning] = stopped_warnings(app)
     assert "saved no models" in warning
     assert "press the button again" in warning
 
     # Until another training starts, whichever way the page is run again.
     app.run()
-    assert [text for text in warnings(app) if STOPPED in text] == [warning]
+    assert stopped_warnings(app) == [warning]
 
 
-def test_failed_training_not_called_stopped(tmp_path, monkeypatch):
-    monkeypatch.setenv("METAREC_MODELS_DIR", str(tmp_path / "models"))
+def test_no_warning_for_other_folder(empty_models):
+    # The start belongs to another data set's models folder.
+    app = page_with_start(HOME, "home", empty_models / "other")
+    assert not stopped_warnings(app)
+
+
+def test_no_warning_once_models_exist(tiny_models, monkeypatch):
+    # Another session or the command line trained into the folder since.
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(tiny_models))
     monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    app = page_with_start(HOME, "home", tiny_models, started=0.0)
+    assert not stopped_warnings(app)
+    assert "home.training_started" not in app.session_state
+
+
+def test_failed_training_not_called_stopped(empty_models, monkeypatch):
     stop_training_at(monkeypatch, "metarec.pipeline.train_models")
-    from streamlit.testing.v1 import AppTest
-
-    from page_helpers import APP
-
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-    app.switch_page(HOME)
-    # An earlier training that leaving the page stopped.
-    app.session_state["home.training_started"] = 0.0
-    app.run()
-    assert [text for text in warnings(app) if STOPPED in text]
+    app = page_with_start(HOME, "home", empty_models / "models")
+    assert stopped_warnings(app)
     [button] = [b for b in app.button if b.label == "Train models"]
     button.click().run()
     assert "Training failed: stopped before training" in [e.value for e in app.error]
     # The press drops the earlier start before the page runs, so the failed training is
     # not called stopped, not even during the run that trained.
-    assert not [text for text in warnings(app) if STOPPED in text]
+    assert not stopped_warnings(app)
     assert "home.training_started" not in app.session_state
     app.run()
-    assert not [text for text in warnings(app) if STOPPED in text]
+    assert not stopped_warnings(app)
 
 
-def test_no_warning_during_training(tmp_path, monkeypatch):
+def test_unexpected_error_not_called_stopped(empty_models, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ImportError("no text encoder")
+
+    monkeypatch.setattr("metarec.pipeline.train_models", fail)
+    app = open_page(HOME, RUN_TIMEOUT)
+    [button] = [b for b in app.button if b.label == "Train models"]
+    button.click().run()
+    assert app.exception
+    assert "home.training_started" not in app.session_state
+    app.run()
+    assert not stopped_warnings(app)
+
+
+def test_no_warning_during_training(empty_models):
     from metarec.ui.state import training_runs
 
-    models_dir = tmp_path / "models"
-    monkeypatch.setenv("METAREC_MODELS_DIR", str(models_dir))
-    monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
+    models_dir = (empty_models / "models").resolve()
     runs = training_runs()
-    key = (str(models_dir.resolve()), "user")
+    key = (str(models_dir), "user")
     runs._running[key] = object()
     try:
-        from streamlit.testing.v1 import AppTest
-
-        from page_helpers import APP
-
-        app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-        app.switch_page(HOME)
-        app.session_state["home.training_started"] = 0.0
-        app.run()
-        assert not [text for text in warnings(app) if STOPPED in text]
-        assert app.session_state["home.training_started"] == 0.0
+        app = page_with_start(HOME, "home", models_dir)
+        assert not stopped_warnings(app)
+        assert "home.training_started" in app.session_state
     finally:
         del runs._running[key]
 
@@ -105,6 +136,10 @@ def test_global_mean_list_is_all_tied(recommender):
     assert not comparison.results["student"].all_tied
     in_top = comparison.scores.groupby("variant")["in_top"].sum()
     assert in_top["global-mean"] == 0
+    # The chart's titles are those of the other lists only.
+    listed = set(comparison.results["item-mean"].top["item_id"]) | set(
+        comparison.results["student"].top["item_id"])
+    assert set(comparison.scores["item_id"]) == listed
     assert in_top["item-mean"] == 10
     assert in_top["student"] == 10
     ranks = comparison.results["global-mean"].top["rank"].tolist()
@@ -126,17 +161,19 @@ class Scored:
 def test_ranked_top_ties():
     from metarec.ui.compare import ranked_top
 
-    top, tied = ranked_top(Scored([3.5] * 4), 3, 5.0)
+    scale = (1.0, 5.0)
+    top, tied = ranked_top(Scored([3.5] * 4), 3, scale)
     assert tied
     assert top["rank"].tolist() == [1, 2, 3]
-    # Different scores capped at the top of the scale are not ties.
-    assert not ranked_top(Scored([5.0] * 4), 3, 5.0)[1]
+    # Different scores capped at either end of the scale are not ties.
+    assert not ranked_top(Scored([5.0] * 4), 3, scale)[1]
+    assert not ranked_top(Scored([1.0] * 4), 3, scale)[1]
     # Ranking scores have no cap.
     assert ranked_top(Scored([7.0] * 4), 3, None)[1]
     # A list tied within, but above the first title left out.
-    assert not ranked_top(Scored([4.0, 4.0, 4.0, 3.9]), 3, 5.0)[1]
+    assert not ranked_top(Scored([4.0, 4.0, 4.0, 3.9]), 3, scale)[1]
     # Nothing left out: the catalogue is the list.
-    assert not ranked_top(Scored([3.5] * 3), 3, 5.0)[1]
+    assert not ranked_top(Scored([3.5] * 3), 3, scale)[1]
 
 
 def test_session_step_reports_ties(recommender, sample_dataset):
@@ -160,7 +197,8 @@ def test_new_user_tied_list_note(app_env):
     notes = captions(app)
     assert notes.count(ALL_TIED_NOTE) == 1
     assert ("global-mean scores the titles of its top list exactly as others left out, "
-            "so its dots are all open: such a list is an arbitrary pick.") in notes
+            "so such a list is an arbitrary pick: the chart leaves out its titles and "
+            "draws its dots open.") in notes
 
 
 def test_tied_dots_note_plural():
@@ -174,7 +212,8 @@ def test_tied_dots_note_plural():
                                       all_tied=True)
     assert all_tied_dots_note(results) == (
         "global-mean, flat score the titles of their top lists exactly as others left "
-        "out, so their dots are all open: such a list is an arbitrary pick.")
+        "out, so such a list is an arbitrary pick: the chart leaves out their titles and "
+        "draws their dots open.")
     assert all_tied_dots_note({"student": VariantResult("student", top, [], 0.0, {})}) is None
 
 

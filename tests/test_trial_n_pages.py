@@ -81,3 +81,12 @@ def test_page_draws_classifier_curves(app_env):
               for chart in app.get("plotly_chart")]
     assert "Support loss during adaptation" in titles
     assert "Support loss of the like/dislike classifiers" in titles
+
+
+def test_curves_axis_names_loss_with_flat_line():
+    # A variant with one loss is drawn as a dashed line, whose level once replaced the
+    # loss's name in the axis title.
+    curves = pd.DataFrame({"variant": ["teacher"] * 3 + ["user-bias"],
+                           "step": [0, 1, 2, 0], "loss": [1.2, 1.0, 0.9, 1.1]})
+    layout = charts.curves_figure(curves).to_dict()["layout"]
+    assert layout["yaxis"]["title"]["text"] == "support loss (mean squared error)"

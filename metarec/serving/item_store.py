@@ -25,7 +25,8 @@ from ..models.item_ensemble import ItemSupportEnsemble
 from ..models.item_learner import ItemVariantSpec, build_item_learner
 from ..models.item_side import UserTable
 from .staging import StagedFiles
-from .store import ITEM_MANIFEST, MANIFEST, ModelsDirectoryError, data_folder_error
+from .store import (ITEM_MANIFEST, MANIFEST, ModelsDirectoryError, data_folder_error,
+                    read_model_file)
 
 ITEM_FORMAT_VERSION = 1
 TABLES = "item-tables.npz"
@@ -147,8 +148,7 @@ def read_item_manifest(directory) -> dict:
 def _load_arrays(path):
     if not path.is_file():
         raise ModelsDirectoryError(f"{path} is missing; retrain the item models.")
-    with np.load(path, allow_pickle=False) as arrays:
-        return dict(arrays)
+    return read_model_file(path, "retrain the item models")
 
 
 def load_item_models(directory):
@@ -186,7 +186,7 @@ def load_item_models(directory):
                                          task_encoder.n_text_features)
             if not path.is_file():
                 raise ModelsDirectoryError(f"{path} is missing; retrain the item models.")
-            learner.load_state_dict(torch.load(path, weights_only=True))
+            learner.load_state_dict(read_model_file(path, "retrain the item models"))
             learner.eval()
             learner.requires_grad_(False)
             learners[name] = (learner, spec)

@@ -48,6 +48,25 @@ class ModelsDirectoryError(ValueError):
         self.advice = advice
 
 
+def read_model_file(path: Path, retrain="retrain the models"):
+    """Return the network state dict or the arrays in ``path``, a ``.pt`` or ``.npz`` file.
+
+    A damaged file (cut short, overwritten, or not written by metarec) raises
+    :class:`ModelsDirectoryError` naming it, instead of torch's or numpy's own error,
+    which names no file. ``retrain`` is the advice that ends the message.
+    """
+    try:
+        if path.suffix == ".pt":
+            return torch.load(path, weights_only=True)
+        with np.load(path, allow_pickle=False) as arrays:
+            return dict(arrays)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ModelsDirectoryError(
+            f"{path} cannot be read ({type(error).__name__}{': ' + reason if reason else ''}): "
+            f"the file is damaged or was not written by metarec; {retrain}.") from None
+
+
 def other_data_error(models_kind, directory, trained_on: dict,
                      dataset) -> ModelsDirectoryError:
     """Return the error for models in ``directory`` trained on other data than ``dataset``.
@@ -274,8 +293,7 @@ def load_models(directory):
             path = directory / entry["file"]
             if not path.is_file():
                 raise ModelsDirectoryError(f"{path} is missing; retrain the models.")
-            state = torch.load(path, weights_only=True)
-            learner.load_state_dict(state)
+            learner.load_state_dict(read_model_file(path))
             learner.eval()
             learner.requires_grad_(False)
             learners[name] = learner
@@ -288,8 +306,7 @@ def load_models(directory):
             path = directory / entry["file"]
             if not path.is_file():
                 raise ModelsDirectoryError(f"{path} is missing; retrain the models.")
-            with np.load(path, allow_pickle=False) as arrays:
-                classical[name] = cls.from_state(dict(arrays))
+            classical[name] = cls.from_state(read_model_file(path))
         elif entry["kind"] == "ensemble":
             ensemble = SupportSizeEnsemble.from_dict(entry)
     if not classical or ensemble is None or not learners:

@@ -186,9 +186,9 @@ def curves_figure(curves, colours=None, flat_labels=None, loss="mean squared err
     for variant, rows in curves.groupby("variant", sort=False):
         colour = colours.get(variant)
         if len(rows) == 1:
-            loss = float(rows["loss"].iloc[0])
+            final = float(rows["loss"].iloc[0])
             data.append({
-                "type": "scatter", "x": [0, last_step], "y": [loss, loss], "mode": "lines",
+                "type": "scatter", "x": [0, last_step], "y": [final, final], "mode": "lines",
                 "name": f"{variant} ({flat_labels.get(variant, 'no steps')})",
                 "line": {"color": colour, "dash": "dash"},
                 "hovertemplate": variant + ": %{y:.3f}<extra></extra>",

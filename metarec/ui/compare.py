@@ -73,7 +73,8 @@ class Comparison:
     scores : pandas.DataFrame
         ``variant``, ``item_id``, ``title``, ``score`` and ``in_top`` (whether the item
         is in that variant's own top list, never for a list that is
-        :attr:`VariantResult.all_tied`): each rating variant's predicted rating for
+        :attr:`VariantResult.all_tied`, which adds no items): each rating variant's
+        predicted rating for
         every item that some rating variant puts in its top list. Ranking baselines are
         left out, because their scores are on another scale.
     """
@@ -116,18 +117,19 @@ class Comparison:
         })
 
 
-def ranked_top(adaptation, k: int, top_of_scale: float | None = None):
+def ranked_top(adaptation, k: int, rating_scale=None):
     """Return ``adaptation``'s top ``k`` with a ``rank`` column, and whether it is all tied.
 
-    The second value is :attr:`VariantResult.all_tied`. Scores capped at
-    ``top_of_scale`` do not count as tied, because capping makes different scores equal.
+    The second value is :attr:`VariantResult.all_tied`. ``rating_scale`` (low, high)
+    is where predicted ratings are capped, None for ranking scores. Scores capped at
+    either end do not count as tied, because capping makes different scores equal.
     """
     extended = adaptation.top_k(k + 1)
     top = extended.iloc[:k].reset_index(drop=True)
     top.insert(0, "rank", np.arange(1, len(top) + 1))
     scores = extended["score"].to_numpy()
-    all_tied = bool(len(extended) > k and np.all(scores == scores[0])
-                    and (top_of_scale is None or scores[0] < top_of_scale))
+    capped = rating_scale is not None and not rating_scale[0] < scores[0] < rating_scale[1]
+    all_tied = bool(len(extended) > k and np.all(scores == scores[0]) and not capped)
     return top, all_tied
 
 
@@ -209,8 +211,9 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
 
     results = {}
     for name, adaptation in adaptations.items():
-        top_of_scale = None if adaptation.is_ranker else float(recommender.rating_scale[1])
-        top, all_tied = ranked_top(adaptation, k, top_of_scale)
+        scale = None if adaptation.is_ranker else recommender.rating_scale
+        top, all_tied = ranked_top(adaptation, k, scale)
+        top_of_scale = None if scale is None else float(scale[1])
         weight_bin = ()
         if adaptation.weights:
             weight_bin = support_bin(recommender.ensemble.bin_edges, len(adaptation.rated))
@@ -222,16 +225,18 @@ def compare_variants(recommender: Recommender, ratings, variants, user=None,
     rating_variants = [name for name, result in results.items() if not result.is_ranker]
 
     # Score the union of the top lists with every variant, so that the chart can show
-    # how far each variant ranks the others' picks below its own.
+    # how far each variant ranks the others' picks below its own. A list picked among
+    # equal scores is no choice of the variant's, so it adds no titles.
     titles = {}
     for name in rating_variants:
+        if results[name].all_tied:
+            continue
         top = results[name].top
         titles.update(zip(top["item_id"].tolist(), top["title"]))
     union = np.array(list(titles), dtype=np.int64)
     frames = []
     for name in rating_variants:
         adaptation = adaptations[name]
-        # A list picked among equal scores is no choice of the variant's.
         own = set() if results[name].all_tied else set(results[name].top["item_id"].tolist())
         frames.append(pd.DataFrame({
             "variant": name,

@@ -105,7 +105,7 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
     if st.button(button_label, type="primary", key=f"{prefix}.train",
                  on_click=forget_training_start, args=(prefix,)):
         run_training(lambda: train_items_with_progress(dataset, epochs=epochs, seed=seed),
-                     prefix)
+                     prefix, folder)
 
 
 def signed(value: float) -> str:

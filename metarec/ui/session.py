@@ -114,9 +114,9 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
     """Return one row per test user: ``user_id``, ``ratings``, ``evaluated``, ``label``.
 
     Rows are sorted by id. ``ratings`` counts all the user's ratings, and ``evaluated``
-    is whether evaluation scores the user by default: :data:`MIN_RATINGS` to
-    :data:`MAX_RATINGS` ratings, or up to :data:`MAX_RATINGS` where no test user has
-    :data:`MIN_RATINGS`, because evaluation then shrinks its query. The label splits
+    is whether evaluation scores the user by default (:data:`MIN_RATINGS` to
+    :data:`MAX_RATINGS` ratings, the defaults of ``evaluate`` and of the Model
+    comparison page). The label splits
     the ratings into those to reveal and those held out, as "user 3 · 62 ratings · 52
     to reveal + 10 held out", and ends with a note when evaluation leaves the user out.
     It names the user by the dataset's own id (``uc002`` in a CSV of your own).
@@ -124,8 +124,6 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
     users = dataset.users.set_index("user_id")
     originals = dataset.original_user_ids()
     rows = []
-    counts = [task.shots + len(task.query_items) for task in tasks.values()]
-    fewest = MIN_RATINGS if counts and max(counts) >= MIN_RATINGS else 0
     for user_id, task in sorted(tasks.items()):
         details = _demographics(users, user_id)
         if "age" in details:
@@ -136,11 +134,11 @@ def session_users(tasks: dict, dataset: Dataset) -> pd.DataFrame:
         count = task.shots + held_out
         # The page reveals only task.shots of them, so the label splits the count in two.
         name = originals.get(user_id, user_id)
-        evaluated = fewest <= count <= MAX_RATINGS
+        evaluated = MIN_RATINGS <= count <= MAX_RATINGS
         left_out = ""
         if count > MAX_RATINGS:
             left_out = f" · not scored by evaluate (over {MAX_RATINGS} ratings)"
-        elif count < fewest:
+        elif count < MIN_RATINGS:
             left_out = f" · not scored by evaluate (under {MIN_RATINGS} ratings)"
         rows.append({"user_id": user_id, "ratings": count, "evaluated": evaluated,
                      "label": f"user {name} · {count} ratings · {task.shots} to reveal "
@@ -226,8 +224,7 @@ def run_step(recommender: Recommender, plan: SessionPlan, n: int, variant: str,
         raise ValueError(f"n must be between 0 and {len(plan)}, got {n}")
     adaptation = recommender.adapt(plan.revealed(n), variant, user=plan.user)
     is_ranker = recommender.is_ranker(variant)
-    top, all_tied = ranked_top(adaptation, k,
-                               None if is_ranker else float(recommender.rating_scale[1]))
+    top, all_tied = ranked_top(adaptation, k, None if is_ranker else recommender.rating_scale)
 
     task = replace(plan.task, support_items=plan.items[:n], support_ratings=plan.ratings[:n])
     query_scores = adaptation.predict(task.query_items)

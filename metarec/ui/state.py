@@ -551,17 +551,18 @@ def train_with_progress(dataset: Dataset, epochs=None, seed=0) -> Path:
     return training_runs().train(models_dir, "user", train, progress_bar())
 
 
-def run_training(train, prefix: str):
+def run_training(train, prefix: str, folder):
     """Call ``train()`` for a pressed training button, then rerun the page on success.
 
     A failure is shown on the page. Streamlit stops a page's script when the person
     leaves the page, changes a widget on it or presses Stop, and the training that the
-    script runs stops with it and saves nothing. So the start is kept in session state
-    under ``prefix`` until ``train`` returns, and the page's next run can say what
-    happened (see :func:`stopped_training_warning`).
+    script runs stops with it and saves nothing. So the start and the models ``folder``
+    are kept in session state under ``prefix`` until ``train`` returns or raises, and
+    the page's next run can say what happened (see :func:`stopped_training_warning`).
+    Streamlit stops a script with exceptions outside :class:`Exception`, which keep them.
     """
     key = f"{prefix}.{TRAINING_STARTED}"
-    st.session_state[key] = time.time()
+    st.session_state[key] = {"started": time.time(), "folder": str(Path(folder).resolve())}
     try:
         train()
     except TrainingStopped as error:
@@ -570,6 +571,9 @@ def run_training(train, prefix: str):
     except (ValueError, RuntimeError, OSError) as error:
         st.session_state.pop(key, None)
         st.error(f"Training failed: {error}")
+    except Exception:
+        st.session_state.pop(key, None)
+        raise
     else:
         st.session_state.pop(key, None)
         st.rerun()
@@ -585,17 +589,26 @@ def forget_training_start(prefix: str):
 
 
 def stopped_training_warning(prefix: str, folder, kind: str):
-    """Warn that the training started on this page stopped before it finished.
+    """Warn that the training started on this page into ``folder`` stopped before it finished.
 
-    The warning stays until a training is started again, because Streamlit can run a
-    page twice on arrival, and a warning shown only once could vanish before it is read.
-    ``folder`` and ``kind`` name the training as :class:`TrainingRuns` does; while that
-    training is still running, there is no warning.
+    ``kind`` is ``"user"`` or ``"item"``, as :class:`TrainingRuns` names trainings. The
+    warning stays until models appear in ``folder`` (from any training) or a training
+    is started again, because Streamlit can run a page twice on arrival and a warning
+    shown once could vanish before it is read. There is none for another folder (after
+    a change of data), or while another session trains into ``folder``.
     """
-    started = st.session_state.get(f"{prefix}.{TRAINING_STARTED}")
-    if started is None or training_runs().running(folder, kind) is not None:
+    key = f"{prefix}.{TRAINING_STARTED}"
+    record = st.session_state.get(key)
+    folder = Path(folder).resolve()
+    if record is None or record["folder"] != str(folder):
         return
-    clock = time.strftime("%H:%M:%S", time.localtime(started))
+    manifest = folder / (ITEM_MANIFEST if kind == "item" else MANIFEST)
+    if manifest.is_file() and manifest.stat().st_mtime >= record["started"]:
+        del st.session_state[key]
+        return
+    if training_runs().running(folder, kind) is not None:
+        return
+    clock = time.strftime("%H:%M:%S", time.localtime(record["started"]))
     st.warning(f"The training started at {clock} stopped before it finished, because "
                "the page was left, a field on it changed or Stop was pressed while it "
                "ran. It saved no models. To train, press the button again and stay on "

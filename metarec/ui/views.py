@@ -314,9 +314,10 @@ def all_tied_dots_note(results: dict) -> str | None:
         return None
     single = len(tied) == 1
     its = "its" if single else "their"
+    lists = "list" if single else "lists"
     return (f"{', '.join(tied)} {'scores' if single else 'score'} the titles of {its} top "
-            f"list{'' if single else 's'} exactly as others left out, so {its} dots are "
-            "all open: such a list is an arbitrary pick.")
+            f"{lists} exactly as others left out, so such a list is an arbitrary pick: the "
+            f"chart leaves out {its} titles and draws {its} dots open.")
 
 
 @st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)
