@@ -73,5 +73,7 @@ item_views.new_user_section(dataset, recommender, ratings, chosen, content, PREF
                             comparison)
 item_views.comparison_charts(comparison, variants, recommender.rating_scale, len(ratings),
                              PREFIX, dataset)
+with st.expander("Validation error of the item models"):
+    item_views.validation_section(recommender)
 with st.expander("Retrain the item models"):
     item_views.training_controls(dataset, "Retrain item models", PREFIX)

@@ -90,3 +90,30 @@ def test_curves_axis_names_loss_with_flat_line():
                            "step": [0, 1, 2, 0], "loss": [1.2, 1.0, 0.9, 1.1]})
     layout = charts.curves_figure(curves).to_dict()["layout"]
     assert layout["yaxis"]["title"]["text"] == "support loss (mean squared error)"
+
+
+def test_zip_without_digit_warned(app_env):
+    from page_helpers import open_page
+
+    app = open_page("pages/1_New_user.py", 60)
+    app.text_input(key="new_user.zip").set_value("abc!!").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert ("Zip code 'abc!!' does not start with a digit, so the models read its region "
+            "as unknown. Type a zip code such as 55105, or clear the field."
+            in [warning.value for warning in app.warning])
+
+    app.text_input(key="new_user.zip").set_value("55105").run()
+    assert not [w.value for w in app.warning if w.value.startswith("Zip code")]
+
+
+def test_new_item_page_shows_validation(app_env, tiny_item_models, monkeypatch):
+    from page_helpers import captions, open_page
+
+    monkeypatch.setenv("METAREC_ITEM_MODELS_DIR", str(tiny_item_models))
+    app = open_page("pages/2_New_item.py", 60, "new_item.ratings", {1: 5.0})
+    assert not app.exception, [e.value for e in app.exception]
+    [table] = [t for t in app.table if "MAE K=0" in t.value.columns]
+    assert "teacher" in table.value.index
+    assert table.value.loc["teacher"].notna().all()
+    assert any(caption.startswith("Mean absolute error on the held-out ratings of ")
+               and "validation items" in caption for caption in captions(app))

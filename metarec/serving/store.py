@@ -61,10 +61,13 @@ def read_model_file(path: Path, retrain="retrain the models"):
         with np.load(path, allow_pickle=False) as arrays:
             return dict(arrays)
     except Exception as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        cause = type(error).__name__
+        lines = str(error).strip().splitlines()
+        if lines:
+            cause += f": {lines[0]}"
         raise ModelsDirectoryError(
-            f"{path} cannot be read ({type(error).__name__}{': ' + reason if reason else ''}): "
-            f"the file is damaged or was not written by metarec; {retrain}.") from None
+            f"{path} cannot be read ({cause}): the file is damaged or was not written by "
+            f"metarec; {retrain}.") from None
 
 
 def other_data_error(models_kind, directory, trained_on: dict,

@@ -13,6 +13,7 @@ import streamlit as st
 
 from ..data import Dataset
 from ..data.dataset import stars_text
+from ..data.features import ZIP_REGIONS
 from ..serving.recommender import MAX_AGE, MIN_AGE
 from .personas import (DISLIKED_RATINGS, LOVED_RATINGS, PERSONAS, available_personas,
                        item_noun, persona_genres, persona_ratings)
@@ -241,14 +242,20 @@ def demographics_controls(dataset: Dataset, prefix: str) -> dict:
     zip_code = ""
     if has_zip:
         zip_code = columns[3].text_input("Zip code", max_chars=10, key=f"{prefix}.zip",
-                                         persist_state="session")
+                                         persist_state="session",
+                                         help="Only its first digit counts: the models read "
+                                              "it as a region, as in the data's zip codes.")
 
     if age is not None and not MIN_AGE <= age <= MAX_AGE:
         st.error(f"Age {age:g} is outside {MIN_AGE} to {MAX_AGE}, so the models leave it "
                  f"out. Type an age from {MIN_AGE} to {MAX_AGE}, or clear the field.")
         age = None
-    user = {"age": age, "gender": gender, "occupation": occupation,
-            "zip_code": zip_code.strip()}
+    zip_code = zip_code.strip()
+    if zip_code and zip_code[0] not in ZIP_REGIONS:
+        st.warning(f"Zip code {zip_code!r} does not start with a digit, so the models read "
+                   "its region as unknown. Type a zip code such as 55105, or clear the "
+                   "field.")
+    user = {"age": age, "gender": gender, "occupation": occupation, "zip_code": zip_code}
     return {field: value for field, value in user.items() if value not in (None, "")}
 
 

@@ -190,7 +190,9 @@ def selected_dataset() -> Dataset | None:
     """
     directory = dataset_controls()
     if directory is None:
-        st.info("Choose the ratings data in the sidebar.")
+        # The sidebar shows what is missing: a folder path, a download or an upload.
+        st.info("No ratings data is chosen yet: complete the choice in the sidebar, as "
+                "its note says.")
         return None
     if not directory.exists():
         st.error(f"Folder '{directory}' does not exist. Type the path of a folder that "
@@ -558,7 +560,7 @@ def run_training(train, prefix: str, folder):
     leaves the page, changes a widget on it or presses Stop, and the training that the
     script runs stops with it and saves nothing. So the start and the models ``folder``
     are kept in session state under ``prefix`` until ``train`` returns or raises, and
-    the page's next run can say what happened (see :func:`stopped_training_warning`).
+    the page's next run can report what happened (see :func:`stopped_training_warning`).
     Streamlit stops a script with exceptions outside :class:`Exception`, which keep them.
     """
     key = f"{prefix}.{TRAINING_STARTED}"
