@@ -7,7 +7,7 @@ from metarec.serving.store import MANIFEST, ModelsDirectoryError, read_manifest
 from metarec.ui.manifest import scored_without_mae, validation_table, variant_table
 from metarec.ui.personas import item_noun
 from metarec.ui.state import (
-    forget_training_start,
+    forget_stopped_training,
     item_models_instead,
     missing_models_message,
     models_dir_for,
@@ -46,7 +46,7 @@ st.caption(f"Read from '{dataset.source}'.")
 
 st.header("Models")
 models_dir = models_dir_for(dataset)
-stopped_training_warning(PREFIX, models_dir, "user")
+stopped_training_warning(models_dir, "user")
 
 
 def training_time_text(n_ratings: int) -> str:
@@ -77,9 +77,9 @@ def training_controls(button_label, default_seed=0):
     st.caption(f"Training runs here on the CPU. {training_time_text(dataset.n_ratings)} "
                "Stay on this page until it finishes, because leaving it stops the "
                f"training. {target}")
-    if st.button(button_label, type="primary", on_click=forget_training_start, args=(PREFIX,)):
-        run_training(lambda: train_with_progress(dataset, epochs=epochs, seed=seed), PREFIX,
-                     models_dir)
+    if st.button(button_label, type="primary", on_click=forget_stopped_training,
+                 args=(models_dir, "user")):
+        run_training(lambda: train_with_progress(dataset, epochs=epochs, seed=seed))
 
 
 instead = item_models_instead(models_dir)

@@ -37,7 +37,7 @@ item_controls.item_ratings_list(dataset, ratings, PREFIX)
 
 # Audience ----------------------------------------------------------------------------
 st.header("Predicted audience")
-stopped_training_warning(PREFIX, item_models_dir_for(dataset), "item")
+stopped_training_warning(item_models_dir_for(dataset), "item")
 recommender = item_recommender_or_message(dataset)
 if recommender is None:
     item_views.training_controls(dataset, "Train item models", PREFIX)

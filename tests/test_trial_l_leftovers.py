@@ -16,28 +16,31 @@ STOPPED = "stopped before it finished"
 
 # A training stopped by leaving the page ------------------------------------------------
 
-def warnings(app) -> list[str]:
-    return [warning.value for warning in app.warning]
+class PageLeft(BaseException):
+    """Stands for Streamlit's exception that stops a script when its page is left."""
 
 
 def stopped_warnings(app) -> list[str]:
-    return [text for text in warnings(app) if STOPPED in text]
+    return [warning.value for warning in app.warning if STOPPED in warning.value]
 
 
-def page_with_start(page, prefix, folder, started=0.0):
-    """Return ``page`` after its first run, with a training start into ``folder`` kept.
+@pytest.fixture
+def runs(monkeypatch):
+    """A fresh record of trainings, used by the pages in place of the server's."""
+    from metarec.ui.training_runs import TrainingRuns
 
-    That is the session state a training leaves when leaving the page stops it.
-    """
-    from streamlit.testing.v1 import AppTest
+    fresh = TrainingRuns(poll_seconds=0.01)
+    monkeypatch.setattr("metarec.ui.state.training_runs", lambda: fresh)
+    return fresh
 
-    from page_helpers import APP
 
-    app = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT)
-    app.switch_page(page)
-    app.session_state[f"{prefix}.training_started"] = {
-        "started": started, "folder": str(Path(folder).resolve())}
-    return app.run()
+def leave_training(runs, folder, kind):
+    """Start a training into ``folder`` that is stopped as leaving its page stops it."""
+    def train(report):
+        raise PageLeft()
+
+    with pytest.raises(PageLeft):
+        runs.train(folder, kind, train, lambda message, fraction: None)
 
 
 @pytest.fixture
@@ -49,79 +52,89 @@ def empty_models(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("page, prefix, folder", [
-    (HOME, "home", "models"),
-    (NEW_ITEM, "new_item", "item-models"),
+def test_runs_record_stopped_training(runs, tmp_path):
+    assert runs.stopped(tmp_path, "user") is None
+    leave_training(runs, tmp_path, "user")
+    assert runs.stopped(tmp_path, "user") is not None
+    assert runs.stopped(tmp_path, "item") is None
+
+    # A training that finishes replaces the record.
+    runs.train(tmp_path, "user", lambda report: tmp_path / "manifest.json",
+               lambda message, fraction: None)
+    assert runs.stopped(tmp_path, "user") is None
+
+
+def test_failed_training_not_recorded_stopped(runs, tmp_path):
+    def fail(report):
+        raise ImportError("no text encoder")
+
+    with pytest.raises(ImportError):
+        runs.train(tmp_path, "user", fail, lambda message, fraction: None)
+    assert runs.stopped(tmp_path, "user") is None
+
+
+@pytest.mark.parametrize("page, kind, folder", [
+    (HOME, "user", "models"),
+    (NEW_ITEM, "item", "item-models"),
 ])
-def test_stopped_training_is_reported(empty_models, page, prefix, folder):
-    app = page_with_start(page, prefix, empty_models / folder)
+def test_stopped_training_is_reported(empty_models, runs, page, kind, folder):
+    leave_training(runs, empty_models / folder, kind)
+    app = open_page(page, RUN_TIMEOUT)
     assert not app.exception
     [warning] = stopped_warnings(app)
     assert "saved no models" in warning
     assert "press the button again" in warning
+    assert str(empty_models / folder) in warning
 
-    # Until another training starts, whichever way the page is run again.
-    app.run()
-    assert stopped_warnings(app) == [warning]
-
-
-def test_no_warning_for_other_folder(empty_models):
-    # The start belongs to another data set's models folder.
-    app = page_with_start(HOME, "home", empty_models / "other")
-    assert not stopped_warnings(app)
+    # Every run of the page, in any session, until models appear or a training starts.
+    assert stopped_warnings(open_page(page, RUN_TIMEOUT)) == [warning]
 
 
-def test_no_warning_once_models_exist(tiny_models, monkeypatch):
-    # Another session or the command line trained into the folder since.
-    monkeypatch.setenv("METAREC_MODELS_DIR", str(tiny_models))
+def test_no_warning_for_other_folder(empty_models, runs):
+    leave_training(runs, empty_models / "other", "user")
+    assert not stopped_warnings(open_page(HOME, RUN_TIMEOUT))
+
+
+def test_no_warning_once_models_exist(tiny_models, runs, monkeypatch):
+    # The models are older than the stopped training, so a copy is made after it.
+    import shutil
+
+    folder = Path(tiny_models).parent / "stopped-then-trained"
+    shutil.rmtree(folder, ignore_errors=True)
+    leave_training(runs, folder, "user")
+    shutil.copytree(tiny_models, folder)
+    (folder / "manifest.json").touch()
+    monkeypatch.setenv("METAREC_MODELS_DIR", str(folder))
     monkeypatch.delenv("METAREC_DATA_DIR", raising=False)
-    app = page_with_start(HOME, "home", tiny_models, started=0.0)
-    assert not stopped_warnings(app)
-    assert "home.training_started" not in app.session_state
+    assert not stopped_warnings(open_page(HOME, RUN_TIMEOUT))
 
 
-def test_failed_training_not_called_stopped(empty_models, monkeypatch):
+def test_failed_training_not_called_stopped(empty_models, runs, monkeypatch):
+    leave_training(runs, empty_models / "models", "user")
     stop_training_at(monkeypatch, "metarec.pipeline.train_models")
-    app = page_with_start(HOME, "home", empty_models / "models")
+    app = open_page(HOME, RUN_TIMEOUT)
     assert stopped_warnings(app)
     [button] = [b for b in app.button if b.label == "Train models"]
     button.click().run()
     assert "Training failed: stopped before training" in [e.value for e in app.error]
-    # The press drops the earlier start before the page runs, so the failed training is
-    # not called stopped, not even during the run that trained.
+    # The press drops the stopped training's record before the page runs, so no
+    # warning shows while the new training runs, nor after it failed.
     assert not stopped_warnings(app)
-    assert "home.training_started" not in app.session_state
     app.run()
     assert not stopped_warnings(app)
 
 
-def test_unexpected_error_not_called_stopped(empty_models, monkeypatch):
-    def fail(*args, **kwargs):
-        raise ImportError("no text encoder")
+def test_running_training_noted(empty_models, runs):
+    from metarec.ui.training_runs import Run
 
-    monkeypatch.setattr("metarec.pipeline.train_models", fail)
+    leave_training(runs, empty_models / "models", "user")
+    key = (str((empty_models / "models").resolve()), "user")
+    runs._running[key] = Run(message="epoch 3 of 40")
     app = open_page(HOME, RUN_TIMEOUT)
-    [button] = [b for b in app.button if b.label == "Train models"]
-    button.click().run()
-    assert app.exception
-    assert "home.training_started" not in app.session_state
-    app.run()
     assert not stopped_warnings(app)
-
-
-def test_no_warning_during_training(empty_models):
-    from metarec.ui.state import training_runs
-
-    models_dir = (empty_models / "models").resolve()
-    runs = training_runs()
-    key = (str(models_dir), "user")
-    runs._running[key] = object()
-    try:
-        app = page_with_start(HOME, "home", models_dir)
-        assert not stopped_warnings(app)
-        assert "home.training_started" in app.session_state
-    finally:
-        del runs._running[key]
+    [note] = [info.value for info in app.info if "is running" in info.value]
+    assert "in this session or another (epoch 3 of 40)" in note
+    assert "it stops at its next progress step" in note
 
 
 # Top lists picked among equal scores ---------------------------------------------------
@@ -153,9 +166,9 @@ class Scored:
         self.scores = np.asarray(scores, dtype=float)
 
     def top_k(self, k):
-        shown = self.scores[:k]
-        return pd.DataFrame({"item_id": np.arange(len(shown)), "title": None,
-                             "score": shown})
+        listed = self.scores[:k]
+        return pd.DataFrame({"item_id": np.arange(len(listed)), "title": None,
+                             "score": listed})
 
 
 def test_ranked_top_ties():

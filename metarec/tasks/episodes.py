@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 ALL = "all"
-# The fewest and most ratings of a user (or item) that evaluation scores by default.
+# The minimum and maximum numbers of ratings of a user (or item) that evaluation
+# scores by default.
 MIN_RATINGS, MAX_RATINGS = 13, 100
 
 

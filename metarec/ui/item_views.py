@@ -11,7 +11,7 @@ from ..serving.items import GROUPS
 from . import charts, item_charts
 from .item_state import (item_models_dir_for, new_user_ratings_cached,
                          train_items_with_progress)
-from .state import forget_training_start, run_training, seed_input
+from .state import forget_stopped_training, run_training, seed_input
 from .item_controls import user_label
 from .manifest import validation_table
 from .profile import demographics_controls
@@ -122,9 +122,8 @@ def training_controls(dataset: Dataset, button_label: str, prefix: str):
                f"student on the CPU. {duration} Stay on this page until it finishes. "
                f"{target}")
     if st.button(button_label, type="primary", key=f"{prefix}.train",
-                 on_click=forget_training_start, args=(prefix,)):
-        run_training(lambda: train_items_with_progress(dataset, epochs=epochs, seed=seed),
-                     prefix, folder)
+                 on_click=forget_stopped_training, args=(folder, "item")):
+        run_training(lambda: train_items_with_progress(dataset, epochs=epochs, seed=seed))
 
 
 def signed(value: float) -> str:

@@ -36,9 +36,6 @@ OTHER_DATA_SUBDIR = "by-data"
 # Session-state keys where the New user and New item pages keep the ratings a person
 # entered, as {data source: {id: rating}}, with the page that shows them.
 ENTERED_RATINGS = {"new_user.ratings": "New user", "new_item.ratings": "New item"}
-# Session-state key, after a page prefix, of when a training this session started on that
-# page began; it is removed when the training returns.
-TRAINING_STARTED = "training_started"
 
 
 # Remembered widgets ----------------------------------------------------------------------
@@ -553,68 +550,60 @@ def train_with_progress(dataset: Dataset, epochs=None, seed=0) -> Path:
     return training_runs().train(models_dir, "user", train, progress_bar())
 
 
-def run_training(train, prefix: str, folder):
+def run_training(train):
     """Call ``train()`` for a pressed training button, then rerun the page on success.
 
-    A failure is shown on the page. Streamlit stops a page's script when the person
-    leaves the page, changes a widget on it or presses Stop, and the training that the
-    script runs stops with it and saves nothing. So the start and the models ``folder``
-    are kept in session state under ``prefix`` until ``train`` returns or raises, and
-    the page's next run can report what happened (see :func:`stopped_training_warning`).
-    Streamlit stops a script with exceptions outside :class:`Exception`, which keep them.
+    A failure is shown on the page. A training that leaving the page stopped is
+    reported by :func:`stopped_training_warning` on the page's next run.
     """
-    key = f"{prefix}.{TRAINING_STARTED}"
-    st.session_state[key] = {"started": time.time(), "folder": str(Path(folder).resolve())}
     try:
         train()
     except TrainingStopped as error:
-        st.session_state.pop(key, None)
         st.warning(str(error))
     except (ValueError, RuntimeError, OSError) as error:
-        st.session_state.pop(key, None)
         st.error(f"Training failed: {error}")
-    except Exception:
-        st.session_state.pop(key, None)
-        raise
     else:
-        st.session_state.pop(key, None)
         st.rerun()
 
 
-def forget_training_start(prefix: str):
-    """Drop the start that :func:`run_training` kept; a training button's ``on_click``.
+def forget_stopped_training(folder, kind: str):
+    """Drop the stopped training's record; a training button's ``on_click``.
 
-    Called before the page runs for the press, so that the new run shows no warning
-    about the previous training while the new one trains.
+    The callback runs before the page runs for the press, so the new run shows no
+    warning about the previous training while the new one trains.
     """
-    st.session_state.pop(f"{prefix}.{TRAINING_STARTED}", None)
+    training_runs().forget_stopped(folder, kind)
 
 
-def stopped_training_warning(prefix: str, folder, kind: str):
-    """Warn that the training started on this page into ``folder`` stopped before it finished.
+def stopped_training_warning(folder, kind: str):
+    """Warn that the last training into ``folder`` stopped before it finished.
 
-    ``kind`` is ``"user"`` or ``"item"``, as :class:`TrainingRuns` names trainings. The
-    warning stays until models appear in ``folder`` (from any training) or a training
-    is started again, because Streamlit can run a page twice on arrival and a warning
-    shown once could vanish before it is read. There is none for another folder (after
-    a change of data), or while another session trains into ``folder``.
+    Streamlit stops a page's script when the person leaves the page, changes a widget on
+    it or presses Stop, and the training that the script runs stops with it and saves
+    nothing. The server remembers that (see :meth:`TrainingRuns.stopped`), so the
+    warning reaches every session, also one that a slow reconnect started afresh.
+    ``kind`` is ``"user"`` or ``"item"``. There is no warning once models newer than
+    that training are in ``folder``. While a training into it runs, a note says so
+    instead: a training whose page was left runs on until its next progress report.
     """
-    key = f"{prefix}.{TRAINING_STARTED}"
-    record = st.session_state.get(key)
-    folder = Path(folder).resolve()
-    if record is None or record["folder"] != str(folder):
+    run = training_runs().running(folder, kind)
+    if run is not None:
+        clock = time.strftime("%H:%M:%S", time.localtime(run.started))
+        st.info(f"A training into '{folder}' started at {clock} is running, in this "
+                f"session or another ({run.message}). If its page was left, it stops at "
+                "its next progress step. Reload this page to see how it ended.")
         return
-    manifest = folder / (ITEM_MANIFEST if kind == "item" else MANIFEST)
-    if manifest.is_file() and manifest.stat().st_mtime >= record["started"]:
-        del st.session_state[key]
+    started = training_runs().stopped(folder, kind)
+    if started is None:
         return
-    if training_runs().running(folder, kind) is not None:
+    manifest = Path(folder) / (ITEM_MANIFEST if kind == "item" else MANIFEST)
+    if manifest.is_file() and manifest.stat().st_mtime >= started:
         return
-    clock = time.strftime("%H:%M:%S", time.localtime(record["started"]))
-    st.warning(f"The training started at {clock} stopped before it finished, because "
-               "the page was left, a field on it changed or Stop was pressed while it "
-               "ran. It saved no models. To train, press the button again and stay on "
-               "the page until the bar is full.")
+    clock = time.strftime("%H:%M:%S", time.localtime(started))
+    st.warning(f"The last training into '{folder}', started at {clock}, stopped before "
+               "it finished, because its page was left, a field on it changed or Stop "
+               "was pressed while it ran. It saved no models. To train, press the button "
+               "again and stay on the page until the bar is full.")
 
 
 @st.cache_resource

@@ -74,13 +74,15 @@ class TrainingRuns:
             run.message, run.fraction = message, fraction
             show(message, fraction)
 
-        outcome = ("stopped", None)
+        # Streamlit stops a script, and the training it runs, with an exception outside
+        # Exception, so the outcome stays "stopped" then.
+        outcome = ("stopped", None, run.started)
         try:
             path = train(report)
-            outcome = ("done", path)
+            outcome = ("done", path, run.started)
             return path
         except Exception as error:
-            outcome = ("failed", error)
+            outcome = ("failed", error, run.started)
             raise
         finally:
             with self._lock:
@@ -91,6 +93,29 @@ class TrainingRuns:
         """Return the run in progress for ``folder`` and ``kind``, if any."""
         with self._lock:
             return self._running.get((str(Path(folder).expanduser().resolve()), kind))
+
+    def stopped(self, folder, kind) -> float | None:
+        """Return when the last training of ``folder`` and ``kind`` started, if it stopped.
+
+        A training stops when the page that runs it is left, changed or stopped. None
+        when the last training finished or failed, while one is running, or when there
+        was none in this server process.
+        """
+        key = (str(Path(folder).expanduser().resolve()), kind)
+        with self._lock:
+            if key in self._running:
+                return None
+            outcome = self._outcomes.get(key)
+        if outcome is None or outcome[0] != "stopped":
+            return None
+        return outcome[2]
+
+    def forget_stopped(self, folder, kind):
+        """Drop the record of a stopped training of ``folder`` and ``kind``, if any."""
+        key = (str(Path(folder).expanduser().resolve()), kind)
+        with self._lock:
+            if self._outcomes.get(key, ("",))[0] == "stopped":
+                del self._outcomes[key]
 
     def _follow(self, key, run, show):
         started = time.strftime("%H:%M:%S", time.localtime(run.started))
@@ -103,7 +128,7 @@ class TrainingRuns:
             show(f"Another session started this training at {started}: {run.message}",
                  run.fraction)
             time.sleep(self.poll_seconds)
-        status, value = outcome
+        status, value, _ = outcome
         if status == "done":
             return value
         reason = (f"it failed: {value}" if status == "failed"

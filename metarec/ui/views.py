@@ -313,11 +313,12 @@ def all_tied_dots_note(results: dict) -> str | None:
     if not tied:
         return None
     single = len(tied) == 1
-    its = "its" if single else "their"
+    possessive = "its" if single else "their"
     lists = "list" if single else "lists"
-    return (f"{', '.join(tied)} {'scores' if single else 'score'} the titles of {its} top "
-            f"{lists} exactly as others left out, so such a list is an arbitrary pick: the "
-            f"chart leaves out {its} titles and draws {its} dots open.")
+    return (f"{', '.join(tied)} {'scores' if single else 'score'} the titles of "
+            f"{possessive} top {lists} exactly as others left out, so such a list is an "
+            f"arbitrary pick: the chart leaves out {possessive} titles and draws "
+            f"{possessive} dots open.")
 
 
 @st.cache_data(show_spinner="Measuring what each rating does…", max_entries=32)
