@@ -467,7 +467,7 @@ def test_model_comparison_runs_evaluation(server, page):
 
 
 def test_left_training_is_reported(browser, tmp_path):
-    # Leaving the page stops a training that its script runs; on return, the page used
+    # Leaving the page stops a training that its script runs. On return, the page used
     # to look as if nothing had been pressed.
     from playwright.sync_api import expect
 
@@ -482,8 +482,8 @@ def test_left_training_is_reported(browser, tmp_path):
             page.get_by_role("heading", name="New user", exact=True).wait_for()
             finish_run(page)
             page.locator("[data-testid='stSidebarNav'] a", has_text="Home").click()
-            # The left training runs on until its next progress step, and Home says
-            # so meanwhile. Once it has stopped, a reload shows the warning.
+            # The left training runs on until its next progress step, and Home notes
+            # that meanwhile. Once it has stopped, a reload shows the warning.
             deadline = time.monotonic() + PAGE_TIMEOUT_MS / 1000
             while True:
                 page.get_by_role("heading", name="Models", exact=True).wait_for()

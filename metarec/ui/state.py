@@ -567,7 +567,7 @@ def run_training(train):
 
 
 def forget_stopped_training(folder, kind: str):
-    """Drop the stopped training's record; a training button's ``on_click``.
+    """Drop the stopped training's record, as a training button's ``on_click``.
 
     The callback runs before the page runs for the press, so the new run shows no
     warning about the previous training while the new one trains.
@@ -583,8 +583,9 @@ def stopped_training_warning(folder, kind: str):
     nothing. The server remembers that (see :meth:`TrainingRuns.stopped`), so the
     warning reaches every session, also one that a slow reconnect started afresh.
     ``kind`` is ``"user"`` or ``"item"``. There is no warning once models newer than
-    that training are in ``folder``. While a training into it runs, a note says so
-    instead: a training whose page was left runs on until its next progress report.
+    that training are in ``folder``. While a training into it runs, an info note reports
+    that instead, because a training whose page was left runs on until its next
+    progress report.
     """
     run = training_runs().running(folder, kind)
     if run is not None:
